@@ -1,0 +1,14 @@
+"""Hypothesis profiles: ``dev`` (default, no deadline) and ``ci`` (same, fewer examples printed).
+
+Select with ``HYPOTHESIS_PROFILE=ci``. Seeds of statistical tests are drawn by hypothesis, so a failing
+seed is reported and replayable.
+"""
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", deadline=None, max_examples=20,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", deadline=None, max_examples=20, derandomize=False,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -1,0 +1,21 @@
+"""Registry of the checks: ``python -m verify <name>`` imports ``verify.<module>`` lazily.
+
+A check module defines ``NAME``, ``SUMMARY`` (one line), ``QUICK`` (default parameters), ``FULL``
+(overrides for ``--full``), optionally ``TYPES`` (parameter types where a default is ``None``),
+``validate(params)`` raising :class:`verify.errors.UserInputError`, ``run(params, seed, *, problem=None,
+progress=True) -> Record`` and ``plot(record_dict, stem) -> list[Path]``.
+"""
+from __future__ import annotations
+
+import importlib
+
+CHECKS = {
+    "width_theorem": "verify.width_theorem",
+    "norm_sharpness": "verify.norm_sharpness",
+    "which_minimizer": "verify.which_minimizer",
+    "modified_loss": "verify.modified_loss",
+}
+
+
+def load(name: str):
+    return importlib.import_module(CHECKS[name])

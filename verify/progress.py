@@ -1,0 +1,16 @@
+"""Progress reporting for long runs: a tqdm bar on stderr (silent when ``enabled`` is False)."""
+from __future__ import annotations
+
+import sys
+
+from tqdm.auto import tqdm
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True):
+    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False,
+                dynamic_ncols=True, mininterval=0.5)
+
+
+def log(message: str, enabled: bool = True) -> None:
+    if enabled:
+        print(message, file=sys.stderr, flush=True)

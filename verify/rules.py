@@ -1,0 +1,105 @@
+"""Statistical rules shared by every check.
+
+Each rule returns a :class:`verify.report.Claim`, which records what was predicted, what was measured, the
+confidence interval, the rule in words and the verdict. The false-failure rate of a rule is its stated
+``alpha`` when the prediction is true and the estimates are (asymptotically) normal; rules over several
+points use a Bonferroni correction, so the family-wise false-failure rate stays at most ``alpha``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from verify.report import Claim
+
+DEFAULT_ALPHA = 1e-3  # per claim: a true prediction fails a check with probability at most 0.1%
+
+
+def z_quantile(alpha: float, n_tests: int = 1) -> float:
+    """Two-sided normal quantile for level ``alpha`` Bonferroni-corrected over ``n_tests``."""
+    return float(stats.norm.ppf(1.0 - alpha / (2.0 * max(n_tests, 1))))
+
+
+def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, pred_se=0.0,
+          what: str = "") -> Claim:
+    """Claim that every measured value equals its prediction within a Bonferroni z-interval.
+
+    Rule: for each i, |measured_i - predicted_i| <= z * sqrt(se_i^2 + pred_se_i^2), z the two-sided
+    normal quantile at level ``alpha / N``. A false failure happens with probability <= alpha when the
+    prediction is exact and the estimates are normal. Non-finite inputs make the claim inconclusive.
+    """
+    measured, se, predicted, pred_se = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se)))
+    n = measured.size
+    z = z_quantile(alpha, n)
+    sd = np.sqrt(se ** 2 + pred_se ** 2)
+    ok = np.isfinite(measured) & np.isfinite(sd) & np.isfinite(predicted)
+    rule = (f"|measured - predicted| <= {z:.2f} * combined SE at each of {n} point(s) "
+            f"(two-sided, family-wise alpha = {alpha:g}, Bonferroni){'; ' + what if what else ''}")
+    if not ok.all():
+        verdict = "inconclusive"
+    else:
+        verdict = "pass" if np.all(np.abs(measured - predicted) <= z * sd) else "fail"
+    half = z * sd
+    return Claim(name=name, predicted=_scalar(predicted), measured=_scalar(measured),
+                 ci=[_scalar(measured - half), _scalar(measured + half)], rule=rule, verdict=verdict)
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    slope: float
+    intercept: float
+    slope_se: float
+    ci: tuple[float, float]
+    n_points: int
+
+
+def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA) -> SlopeFit:
+    """Weighted least-squares fit of ``log y = a + b log x`` with a ``level`` confidence interval on b.
+
+    ``y_se`` (standard errors of y) gives weights 1/se(log y)^2 = (y/se)^2 and the CI uses the normal
+    quantile with the known variances; without it the fit is ordinary least squares with a Student-t CI.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lx, ly = np.log(x), np.log(y)
+    n = lx.size
+    if n < 3:
+        raise ValueError("a slope fit needs at least 3 points")
+    X = np.column_stack([np.ones(n), lx])
+    if y_se is not None:
+        w = (y / np.asarray(y_se, float)) ** 2
+        cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        coef = cov @ (X.T @ (w * ly))
+        q = stats.norm.ppf(0.5 + level / 2)
+    else:
+        coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
+        resid = ly - X @ coef
+        s2 = resid @ resid / max(n - 2, 1)
+        cov = s2 * np.linalg.inv(X.T @ X)
+        q = stats.t.ppf(0.5 + level / 2, df=max(n - 2, 1))
+    se = float(np.sqrt(cov[1, 1]))
+    b = float(coef[1])
+    return SlopeFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=n)
+
+
+def slope_within(name: str, fit: SlopeFit, low: float, high: float, *, what: str = "") -> Claim:
+    """Claim that a fitted log-log slope lies in the band [low, high] (its point estimate)."""
+    rule = f"fitted log-log slope in [{low:g}, {high:g}] over {fit.n_points} points{'; ' + what if what else ''}"
+    verdict = "pass" if low <= fit.slope <= high else "fail"
+    return Claim(name=name, predicted=[low, high], measured=fit.slope, ci=list(fit.ci), rule=rule,
+                 verdict=verdict)
+
+
+def slope_negative(name: str, fit: SlopeFit, *, level: float, what: str = "") -> Claim:
+    """Claim that a fitted log-log slope is negative: the upper end of its ``level`` CI is below 0."""
+    rule = (f"upper end of the {100 * level:g}% CI of the fitted log-log slope < 0 "
+            f"over {fit.n_points} points{'; ' + what if what else ''}")
+    verdict = "pass" if fit.ci[1] < 0 else "fail"
+    return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci), rule=rule, verdict=verdict)
+
+
+def _scalar(a):
+    a = np.asarray(a, float)
+    return float(a) if a.size == 1 else a.tolist()
