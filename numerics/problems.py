@@ -27,6 +27,8 @@ class SensingProblem:
     A_flat: np.ndarray = field(init=False, repr=False)  # (n, m m')
     y: np.ndarray = field(init=False, repr=False)  # (n,)
     complement: np.ndarray = field(init=False, repr=False)  # (|B|, m m'), orthonormal rows
+    _stacked: np.ndarray = field(init=False, repr=False)  # [A_flat; complement], for one matmul per batch
+    _offset: np.ndarray = field(init=False, repr=False)  # [y; complement @ vec W*]
 
     def __post_init__(self):
         A = np.asarray(self.A, dtype=np.float64)
@@ -40,6 +42,8 @@ class SensingProblem:
         object.__setattr__(self, "A_flat", A_flat)
         object.__setattr__(self, "y", A_flat @ self.W_star.reshape(-1))
         object.__setattr__(self, "complement", vt[rank:])
+        object.__setattr__(self, "_stacked", np.vstack([A_flat, vt[rank:]]))
+        object.__setattr__(self, "_offset", np.concatenate([self.y, vt[rank:] @ self.W_star.reshape(-1)]))
 
     @property
     def n(self) -> int:
@@ -54,13 +58,17 @@ class SensingProblem:
         """|B| = m m' − rank{A_i}: the dimension of the unmeasured complement."""
         return self.complement.shape[0]
 
-    def train_loss(self, W: np.ndarray) -> np.ndarray:
+    def losses(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(L_train(W), L_gen(W))`` for a batch ``W`` of shape (..., m, m'), with one matrix product."""
         w = np.asarray(W).reshape(*np.shape(W)[:-2], -1)
-        return np.mean((w @ self.A_flat.T - self.y) ** 2, axis=-1)
+        sq = (w @ self._stacked.T - self._offset) ** 2
+        return np.mean(sq[..., :self.n], axis=-1), np.sum(sq[..., self.n:], axis=-1) / self.b_size
+
+    def train_loss(self, W: np.ndarray) -> np.ndarray:
+        return self.losses(W)[0]
 
     def gen_loss(self, W: np.ndarray) -> np.ndarray:
-        w = np.asarray(W).reshape(*np.shape(W)[:-2], -1) - self.W_star.reshape(-1)
-        return np.sum((w @ self.complement.T) ** 2, axis=-1) / self.b_size
+        return self.losses(W)[1]
 
     def unmeasured_truth_energy(self) -> float:
         """‖P⊥ W*‖_F² / |B|: the part of the chance level owed to the ground truth."""

@@ -102,4 +102,4 @@ def slope_negative(name: str, fit: SlopeFit, *, level: float, what: str = "") ->
 
 def _scalar(a):
     a = np.asarray(a, float)
-    return float(a) if a.size == 1 else a.tolist()
+    return float(a.reshape(-1)[0]) if a.size == 1 else a.tolist()

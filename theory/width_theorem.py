@@ -1,0 +1,166 @@
+"""What the width theorem predicts: chance level, infinite-width column kernel, limiting G&C posterior.
+
+Paper's claim (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931, Theorem 1): for antisymmetric σ
+(linear, tanh) and i.i.d. priors, Guess & Check is no better than chance as the width k → ∞:
+``lim_k G_k(ε) = lim_k C_k``.
+
+This package's formalization (spec ``gnc_matrix_factorization.md`` §3; the paper's theorem text was not
+available to us):
+- ``Cov(vec W) = I_m ⊗ K`` (row-major vec) with a column kernel K (m'×m'), at every width, because the last
+  layer is zero-mean Gaussian/uniform and independent of the rest; ``E W = 0``. Hence the chance level is
+  ``C = [tr(P⊥ (I_m ⊗ K)) + ‖P⊥W*‖²] / |B|``, which is ``c + ‖P⊥W*‖²/|B|`` when ``K = c I``.
+- K is known exactly at finite width for linear σ (any depth: ``K = v^d / m · I``, v = 1 gaussian, 1/3
+  uniform) and for any σ at depth 2 (one-dimensional integrals); at infinite width by the kernel recursion
+  below. Otherwise it is not available in closed form (``None``).
+- Infinite width: vec W → N(0, I_m ⊗ K_∞). With pre-activations of variance O(1/k) (the prior's 1/rows
+  scaling and σ applied to W_1 itself), the recursion in units scaled by k is
+  ``Σ̃_2 = v E[σ̃(x)σ̃(x)ᵀ]`` (x the first layer's entries, independent across columns),
+  ``Σ̃_{j+1} = v E_{z∼N(0,Σ̃_j)}[σ̃(z)σ̃(z)ᵀ]``, ``K_∞ = v/m · E_{z∼N(0,Σ̃_{d−1})}[σ̃(z)σ̃(z)ᵀ]`` (``K_∞ = v/m Σ̃_2``
+  at d = 2), where ``σ̃ = σ`` for positively homogeneous σ (linear, leaky ReLU) and ``σ̃(z) = σ'(0) z`` for
+  smooth σ with σ(0) = 0 (tanh: its pre-activations shrink to 0, where it is linear). Gaussian expectations
+  by Gauss–Hermite quadrature.
+- σ antisymmetric ⇒ ``K = c I`` ⇒ the unmeasured part of W is independent of the measured part ⇒
+  ``G_∞(ε) = C_∞`` for every ε. Leaky ReLU (our extension, outside the theorem): ``K = a I + b 11ᵀ`` and
+  ``G_∞(ε) ≠ C_∞`` in general.
+- ``G_∞(ε)``: with ``z = A vec W ∼ N(0, S)``, ``S = A Σ Aᵀ``, ``E[L_gen | z]`` is a closed-form quadratic in z
+  (Gaussian conditioning); ε = 0 conditions on ``z = y``; ε > 0 averages it over ``‖z − y‖² < n ε`` by
+  self-normalized importance sampling with a uniform proposal on that ball (weights N(z; 0, S)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate
+from scipy.special import gammaln
+
+from numerics.activations import Activation, parse_activation
+from numerics.problems import SensingProblem
+from verify.errors import require
+
+_GH_NODES = 160
+_PRIOR_VARIANCE_FACTOR = {"gaussian": 1.0, "uniform": 1.0 / 3.0}  # entry variance × rows
+
+
+def first_layer_moments(activation: Activation, prior: str, width: int | None) -> tuple[float, float]:
+    """``(k E σ(x)², √k E σ(x))`` for one first-layer entry x (N(0,1/k) or U[−1,1]/√k); k = ∞ if None."""
+    sigma = parse_activation(activation)
+    smooth_limit = width is None and not sigma.homogeneous
+    scale = 1.0 if (width is None or sigma.homogeneous) else 1.0 / np.sqrt(width)
+
+    def f(u):  # σ̃ at unit scale, divided by the scale
+        return u if smooth_limit else sigma(scale * u) / scale
+
+    if prior == "gaussian":
+        dens = lambda u: np.exp(-u * u / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+        lim = np.inf
+    else:
+        dens = lambda u: 0.5 * np.ones_like(u)  # noqa: E731
+        lim = 1.0
+    m2 = integrate.quad(lambda u: f(u) ** 2 * dens(u), -lim, lim, points=None if np.isinf(lim) else [0.0],
+                        epsabs=1e-13, epsrel=1e-12)[0]
+    m1 = integrate.quad(lambda u: f(u) * dens(u), -lim, lim, points=None if np.isinf(lim) else [0.0],
+                        epsabs=1e-13, epsrel=1e-12)[0]
+    return m2, m1
+
+
+def gaussian_moment_matrix(activation: Activation, cov: np.ndarray) -> np.ndarray:
+    """``E_{z∼N(0,cov)}[σ̃(z) σ̃(z)ᵀ]`` entrywise by 2-D Gauss–Hermite quadrature (σ̃ as in the module doc)."""
+    sigma = parse_activation(activation)
+    if not sigma.homogeneous:
+        return cov.copy()  # σ̃(z) = σ'(0) z with σ'(0) = 1 for tanh
+    x, w = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+    w = w / w.sum()
+    X1, X2 = np.meshgrid(x, x, indexing="ij")
+    W2 = np.outer(w, w)
+    p = cov.shape[0]
+    out = np.empty_like(cov)
+    for a in range(p):
+        for b in range(a, p):
+            qa, qb, c = cov[a, a], cov[b, b], cov[a, b]
+            rho = np.clip(c / np.sqrt(qa * qb), -1.0, 1.0)
+            za = np.sqrt(qa) * X1
+            zb = np.sqrt(qb) * (rho * X1 + np.sqrt(1 - rho ** 2) * X2)
+            out[a, b] = out[b, a] = np.sum(W2 * sigma(za) * sigma(zb))
+    return out
+
+
+def column_kernel(activation, depth: int, mp: int, m: int, *, width: int | None = None,
+                  prior: str = "gaussian") -> np.ndarray | None:
+    """The column kernel K (m'×m') with ``Cov(vec W) = I_m ⊗ K``.
+
+    ``width=None``: the infinite-width limit (kernel recursion). Finite width: exact for linear σ (any depth)
+    and for depth 2 (any σ); ``None`` otherwise (no closed form).
+    """
+    sigma = parse_activation(activation)
+    require(prior in _PRIOR_VARIANCE_FACTOR, f"no column kernel for prior {prior!r}")
+    require(depth >= 2, f"depth must be >= 2, got {depth}")
+    v = _PRIOR_VARIANCE_FACTOR[prior]
+    eye, ones = np.eye(mp), np.ones((mp, mp))
+    if sigma.name == "linear":
+        return v ** depth / m * eye
+    if width is not None and depth > 2:
+        return None
+    m2, m1 = first_layer_moments(sigma, prior, width)
+    gram = (m2 - m1 ** 2) * eye + m1 ** 2 * ones  # E[σ̃(x)σ̃(x)ᵀ] over independent columns
+    for _ in range(depth - 2):
+        gram = gaussian_moment_matrix(sigma, v * gram)
+    return v / m * gram
+
+
+def chance_level(problem: SensingProblem, kernel: np.ndarray) -> float:
+    """``C = E_prior[L_gen] = [tr(P⊥ (I_m ⊗ K)) + ‖P⊥W*‖²] / |B|`` (E W = 0)."""
+    Q = problem.complement
+    sigma = np.kron(np.eye(problem.shape[0]), kernel)
+    return float(np.einsum("ij,jk,ik->", Q, sigma, Q) / problem.b_size + problem.unmeasured_truth_energy())
+
+
+@dataclass(frozen=True)
+class LimitPosterior:
+    """``G_∞(ε)`` with its Monte Carlo standard error (0 for ε = 0 or when E[L_gen | z] is constant)."""
+    G: float
+    G_se: float
+    chance: float
+    p_accept: float
+    ess: float
+
+
+def gaussian_limit_posterior(problem: SensingProblem, kernel: np.ndarray, eps: float,
+                             rng: np.random.Generator | None = None, n_samples: int = 200_000) -> LimitPosterior:
+    """G&C posterior mean of L_gen when vec W ∼ N(0, I_m ⊗ K) exactly (the infinite-width limit)."""
+    require(eps >= 0, f"eps must be >= 0, got {eps}")
+    A, Q, y = problem.A_flat, problem.complement, problem.y
+    w_star = problem.W_star.reshape(-1)
+    n, b = problem.n, problem.b_size
+    sigma = np.kron(np.eye(problem.shape[0]), kernel)
+    S = A @ sigma @ A.T
+    gain = np.linalg.solve(S, A @ sigma).T  # Σ Aᵀ S⁻¹ : z ↦ E[w | Aw = z]
+    cond_cov = sigma - gain @ A @ sigma
+    base = np.einsum("ij,jk,ik->", Q, cond_cov, Q) / b  # tr(Q Σ_c Qᵀ)/|B|, the same for every z
+    QG = Q @ gain  # (|B|, n)
+    Qw = Q @ w_star
+    chance = chance_level(problem, kernel)
+
+    def cond_gen(z):  # E[L_gen | Aw = z] for a batch z (N, n)
+        return base + np.sum((z @ QG.T - Qw) ** 2, axis=-1) / b
+
+    L = np.linalg.cholesky(S)
+    if eps == 0:
+        return LimitPosterior(G=float(cond_gen(y[None])[0]), G_se=0.0, chance=chance, p_accept=0.0,
+                              ess=float("inf"))
+    require(rng is not None, "a positive eps needs an rng for the Monte Carlo average")
+    radius = np.sqrt(n * eps)
+    direction = rng.standard_normal((n_samples, n))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    z = y + radius * rng.uniform(size=(n_samples, 1)) ** (1.0 / n) * direction
+    sol = np.linalg.solve(L, z.T)
+    log_w = -0.5 * np.sum(sol ** 2, axis=0)
+    w = np.exp(log_w - log_w.max())
+    f = cond_gen(z)
+    wn = w / w.sum()
+    G = float(np.sum(wn * f))
+    se = float(np.sqrt(np.sum(wn ** 2 * (f - G) ** 2)))  # delta-method SE of a self-normalized mean
+    log_norm = -0.5 * n * np.log(2 * np.pi) - np.sum(np.log(np.diag(L)))
+    log_vol = n / 2 * np.log(np.pi) + n * np.log(radius) - gammaln(n / 2 + 1)
+    p = float(np.exp(log_vol + log_norm + log_w.max()) * np.mean(w))
+    return LimitPosterior(G=G, G_se=se, chance=chance, p_accept=p, ess=float(1.0 / np.sum(wn ** 2)))

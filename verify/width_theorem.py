@@ -1,0 +1,307 @@
+"""Check of the width theorem: Guess & Check tends to chance as the width grows (antisymmetric σ).
+
+Paper's claim (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931, Theorem 1 and Figure 1): for σ
+linear or tanh and i.i.d. priors, ``lim_k G_k(ε) = lim_k C_k``; gradient descent from small initialization
+generalizes well at every width (Proposition 1). Our formalization and extension (spec §3, see
+``theory.width_theorem``): the limit is the NNGP posterior ``G_∞(ε)``, equal to chance for antisymmetric σ
+and computable (and different from chance) for leaky ReLU.
+
+Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
+- ``chance_mc_matches_closed_form``: at every point where the closed form is exact (linear σ, or depth 2),
+  the Monte Carlo chance level agrees with it within a Bonferroni z-interval.
+- ``gap_shrinks[σ, d, ε]`` (σ antisymmetric): the relative gap ``Δ_k = (C_k − G_k)/C_k`` averaged over seeds
+  has a weighted log-log slope in k whose (1 − alpha) CI lies below 0; fitted on widths whose mean gap is
+  above 3 standard errors (at least 3 of them, else inconclusive). Standard errors are Monte Carlo errors
+  given the drawn problems. The exponent is reported, not asserted.
+- ``limit_at_largest_width[σ, d, ε]``: at the largest width, the seed-averaged G agrees with the
+  seed-averaged infinite-width limit G_∞ within a z-interval (chance for linear/tanh, the NNGP value for
+  leaky ReLU). A failure means a gap remains that the Monte Carlo error cannot explain.
+- ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): G at the largest width differs from
+  chance by more than the z-interval (asserting "→ chance" there must fail).
+- ``gd_far_below_chance[σ, d]``: at every width the median over seeds of the GD baseline's L_gen is at most
+  ``gd_factor`` (default 0.1) times the chance level; non-converged runs count as failures.
+With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from numerics.activations import parse_activation
+from numerics.factorization import PRIORS, SAMPLERS, Factorization
+from numerics.gnc import guess_and_check
+from numerics.problems import MEASUREMENTS, load_problem, random_problem
+from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
+from verify.errors import UserInputError, require
+from verify.figures import new_figure, save_figure
+from verify.progress import log, progress_bar
+from verify.report import Claim, Record
+from verify.rules import agree, fit_loglog_slope, slope_negative, z_quantile
+
+NAME = "width_theorem"
+SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
+
+QUICK = {
+    "activations": ["linear", "tanh", "leaky_relu"],
+    "widths": [5, 20, 80, 320],
+    "linear_widths": [1280, 5120],  # extra widths for linear σ, whose sampler cost does not grow with k
+    "depths": [2],
+    "eps": [0.1],
+    "seeds": 3,
+    "draws": 100_000,
+    "prior": "gaussian",
+    "measurements": "sensing",
+    "m": 5,
+    "mp": 5,
+    "n": 15,
+    "rank": 1,
+    "method": "rejection",
+    "sampler": "auto",
+    "workers": 2,
+    "alpha": 1e-3,
+    "limit_samples": 200_000,
+    "gd": True,
+    "gd_optimizer": "adaptive",
+    "gd_lr": 1e-2,
+    "gd_init": 1e-3,
+    "gd_steps": 3000,
+    "gd_momentum": 0.0,
+    "gd_factor": 0.1,
+}
+FULL = {
+    "widths": [5, 10, 20, 40, 80, 160, 320],
+    "linear_widths": [640, 1280, 5120, 10240],
+    "eps": [0.02],
+    "seeds": 8,
+    "draws": 20_000_000,
+    "gd_steps": 100_000,
+    "gd_lr": 1e-4,
+}
+METHODS = ("rejection",)
+
+
+def validate(p: dict) -> None:
+    for a in p["activations"]:
+        parse_activation(a)
+    for key in ("widths", "linear_widths"):
+        require(all(k >= 1 for k in p[key]), f"{key} must be positive integers, got {p[key]}")
+    require(p["widths"] or p["linear_widths"], "give at least one width")
+    require(all(d >= 2 for d in p["depths"]), f"depths must be >= 2, got {p['depths']}")
+    require(all(e > 0 for e in p["eps"]), f"eps must be > 0 for rejection sampling, got {p['eps']}")
+    require(p["seeds"] >= 1, f"seeds must be >= 1, got {p['seeds']}")
+    require(p["draws"] >= 2, f"draws must be >= 2, got {p['draws']}")
+    require(p["prior"] in PRIORS, f"unknown prior {p['prior']!r}; known: {', '.join(PRIORS)}")
+    require(p["measurements"] in MEASUREMENTS, f"unknown measurements {p['measurements']!r}; known: sensing, completion")
+    require(p["method"] in METHODS, f"unknown method {p['method']!r}; available: {', '.join(METHODS)}")
+    require(p["sampler"] in SAMPLERS, f"unknown sampler {p['sampler']!r}; known: {', '.join(SAMPLERS)}")
+    require(p["m"] >= 1 and p["mp"] >= 1, "m and mp must be positive")
+    require(1 <= p["n"] < p["m"] * p["mp"], f"n must be in [1, m*mp - 1], got {p['n']}")
+    require(1 <= p["rank"] <= min(p["m"], p["mp"]), f"rank must be in [1, min(m, mp)], got {p['rank']}")
+    require(0 < p["alpha"] < 1, f"alpha must be in (0, 1), got {p['alpha']}")
+    require(p["workers"] >= 1, f"workers must be >= 1, got {p['workers']}")
+    require(p["gd_lr"] > 0 and p["gd_init"] > 0 and p["gd_steps"] >= 1, "gd_lr, gd_init, gd_steps must be positive")
+    require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
+
+
+def _widths_for(p: dict, activation) -> list[int]:
+    extra = p["linear_widths"] if activation.name == "linear" else []
+    return sorted(set(int(k) for k in p["widths"] + extra))
+
+
+def _point_rng(seed: int, *key: int) -> np.random.Generator:
+    """A generator that depends only on the master seed and the point's key (not on the sweep's order)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)))
+
+
+def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True) -> Record:
+    validate(p)
+    activations = [parse_activation(a) for a in p["activations"]]
+    user_problem = load_problem(problem) if problem is not None else None
+    if user_problem is not None:
+        p = {**p, "m": user_problem.shape[0], "mp": user_problem.shape[1], "n": user_problem.n,
+             "problem_file": str(problem)}
+    m, mp = p["m"], p["mp"]
+    jobs = [(s, ai, a, d, k) for s in range(p["seeds"]) for ai, a in enumerate(activations)
+            for d in p["depths"] for k in _widths_for(p, a)]
+    log(f"{NAME}: {len(jobs)} points x {p['draws']:,} prior draws (eps = {p['eps']}), "
+        f"{'GD baseline on' if p['gd'] else 'no GD'}", progress)
+    points = []
+    bar = progress_bar(len(jobs) * p["draws"], "G&C draws", progress)
+    limit_cache: dict = {}
+    for s, ai, act, depth, width in jobs:
+        prob = user_problem if user_problem is not None else random_problem(
+            m, mp, p["rank"], p["n"], _point_rng(seed, s, 0), kind=p["measurements"])
+        fact = Factorization(m, mp, width, depth, act, p["prior"])
+        estimates = guess_and_check(prob, fact, p["eps"], p["draws"], _point_rng(seed, s, 1, ai, depth, width),
+                                    sampler=p["sampler"], workers=p["workers"], on_chunk=bar.update)
+        K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
+        chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
+        gd = _gd_point(prob, width, depth, act, p, _point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
+        for e_i, est in enumerate(estimates):
+            key = (s, ai, depth, est.eps)
+            if key not in limit_cache:
+                limit_cache[key] = _limit(prob, act, depth, p, est.eps, _point_rng(seed, s, 3, ai, depth, e_i))
+            lim = limit_cache[key]
+            points.append({"activation": str(act), "width": width, "depth": depth, "seed": s, "eps": est.eps,
+                           "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
+                           "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
+                           "chance_limit": lim["chance"], "p_accept": est.p_accept,
+                           "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
+                           "method": est.method, "sampler": fact.resolve_sampler(p["sampler"]), **gd})
+    bar.close()
+    claims = build_claims(points, activations, p)
+    return Record(check=NAME, claims=claims, params=p, seed=seed, points=points)
+
+
+def _limit(prob, act, depth, p, eps, rng) -> dict:
+    if p["prior"] == "normalized":
+        return {"G": float("nan"), "G_se": float("nan"), "chance": float("nan")}
+    K = column_kernel(act, depth, p["mp"], p["m"], prior=p["prior"])
+    lim = gaussian_limit_posterior(prob, K, eps, rng, n_samples=p["limit_samples"])
+    return {"G": lim.G, "G_se": lim.G_se, "chance": lim.chance}
+
+
+def _gd_point(prob, width, depth, act, p, rng) -> dict:
+    import torch
+
+    from numerics.gd_baseline import train_factorization
+    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    res = train_factorization(prob, width=width, depth=depth, activation=act, init_scale=p["gd_init"],
+                              lr=p["gd_lr"], steps=p["gd_steps"], optimizer=p["gd_optimizer"],
+                              momentum=p["gd_momentum"], generator=gen)
+    return {"gd_gen_loss": res.gen_loss, "gd_train_loss": res.train_loss, "gd_converged": bool(res.converged),
+            "gd_steps": res.steps}
+
+
+def _select(points, **match):
+    return [q for q in points if all(q[k] == v for k, v in match.items())]
+
+
+def _seed_mean(values, ses):
+    values, ses = np.asarray(values, float), np.asarray(ses, float)
+    return float(np.mean(values)), float(np.sqrt(np.sum(ses ** 2)) / len(values))
+
+
+def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
+    alpha = p["alpha"]
+    claims = []
+    exact = [q for q in points if np.isfinite(q["chance_closed_form"])]
+    if exact:
+        claims.append(agree("chance_mc_matches_closed_form", [q["C"] for q in exact], [q["C_se"] for q in exact],
+                            [q["chance_closed_form"] for q in exact], alpha=alpha,
+                            what="Monte Carlo E_prior[L_gen] vs [tr(P⊥ Σ_W) + ‖P⊥W*‖²]/|B|"))
+    for act in activations:
+        for depth in p["depths"]:
+            for eps in p["eps"]:
+                pts = _select(points, activation=str(act), depth=depth, eps=eps)
+                tag = f"[{act}, d={depth}, eps={eps:g}]"
+                if act.antisymmetric:
+                    claims.append(gap_claim(f"gap_shrinks{tag}", pts, alpha))
+                claims.append(limit_claim(f"limit_at_largest_width{tag}", pts, alpha))
+                if not act.antisymmetric:
+                    claims.append(not_chance_claim(f"not_chance_at_largest_width{tag}", pts, alpha))
+            if p["gd"]:
+                claims.append(gd_claim(f"gd_far_below_chance[{act}, d={depth}]",
+                                       _select(points, activation=str(act), depth=depth, eps=p["eps"][0]),
+                                       p["gd_factor"]))
+    return claims
+
+
+def _chance(q) -> float:
+    return q["chance_closed_form"] if np.isfinite(q["chance_closed_form"]) else q["C"]
+
+
+def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Widths, seed-averaged Δ_k = (C_k − G_k)/C_k and its Monte Carlo standard error."""
+    widths = sorted({q["width"] for q in pts})
+    gaps, ses = [], []
+    for k in widths:
+        qs = _select(pts, width=k)
+        gap, se = _seed_mean([(_chance(q) - q["G"]) / _chance(q) for q in qs],
+                             [np.hypot(q["G_se"], 0 if np.isfinite(q["chance_closed_form"]) else q["C_se"])
+                              / _chance(q) for q in qs])
+        gaps.append(gap)
+        ses.append(se)
+    return np.array(widths), np.array(gaps), np.array(ses)
+
+
+def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    widths, gaps, ses = relative_gaps(pts)
+    keep = np.isfinite(gaps) & (gaps > 3 * ses)
+    rule_extra = "fit on widths with mean gap > 3 SE"
+    if keep.sum() < 3:
+        return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
+                     rule=f"needs >= 3 widths with a significant gap ({int(keep.sum())} found); {rule_extra}")
+    fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha)
+    return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
+
+
+def limit_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    k = max(q["width"] for q in pts)
+    qs = _select(pts, width=k)
+    G, G_se = _seed_mean([q["G"] for q in qs], [q["G_se"] for q in qs])
+    L, L_se = _seed_mean([q["G_limit"] for q in qs], [q["G_limit_se"] for q in qs])
+    return agree(name, G, G_se, L, pred_se=L_se, alpha=alpha,
+                 what=f"seed-averaged G at width {k} vs the infinite-width limit G_inf")
+
+
+def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    k = max(q["width"] for q in pts)
+    qs = _select(pts, width=k)
+    G, G_se = _seed_mean([q["G"] for q in qs], [q["G_se"] for q in qs])
+    C = float(np.mean([_chance(q) for q in qs]))
+    z = z_quantile(alpha)
+    ok = np.isfinite(G) and abs(G - C) > z * G_se
+    return Claim(name=name, predicted=f"!= chance {C:.5g}", measured=G, ci=[G - z * G_se, G + z * G_se],
+                 rule=f"|G - chance| > {z:.2f} SE at width {k} (the assertion 'G -> chance' is rejected)",
+                 verdict="pass" if ok else ("inconclusive" if not np.isfinite(G) else "fail"))
+
+
+def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
+    ratios = []
+    for k in sorted({q["width"] for q in pts}):
+        qs = _select(pts, width=k)
+        losses = [q["gd_gen_loss"] if q["gd_converged"] else np.inf for q in qs]
+        ratios.append(float(np.median(losses) / np.mean([_chance(q) for q in qs])))
+    worst = max(ratios)
+    return Claim(name=name, predicted=f"<= {factor:g}", measured=worst, ci=None,
+                 rule=f"median over seeds of L_gen(GD)/chance <= {factor:g} at every width "
+                      f"(max over widths reported; unconverged runs count as infinite)",
+                 verdict="pass" if worst <= factor else "fail")
+
+
+def plot(record: dict, stem: Path) -> list[Path]:
+    """Paper layout: one panel per activation; G&C median with IQR over seeds, chance, G_inf, GD."""
+    points, params = record["points"], record["params"]
+    acts = list(dict.fromkeys(q["activation"] for q in points))
+    fig, axes = new_figure(len(acts))
+    eps0, depth0 = params["eps"][0], params["depths"][0]
+    for ax, act in zip(axes, acts):
+        pts = [q for q in points if q["activation"] == act and q["eps"] == eps0 and q["depth"] == depth0]
+        widths = sorted({q["width"] for q in pts})
+
+        def stat(key, pts=pts, widths=widths):
+            vals = [[q[key] if q.get(key) is not None else np.nan for q in pts if q["width"] == k] for k in widths]
+            return np.array([np.nanpercentile(v, [25, 50, 75]) if np.any(np.isfinite(v)) else [np.nan] * 3
+                             for v in vals]).T
+
+        g = stat("G")
+        ax.errorbar(widths, g[1], yerr=[g[1] - g[0], g[2] - g[1]], fmt="o-", color="C0", capsize=3,
+                    label="G&C (median, IQR)")
+        c = stat("chance_closed_form") if any(q["chance_closed_form"] is not None for q in pts) else stat("C")
+        ax.plot(widths, c[1], "--", color="gray", label="chance $C_k$")
+        lim = stat("G_limit")
+        ax.plot(widths, lim[1], ":", color="C3", lw=2, label=r"$G_\infty$ (NNGP limit)")
+        if "gd_gen_loss" in pts[0]:
+            gd = stat("gd_gen_loss")
+            ax.errorbar(widths, gd[1], yerr=[gd[1] - gd[0], gd[2] - gd[1]], fmt="s-", color="C2", capsize=3,
+                        label="GD")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("width k")
+        ax.set_title(f"{act} (d = {depth0}, ε = {eps0:g})")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("generalization loss")
+    axes[0].legend(fontsize=8)
+    return save_figure(fig, stem)
