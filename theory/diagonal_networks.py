@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 LOSS_SCALES = {"half": 1.0, "full": 2.0}
+_EPS = float(np.finfo(float).eps)
 _LOSS_TEXT = {"half": "L = 1/(2n) Σ_j r_j² (½ r² for one sample)", "full": "L = 1/n Σ_j r_j² (r² for one sample)"}
 
 
@@ -181,7 +182,7 @@ def kl_projection(log_a, x, y: float) -> tuple[np.ndarray, float]:
         new = c - f / df if df > 0 else 0.5 * (lo + hi)
         if not (lo < new < hi):
             new = 0.5 * (lo + hi)
-        if abs(new - c) <= 4 * np.finfo(float).eps * max(1.0, abs(c)):
+        if abs(new - c) <= 4 * _EPS * max(1.0, abs(c)):
             c = new
             break
         c = new
@@ -271,8 +272,23 @@ def generalization_error(beta, beta_star) -> np.ndarray:
 # Bregman projections for several samples: shared weights, w₊² − w₋² (Woodworth), u ⊙ v (Even et al.)
 # ----------------------------------------------------------------------------------------------------
 def exp_family_beta(log_a, log_b, nu) -> np.ndarray:
-    """``β(ν) = a e^{ν} − b e^{−ν}`` from log a, log b (log b = −inf: the nonnegative shared-weight model)."""
-    return np.exp(np.asarray(log_a) + nu) - np.exp(np.asarray(log_b) - nu)
+    """``β(ν) = a e^{ν} − b e^{−ν}`` from log a, log b (log b = −inf: the nonnegative shared-weight model).
+
+    With b > 0 it is evaluated as ``2√(ab) sinh(ν + ½ ln(a/b))``, free of cancellation when ν is small."""
+    return _exp_family(log_a, log_b, nu)[0]
+
+
+def _exp_family(log_a, log_b, nu):
+    """(β, dβ/dν) = (a e^{ν} − b e^{−ν}, a e^{ν} + b e^{−ν}), computed stably."""
+    la, lb = np.broadcast_arrays(np.asarray(log_a, float), np.asarray(log_b, float))
+    nu = np.broadcast_to(np.asarray(nu, float), la.shape)
+    signed = np.isfinite(lb)
+    mid = np.where(signed, 0.5 * (la + lb), la)
+    arg = np.where(signed, nu + 0.5 * (la - lb), nu)
+    with np.errstate(over="ignore"):
+        beta = np.where(signed, 2.0 * np.exp(mid) * np.sinh(arg), np.exp(la + nu))
+        slope = np.where(signed, 2.0 * np.exp(mid) * np.cosh(arg), np.exp(la + nu))
+    return beta, slope
 
 
 def bregman_projection(log_a, log_b, X, y, *, max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
@@ -291,16 +307,16 @@ def bregman_projection(log_a, log_b, X, y, *, max_iter: int = 500) -> tuple[np.n
     center = np.where(np.isfinite(lb), 0.5 * (lb - la), -la)
     mu = np.linalg.lstsq(X.T, center, rcond=None)[0]
 
-    def phi(m):
-        nu = X.T @ m
-        return float(np.sum(np.exp(la + nu)) + np.sum(np.exp(lb - nu)) - y @ m)
+    def phi(m):  # Σ (a e^{ν} + b e^{−ν}) − yᵀμ, the dual objective
+        return float(np.sum(_exp_family(la, lb, X.T @ m)[1]) - y @ m)
 
     f = phi(mu)
     for _ in range(max_iter):
-        nu = X.T @ mu
-        ea, eb = np.exp(la + nu), np.exp(lb - nu)
-        grad = X @ (ea - eb) - y
-        H = (X * (ea + eb)) @ X.T
+        beta, slope = _exp_family(la, lb, X.T @ mu)
+        grad = X @ beta - y
+        if np.max(np.abs(grad)) <= 8 * _EPS * (np.max(np.abs(X) @ np.abs(beta)) + np.max(np.abs(y))):
+            break  # at the rounding level of Xβ
+        H = (X * slope) @ X.T
         step = -np.linalg.lstsq(H, grad, rcond=None)[0]
         dnu = np.max(np.abs(X.T @ step))
         if dnu > 8.0:
@@ -315,7 +331,7 @@ def bregman_projection(log_a, log_b, X, y, *, max_iter: int = 500) -> tuple[np.n
             if t < 1e-12:
                 break
         mu, f = cand, fc
-        if np.max(np.abs(X.T @ (t * step))) <= 1e-15 * max(1.0, float(np.max(np.abs(X.T @ mu)))):
+        if np.max(np.abs(X.T @ (t * step))) <= 4 * _EPS * float(np.max(np.abs(X.T @ mu))):
             break
     return exp_family_beta(la, lb, X.T @ mu), mu
 
