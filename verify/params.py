@@ -51,8 +51,6 @@ def apply_overrides(defaults: dict, overrides: list[str], types: dict | None = N
         if isinstance(default, list) or kind is list:
             elem = type(defaults[key][0]) if defaults[key] else float
             params[key] = [parse_scalar(v, elem, key) for v in value.split(",") if v.strip()]
-            if not params[key]:
-                raise UserInputError(f"--set {key}=: expected a comma-separated list")
         elif isinstance(default, type):
             params[key] = parse_scalar(value, default, key)
         else:

@@ -47,6 +47,35 @@ def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, p
                  ci=[_scalar(measured - half), _scalar(measured + half)], rule=rule, verdict=verdict)
 
 
+def chi2_statistic(measured, se, predicted, pred_se=0.0) -> tuple[float, int]:
+    """``Σ_i (measured_i − predicted_i)² / (se_i² + pred_se_i²)`` and the number of terms."""
+    measured, se, predicted, pred_se = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se)))
+    return float(np.sum((measured - predicted) ** 2 / (se ** 2 + pred_se ** 2))), measured.size
+
+
+def agree_chi2(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, pred_se=0.0,
+               what: str = "", reject: bool = False) -> Claim:
+    """Claim that measured values equal predictions jointly: ``T = Σ z_i² <= χ²_N(1 − alpha)``.
+
+    Unlike :func:`agree`, deviations of mixed signs accumulate instead of cancelling. The false-failure
+    rate is alpha when the predictions are exact and the estimates normal. With ``reject=True`` the
+    claim is the opposite (the prediction is *rejected*: ``T > χ²_N(1 − alpha)``), used to show that a
+    wrong prediction is caught; its false-pass rate is then alpha.
+    """
+    T, n = chi2_statistic(measured, se, predicted, pred_se)
+    limit = float(stats.chi2.ppf(1 - alpha, df=n))
+    sign = ">" if reject else "<="
+    rule = (f"T = sum of squared z-scores over {n} point(s) {sign} chi2_{n} quantile {limit:.3g} "
+            f"(level 1 - {alpha:g}){'; ' + what if what else ''}")
+    if not np.isfinite(T):
+        verdict = "inconclusive"
+    else:
+        verdict = "pass" if ((T > limit) if reject else (T <= limit)) else "fail"
+    return Claim(name=name, predicted=_scalar(predicted), measured=_scalar(measured), ci=[0.0, limit],
+                 rule=rule + f"; T = {T:.3g}", verdict=verdict)
+
+
 @dataclass(frozen=True)
 class SlopeFit:
     slope: float

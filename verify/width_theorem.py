@@ -13,11 +13,11 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   has a weighted log-log slope in k whose (1 − alpha) CI lies below 0; fitted on widths whose mean gap is
   above 3 standard errors (at least 3 of them, else inconclusive). Standard errors are Monte Carlo errors
   given the drawn problems. The exponent is reported, not asserted.
-- ``limit_at_largest_width[σ, d, ε]``: at the largest width, the seed-averaged G agrees with the
-  seed-averaged infinite-width limit G_∞ within a z-interval (chance for linear/tanh, the NNGP value for
-  leaky ReLU). A failure means a gap remains that the Monte Carlo error cannot explain.
-- ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): G at the largest width differs from
-  chance by more than the z-interval (asserting "→ chance" there must fail).
+- ``limit_at_largest_width[σ, d, ε]``: at the largest width, G agrees with the infinite-width limit G_∞
+  of each seed's problem (chance for linear/tanh, the NNGP value for leaky ReLU): ``Σ_seeds z² ≤ χ²_S(1 −
+  alpha)``. A failure means a gap remains that the Monte Carlo error cannot explain.
+- ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): the same statistic against chance exceeds
+  the quantile, i.e. asserting "→ chance" there is rejected.
 - ``gd_far_below_chance[σ, d]``: at every width the median over seeds of the GD baseline's L_gen is at most
   ``gd_factor`` (default 0.1) times the chance level; non-converged runs count as failures.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
@@ -37,7 +37,7 @@ from verify.errors import UserInputError, require
 from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
-from verify.rules import agree, fit_loglog_slope, slope_negative, z_quantile
+from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative
 
 NAME = "width_theorem"
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
@@ -237,25 +237,26 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
 
 
-def limit_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+def limit_claim(name: str, pts: list[dict], alpha: float, target: str = "G_limit") -> Claim:
+    """At the largest width, G agrees with ``target`` (per seed) by a chi-square test over seeds."""
     k = max(q["width"] for q in pts)
     qs = _select(pts, width=k)
-    G, G_se = _seed_mean([q["G"] for q in qs], [q["G_se"] for q in qs])
-    L, L_se = _seed_mean([q["G_limit"] for q in qs], [q["G_limit_se"] for q in qs])
-    return agree(name, G, G_se, L, pred_se=L_se, alpha=alpha,
-                 what=f"seed-averaged G at width {k} vs the infinite-width limit G_inf")
+    target_se = [q.get(target + "_se", 0.0) or 0.0 for q in qs] if target == "G_limit" else 0.0
+    return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [_target(q, target) for q in qs],
+                      pred_se=target_se, alpha=alpha, what=f"G at width {k} vs {target}, one term per seed")
 
 
 def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    """At the largest width, the hypothesis "G = chance" is rejected by the same chi-square test."""
     k = max(q["width"] for q in pts)
     qs = _select(pts, width=k)
-    G, G_se = _seed_mean([q["G"] for q in qs], [q["G_se"] for q in qs])
-    C = float(np.mean([_chance(q) for q in qs]))
-    z = z_quantile(alpha)
-    ok = np.isfinite(G) and abs(G - C) > z * G_se
-    return Claim(name=name, predicted=f"!= chance {C:.5g}", measured=G, ci=[G - z * G_se, G + z * G_se],
-                 rule=f"|G - chance| > {z:.2f} SE at width {k} (the assertion 'G -> chance' is rejected)",
-                 verdict="pass" if ok else ("inconclusive" if not np.isfinite(G) else "fail"))
+    return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [_chance(q) for q in qs],
+                      alpha=alpha, reject=True,
+                      what=f"G at width {k} vs chance, one term per seed: 'G -> chance' must be rejected")
+
+
+def _target(q: dict, target: str) -> float:
+    return _chance(q) if target == "chance" else q[target]
 
 
 def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:

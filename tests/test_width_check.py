@@ -1,0 +1,126 @@
+"""``python -m verify width_theorem``: CLI, record, figure, bad input, and that its claims can fail."""
+import json
+
+import numpy as np
+import pytest
+
+from numerics.activations import parse_activation
+from numerics.problems import random_problem, save_problem
+from verify import width_theorem as wt
+from verify.__main__ import main
+
+TINY = ["--no-progress", "--set", "widths=5,40", "--set", "linear_widths=", "--set", "seeds=1",
+        "--set", "draws=4000", "--set", "gd=false", "--set", "limit_samples=5000"]
+POINT_KEYS = {"activation", "width", "depth", "seed", "eps", "G", "G_se", "C", "C_se", "chance_closed_form",
+              "G_limit", "p_accept", "n_accepted", "n_draws", "gd_gen_loss"}
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_names_the_check(capsys):
+    code, out, _ = run_cli(capsys, "--list")
+    assert code == 0 and "width_theorem" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "widths=0"], "widths"), (["--set", "widths=-3,5"], "widths"),
+    (["--set", "depths=1"], "depths"), (["--set", "eps=0"], "eps"), (["--set", "eps=-0.1"], "eps"),
+    (["--set", "activations=relu6"], "unknown activation"), (["--set", "prior=laplace"], "unknown prior"),
+    (["--set", "bogus=1"], "unknown parameter"), (["--set", "widths"], "key=value"),
+    (["--set", "draws=many"], "expected int"), (["--set", "gd=perhaps"], "expected bool"),
+    (["--set", "method=smc"], "unknown method"), (["--seed", "-1"], "seed"),
+    (["--problem", "does_not_exist.npz"], "no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
+    code, out, err = run_cli(capsys, "width_theorem", "--out", str(tmp_path), *args)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_malformed_problem_file_is_rejected(capsys, tmp_path):
+    np.savez(tmp_path / "p.npz", A=np.ones((30, 5, 5)), W_star=np.eye(5))
+    code, _, err = run_cli(capsys, "width_theorem", "--problem", str(tmp_path / "p.npz"))
+    assert code == 2 and err.startswith("error: problem:")
+
+
+def test_end_to_end_record_and_figure(capsys, tmp_path):
+    prob = random_problem(4, 4, 1, 8, np.random.default_rng(3))
+    save_problem(tmp_path / "prob.npz", prob)
+    args = ["width_theorem", "--out", str(tmp_path), "--problem", str(tmp_path / "prob.npz"), *TINY,
+            "--set", "activations=linear,leaky_relu", "--set", "gd=true", "--set", "gd_steps=300"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code in (0, 1) and "verdict:" in out
+    record = json.loads((tmp_path / "width_theorem.json").read_text())
+    assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
+    assert record["params"]["n"] == 8 and len(record["points"]) == 4
+    for point in record["points"]:
+        assert POINT_KEYS <= set(point)
+    for claim in record["claims"]:
+        assert {"name", "predicted", "measured", "ci", "rule", "verdict"} <= set(claim)
+    assert (tmp_path / "width_theorem.png").stat().st_size > 10_000
+    assert (tmp_path / "width_theorem.pdf").exists()
+    # a run is reproducible bit for bit from its seed
+    first = record["points"]
+    run_cli(capsys, *args)
+    assert json.loads((tmp_path / "width_theorem.json").read_text())["points"] == first
+
+
+@pytest.fixture(scope="module")
+def leaky_points():
+    """Leaky ReLU at widths 5 and 640 on a problem where its NNGP limit is far from chance."""
+    params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5, 640], "linear_widths": [],
+              "seeds": 1, "draws": 60_000, "gd": False, "limit_samples": 100_000, "mode": "quick"}
+    points = []
+    prob = random_problem(5, 5, 1, 15, np.random.default_rng(6))
+    from numerics.factorization import Factorization
+    from numerics.gnc import guess_and_check
+    from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
+    K = column_kernel("leaky_relu", 2, 5, 5)
+    lim = gaussian_limit_posterior(prob, K, 0.1, np.random.default_rng(1), n_samples=100_000)
+    for k in params["widths"]:
+        est, = guess_and_check(prob, Factorization(5, 5, k, 2, "leaky_relu"), 0.1, params["draws"],
+                               np.random.default_rng(k), workers=2)
+        points.append({"activation": "leaky_relu", "width": k, "depth": 2, "seed": 0, "eps": 0.1,
+                       "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
+                       "chance_closed_form": chance_level(prob, K), "G_limit": lim.G, "G_limit_se": lim.G_se})
+    return params, points
+
+
+def test_leaky_relu_meets_its_own_limit_and_asserting_chance_fails(leaky_points):
+    params, points = leaky_points
+    assert wt.limit_claim("own limit", points, 1e-3).verdict == "pass"
+    assert wt.limit_claim("to chance", points, 1e-3, target="chance").verdict == "fail"
+    assert wt.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
+    claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
+    assert {c.name.split("[")[0]: c.verdict for c in claims}["not_chance_at_largest_width"] == "pass"
+
+
+def test_perturbed_chance_formula_is_rejected(leaky_points):
+    params, points = leaky_points
+    claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
+    assert claims[0].name == "chance_mc_matches_closed_form" and claims[0].verdict == "pass"
+    perturbed = [{**q, "chance_closed_form": 1.03 * q["chance_closed_form"]} for q in points]
+    assert wt.build_claims(perturbed, [parse_activation("leaky_relu")], params)[0].verdict == "fail"
+
+
+def synthetic(gap_of_width, widths=(5, 20, 80, 320), se=1e-4):
+    return [{"activation": "linear", "width": k, "depth": 2, "seed": s, "eps": 0.1, "G": 0.2 * (1 - gap_of_width(k)),
+             "G_se": se, "C": 0.2, "C_se": se, "chance_closed_form": 0.2} for k in widths for s in range(3)]
+
+
+def test_gap_rule_passes_a_shrinking_gap_and_fails_a_constant_one():
+    shrinking = wt.gap_claim("g", synthetic(lambda k: 0.5 / k), 1e-3)
+    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-1.0, abs=1e-6)
+    assert wt.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "fail"
+    assert wt.gap_claim("g", synthetic(lambda k: 0.0), 1e-3).verdict == "inconclusive"
+
+
+def test_gd_rule_counts_unconverged_runs_as_failures():
+    pts = [{"width": 5, "gd_gen_loss": 1e-4, "gd_converged": True, "chance_closed_form": 0.2, "C": 0.2}] * 3
+    assert wt.gd_claim("gd", pts, 0.1).verdict == "pass"
+    bad = [{**q, "gd_converged": False} for q in pts]
+    assert wt.gd_claim("gd", bad, 0.1).verdict == "fail"
