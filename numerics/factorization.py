@@ -86,25 +86,41 @@ class Factorization:
 def sample(fact: Factorization, batch: int, rng: np.random.Generator, sampler: str = "auto") -> np.ndarray:
     """``batch`` independent prior draws of the end-to-end matrix, shape (batch, m, m')."""
     sampler = fact.resolve_sampler(sampler)
-    W = _SAMPLERS[sampler](fact, batch, rng)
+    if fact.prior == "uniform":
+        W = _materialized_uniform(fact, batch, rng)
+    else:
+        root = hidden_root(fact, batch, rng, sampler)
+        W = fact.layer_stds()[-1] * rng.standard_normal((batch, fact.m, root.shape[1])) @ root
     if fact.prior == "normalized":
         W /= np.linalg.norm(W, axis=(1, 2), keepdims=True)
     return W
 
 
-def _materialized(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
-    shapes, stds = fact.layer_shapes(), fact.layer_stds()
+def hidden_root(fact: Factorization, batch: int, rng: np.random.Generator, sampler: str = "auto") -> np.ndarray:
+    """For Gaussian layers: U (batch, r, m') with ``W =d s_d G U``, G (m×r) standard normal independent of U.
 
-    def layer(j):
-        if fact.prior == "uniform":
-            return rng.uniform(-stds[j], stds[j], size=(batch, *shapes[j]))
-        return stds[j] * rng.standard_normal((batch, *shapes[j]))
+    materialized: U = H_{d−1}, the last hidden activations (r = k); qr/bartlett: any U with
+    ``UᵀU = H_{d−1}ᵀ H_{d−1}`` (r = min(k, m')). The prior's end-to-end normalization is not applied here.
+    """
+    require(fact.prior != "uniform", "the uniform prior has no Gaussian last layer")
+    return _ROOTS[fact.resolve_sampler(sampler)](fact, batch, rng)
 
-    sigma = fact.activation
-    H = sigma(layer(0))
+
+def _materialized_uniform(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
+    shapes, stds, sigma = fact.layer_shapes(), fact.layer_stds(), fact.activation
+    layers = [rng.uniform(-sd, sd, size=(batch, *shape)) for shape, sd in zip(shapes, stds)]
+    H = sigma(layers[0])
+    for W in layers[1:-1]:
+        H = sigma(W @ H)
+    return layers[-1] @ H
+
+
+def _materialized_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
+    shapes, stds, sigma = fact.layer_shapes(), fact.layer_stds(), fact.activation
+    H = sigma(stds[0] * rng.standard_normal((batch, *shapes[0])))
     for j in range(1, fact.depth - 1):
-        H = sigma(layer(j) @ H)
-    return layer(fact.depth - 1) @ H
+        H = sigma(stds[j] * rng.standard_normal((batch, *shapes[j])) @ H)
+    return H
 
 
 def _r_factor(H: np.ndarray) -> np.ndarray:
@@ -118,13 +134,13 @@ def _r_factor(H: np.ndarray) -> np.ndarray:
     return np.linalg.qr(H, mode="r")
 
 
-def _qr_chain(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
+def _qr_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
     stds, sigma = fact.layer_stds(), fact.activation
     k, r = fact.width, min(fact.width, fact.mp)
     H = sigma(stds[0] * rng.standard_normal((batch, k, fact.mp)))
     for j in range(1, fact.depth - 1):
         H = sigma(stds[j] * rng.standard_normal((batch, k, r)) @ _r_factor(H))
-    return stds[-1] * rng.standard_normal((batch, fact.m, r)) @ _r_factor(H)
+    return _r_factor(H)
 
 
 def bartlett_factors(k: int, p: int, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -137,12 +153,12 @@ def bartlett_factors(k: int, p: int, batch: int, rng: np.random.Generator) -> np
     return T
 
 
-def _bartlett_chain(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
+def _bartlett_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
     stds, k, mp = fact.layer_stds(), fact.width, fact.mp
     R = stds[0] * np.swapaxes(bartlett_factors(k, mp, batch, rng), -1, -2)
     for j in range(1, fact.depth - 1):
         R = stds[j] * np.swapaxes(bartlett_factors(k, mp, batch, rng), -1, -2) @ R
-    return stds[-1] * rng.standard_normal((batch, fact.m, mp)) @ R
+    return R
 
 
-_SAMPLERS = {"materialized": _materialized, "qr": _qr_chain, "bartlett": _bartlett_chain}
+_ROOTS = {"materialized": _materialized_root, "qr": _qr_root, "bartlett": _bartlett_root}

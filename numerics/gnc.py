@@ -10,7 +10,7 @@ each threshold ε:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -20,6 +20,42 @@ from numerics.problems import SensingProblem
 from verify.errors import require
 
 DEFAULT_MEMORY_BYTES = 128 * 2 ** 20
+
+
+def chunk_size(memory_bytes: int, workers: int, bytes_per_draw: int) -> int:
+    return int(max(1, min(2 ** 16, memory_bytes // max(int(workers), 1) // bytes_per_draw)))
+
+
+def stream_draws(new_state, n_draws: int, chunk: int, rng: np.random.Generator, workers: int = 1,
+                 on_chunk: Callable[[int], None] | None = None):
+    """Run ``state.step(b, rng)`` over ``n_draws`` in chunks of at most ``chunk``, on ``workers`` threads.
+
+    Each thread owns a state (``new_state()``) and a generator from ``rng.spawn(workers)`` and draws an
+    equal share; states are merged in thread order, so the result depends only on the seed and ``workers``.
+    numpy releases the GIL in random generation, ufuncs and linear algebra, so threads run in parallel.
+    """
+    require(int(n_draws) >= 1, f"draws must be >= 1, got {n_draws}")
+    require(int(workers) >= 1, f"workers must be >= 1, got {workers}")
+    workers = int(min(workers, n_draws))
+    shares = [n_draws // workers + (i < n_draws % workers) for i in range(workers)]
+
+    def run(share, gen_rng):
+        state, done = new_state(), 0
+        while done < share:
+            b = min(chunk, share - done)
+            state.step(b, gen_rng)
+            done += b
+            if on_chunk is not None:
+                on_chunk(b)
+        return state
+
+    if workers == 1:
+        return run(n_draws, rng)
+    with ThreadPoolExecutor(workers) as pool:
+        states = list(pool.map(run, shares, rng.spawn(workers)))
+    for other in states[1:]:
+        states[0].merge(other)
+    return states[0]
 
 
 class RunningMoments:
@@ -57,6 +93,12 @@ class RunningMoments:
 
 @dataclass(frozen=True)
 class GncEstimate:
+    """One G&C estimate at threshold ``eps``; every method returns this.
+
+    ``ess`` is the effective sample size (rejection: the accepted count; importance sampling: Kish's
+    (Σw)²/Σw²; SMC/nested: as the method defines it). ``n_accepted`` counts accepted draws for rejection
+    and is -1 where the notion does not apply. ``note`` says why ``auto`` picked the method, if it did.
+    """
     eps: float
     G: float
     G_se: float
@@ -66,14 +108,15 @@ class GncEstimate:
     n_accepted: int
     n_draws: int
     method: str = "rejection"
+    ess: float = float("nan")
+    note: str = ""
 
-    @property
-    def ess(self) -> int:
-        """Effective sample size: for rejection, the number of accepted draws."""
-        return self.n_accepted
+    def __post_init__(self):
+        if self.method == "rejection" and not np.isfinite(self.ess):
+            object.__setattr__(self, "ess", float(self.n_accepted))
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "ess": self.ess}
+        return asdict(self)
 
 
 def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: int,
@@ -89,39 +132,75 @@ def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: 
     """
     eps_list = [float(e) for e in np.atleast_1d(eps)]
     require(all(e > 0 for e in eps_list), f"eps must be > 0 for rejection sampling, got {eps_list}")
-    require(int(n_draws) >= 1, f"draws must be >= 1, got {n_draws}")
     require(problem.shape == (fact.m, fact.mp),
             f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
-    require(int(workers) >= 1, f"workers must be >= 1, got {workers}")
     sampler = fact.resolve_sampler(sampler)
-    workers = int(min(workers, n_draws))
-    chunk = int(max(1, min(2 ** 16, memory_bytes // workers // fact.bytes_per_draw(sampler))))
-    shares = [n_draws // workers + (i < n_draws % workers) for i in range(workers)]
+    chunk = chunk_size(memory_bytes, workers, fact.bytes_per_draw(sampler))
 
-    def stream(share: int, gen_rng: np.random.Generator):
-        chance, posterior = RunningMoments(), [RunningMoments() for _ in eps_list]
-        done = 0
-        while done < share:
-            b = min(chunk, share - done)
+    class State:
+        def __init__(self):
+            self.chance, self.posterior = RunningMoments(), [RunningMoments() for _ in eps_list]
+
+        def step(self, b, gen_rng):
             train, gen = problem.losses(sample(fact, b, gen_rng, sampler))
-            chance.update(gen)
-            for e, post in zip(eps_list, posterior):
+            self.chance.update(gen)
+            for e, post in zip(eps_list, self.posterior):
                 post.update(gen[train < e])
-            done += b
-            if on_chunk is not None:
-                on_chunk(b)
-        return chance, posterior
 
-    if workers == 1:
-        parts = [stream(n_draws, rng)]
-    else:
-        with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL in sampling and ufuncs
-            parts = list(pool.map(stream, shares, rng.spawn(workers)))
-    chance, posterior = parts[0]
-    for other_chance, other_posterior in parts[1:]:
-        chance.merge(other_chance)
-        for post, other in zip(posterior, other_posterior):
-            post.merge(other)
+        def merge(self, other):
+            self.chance.merge(other.chance)
+            for post, o in zip(self.posterior, other.posterior):
+                post.merge(o)
+
+    state = stream_draws(State, n_draws, chunk, rng, workers, on_chunk)
+    chance, posterior = state.chance, state.posterior
     return [GncEstimate(eps=e, G=post.value, G_se=post.se, C=chance.value, C_se=chance.se,
                         p_accept=post.count / n_draws, n_accepted=post.count, n_draws=n_draws)
             for e, post in zip(eps_list, posterior)]
+
+
+METHODS = ("auto", "rejection", "rbis", "smc", "nested")
+
+
+def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str = "auto", draws: int,
+             rng: np.random.Generator, sampler: str = "auto", workers: int = 1,
+             on_chunk: Callable[[int], None] | None = None, options: dict | None = None) -> list[GncEstimate]:
+    """The one entry point for G&C estimates: ``method`` = rejection | rbis | smc | nested | auto.
+
+    ``draws`` is the prior-draw budget of rejection and rbis; smc and nested take their sizes from
+    ``options`` (e.g. particles, moves, replicates). ``auto`` uses Rao–Blackwellized importance sampling
+    wherever the last layer is Gaussian and linear (gaussian prior, ``min(k, m')·m ≥ n``), nested sampling
+    for the other priors when some ε is 0, and rejection otherwise; the choice and its reason are recorded
+    in each estimate's ``note``.
+    """
+    require(method in METHODS, f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    options = options or {}
+    note = ""
+    if method == "auto":
+        method, note = choose_method(problem, fact, eps)
+    if method == "rejection":
+        out = guess_and_check(problem, fact, eps, draws, rng, sampler=sampler, workers=workers, on_chunk=on_chunk)
+    elif method == "rbis":
+        from numerics.rbis import rao_blackwell_is
+        out = rao_blackwell_is(problem, fact, eps, draws, rng, sampler=sampler, workers=workers,
+                               on_chunk=on_chunk)
+    elif method == "smc":
+        from numerics.smc import tempered_smc
+        out = tempered_smc(problem, fact, eps, rng, **options)
+    else:
+        from numerics.nested import nested_sampling
+        out = nested_sampling(problem, fact, eps, rng, **options)
+    return [replace(e, note=note) for e in out] if note else out
+
+
+def rbis_applicable(problem: SensingProblem, fact: Factorization) -> bool:
+    """Gaussian-linear last layer and an invertible ``Cov(A vec W | hidden layers)``."""
+    return fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n
+
+
+def choose_method(problem: SensingProblem, fact: Factorization, eps) -> tuple[str, str]:
+    if rbis_applicable(problem, fact):
+        return "rbis", "auto: gaussian prior with a Gaussian-linear last layer -> Rao-Blackwellized IS"
+    if min(np.atleast_1d(eps)) <= 0:
+        return "nested", f"auto: prior {fact.prior!r} has no Gaussian-linear last layer and eps = 0 -> nested"
+    return "rejection", f"auto: prior {fact.prior!r} has no Gaussian-linear last layer -> rejection"

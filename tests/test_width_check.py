@@ -9,7 +9,7 @@ from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
 from verify.__main__ import main
 
-TINY = ["--no-progress", "--set", "widths=5,40", "--set", "linear_widths=", "--set", "seeds=1",
+TINY = ["--no-progress", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
         "--set", "draws=4000", "--set", "gd=false", "--set", "limit_samples=5000"]
 POINT_KEYS = {"activation", "width", "depth", "seed", "eps", "G", "G_se", "C", "C_se", "chance_closed_form",
               "G_limit", "p_accept", "n_accepted", "n_draws", "gd_gen_loss"}
@@ -28,11 +28,11 @@ def test_list_names_the_check(capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--set", "widths=0"], "widths"), (["--set", "widths=-3,5"], "widths"),
-    (["--set", "depths=1"], "depths"), (["--set", "eps=0"], "eps"), (["--set", "eps=-0.1"], "eps"),
+    (["--set", "depths=1"], "depths"), (["--set", "method=rejection", "--set", "eps=0"], "eps = 0 needs"), (["--set", "eps=-0.1"], "eps"),
     (["--set", "activations=relu6"], "unknown activation"), (["--set", "prior=laplace"], "unknown prior"),
     (["--set", "bogus=1"], "unknown parameter"), (["--set", "widths"], "key=value"),
     (["--set", "draws=many"], "expected int"), (["--set", "gd=perhaps"], "expected bool"),
-    (["--set", "method=smc"], "unknown method"), (["--seed", "-1"], "seed"),
+    (["--set", "method=magic"], "unknown method"), (["--seed", "-1"], "seed"),
     (["--problem", "does_not_exist.npz"], "no such file"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
@@ -56,7 +56,8 @@ def test_end_to_end_record_and_figure(capsys, tmp_path):
     assert code in (0, 1) and "verdict:" in out
     record = json.loads((tmp_path / "width_theorem.json").read_text())
     assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
-    assert record["params"]["n"] == 8 and len(record["points"]) == 4
+    assert record["params"]["n"] == 8 and len(record["points"]) == 8  # 2 activations x 2 widths x 2 eps
+    assert {q["eps"] for q in record["points"]} == {0.02, 0.0} and {q["method"] for q in record["points"]} == {"rbis"}
     for point in record["points"]:
         assert POINT_KEYS <= set(point)
     for claim in record["claims"]:
@@ -72,7 +73,7 @@ def test_end_to_end_record_and_figure(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def leaky_points():
     """Leaky ReLU at widths 5 and 640 on a problem where its NNGP limit is far from chance."""
-    params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5, 640], "linear_widths": [],
+    params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5, 640], "extra_widths": [],
               "seeds": 1, "draws": 60_000, "gd": False, "limit_samples": 100_000, "mode": "quick"}
     points = []
     prob = random_problem(5, 5, 1, 15, np.random.default_rng(6))
@@ -92,8 +93,8 @@ def leaky_points():
 
 def test_leaky_relu_meets_its_own_limit_and_asserting_chance_fails(leaky_points):
     params, points = leaky_points
-    assert wt.limit_claim("own limit", points, 1e-3).verdict == "pass"
-    assert wt.limit_claim("to chance", points, 1e-3, target="chance").verdict == "fail"
+    assert wt.limit_claim("own limit", points, 1e-3, 0.01).verdict == "pass"
+    assert wt.limit_claim("to chance", points, 1e-3, 0.01, target="chance").verdict == "fail"
     assert wt.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
     claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
     assert {c.name.split("[")[0]: c.verdict for c in claims}["not_chance_at_largest_width"] == "pass"

@@ -7,7 +7,8 @@ from tqdm.auto import tqdm
 
 
 def progress_bar(total: int, desc: str, enabled: bool = True):
-    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False,
+    """A bar on an interactive stderr; nothing when ``enabled`` is False or stderr is not a terminal."""
+    return tqdm(total=total, desc=desc, disable=None if enabled else True, file=sys.stderr, leave=False,
                 dynamic_ncols=True, mininterval=0.5)
 
 

@@ -13,11 +13,17 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   has a weighted log-log slope in k whose (1 − alpha) CI lies below 0; fitted on widths whose mean gap is
   above 3 standard errors (at least 3 of them, else inconclusive). Standard errors are Monte Carlo errors
   given the drawn problems. The exponent is reported, not asserted.
-- ``limit_at_largest_width[σ, d, ε]``: at the largest width, G agrees with the infinite-width limit G_∞
-  of each seed's problem (chance for linear/tanh, the NNGP value for leaky ReLU): ``Σ_seeds z² ≤ χ²_S(1 −
-  alpha)``. A failure means a gap remains that the Monte Carlo error cannot explain.
+- ``distance_to_limit_shrinks[σ, d, ε]`` (σ not antisymmetric): the same fit and rule for the relative
+  distance ``|G_k − G_∞|/G_∞`` to the leaky-ReLU NNGP limit.
+- ``limit_at_largest_width[σ, d, ε]``: at the largest width, every seed's G is within ``limit_rtol``
+  (default 1%) of its infinite-width limit G_∞ (chance for linear/tanh, the NNGP value for leaky ReLU):
+  the (1 − alpha) Bonferroni upper confidence bound of ``|G − G_∞|/G_∞`` is below ``limit_rtol`` — an
+  equivalence test, since a precise estimator resolves the O(1/k) finite-width bias at any finite k.
 - ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): the same statistic against chance exceeds
-  the quantile, i.e. asserting "→ chance" there is rejected.
+  the quantile, i.e. "G = chance" at that width is rejected (whatever the tolerance, the check does not
+  report leaky ReLU as reaching chance).
+- Points whose effective sample size is below ``min_ess`` (default 100) are left out of the rules (their
+  standard errors are not trustworthy); a claim without enough points is ``inconclusive``.
 - ``gd_far_below_chance[σ, d]``: at every width the median over seeds of the GD baseline's L_gen is at most
   ``gd_factor`` (default 0.1) times the chance level; non-converged runs count as failures.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
@@ -30,36 +36,39 @@ import numpy as np
 
 from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
-from numerics.gnc import guess_and_check
+from numerics.gnc import METHODS, estimate
 from numerics.problems import MEASUREMENTS, load_problem, random_problem
 from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
 from verify.errors import UserInputError, require
 from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
-from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative
+from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, z_quantile
 
 NAME = "width_theorem"
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
 
 QUICK = {
     "activations": ["linear", "tanh", "leaky_relu"],
-    "widths": [5, 20, 80, 320],
-    "linear_widths": [1280, 5120],  # extra widths for linear σ, whose sampler cost does not grow with k
+    "widths": [5, 20, 80, 320, 1280],
+    "extra_widths": [10240],  # antisymmetric σ only (linear, tanh): the approach to chance at very large k
+    "extra_draws": 2000,  # prior draws per point at the extra widths
     "depths": [2],
-    "eps": [0.1],
+    "eps": [0.02, 0.0],
     "seeds": 3,
-    "draws": 100_000,
+    "draws": 20_000,
     "prior": "gaussian",
     "measurements": "sensing",
     "m": 5,
     "mp": 5,
     "n": 15,
     "rank": 1,
-    "method": "rejection",
+    "method": "auto",
+    "min_ess": 100.0,
     "sampler": "auto",
     "workers": 2,
     "alpha": 1e-3,
+    "limit_rtol": 0.01,
     "limit_samples": 200_000,
     "gd": True,
     "gd_optimizer": "adaptive",
@@ -70,30 +79,32 @@ QUICK = {
     "gd_factor": 0.1,
 }
 FULL = {
-    "widths": [5, 10, 20, 40, 80, 160, 320],
-    "linear_widths": [640, 1280, 5120, 10240],
-    "eps": [0.02],
+    "widths": [5, 10, 20, 40, 80, 160, 640, 2560],
+    "extra_widths": [10240],
+    "extra_draws": 10_000,
     "seeds": 8,
-    "draws": 20_000_000,
+    "draws": 200_000,
     "gd_steps": 100_000,
     "gd_lr": 1e-4,
 }
-METHODS = ("rejection",)
 
 
 def validate(p: dict) -> None:
     for a in p["activations"]:
         parse_activation(a)
-    for key in ("widths", "linear_widths"):
+    for key in ("widths", "extra_widths"):
         require(all(k >= 1 for k in p[key]), f"{key} must be positive integers, got {p[key]}")
-    require(p["widths"] or p["linear_widths"], "give at least one width")
-    require(all(d >= 2 for d in p["depths"]), f"depths must be >= 2, got {p['depths']}")
-    require(all(e > 0 for e in p["eps"]), f"eps must be > 0 for rejection sampling, got {p['eps']}")
+    require(p["widths"], "give at least one width")
+    require(p["depths"] and all(d >= 2 for d in p["depths"]), f"depths must be >= 2, got {p['depths']}")
+    require(p["eps"] and all(e >= 0 for e in p["eps"]), f"eps must be >= 0, got {p['eps']}")
+    require(p["method"] != "rejection" or all(e > 0 for e in p["eps"]),
+            "eps = 0 needs method=rbis, smc, nested or auto (rejection never accepts at eps = 0)")
+    require(p["extra_draws"] >= 2, f"extra_draws must be >= 2, got {p['extra_draws']}")
     require(p["seeds"] >= 1, f"seeds must be >= 1, got {p['seeds']}")
     require(p["draws"] >= 2, f"draws must be >= 2, got {p['draws']}")
     require(p["prior"] in PRIORS, f"unknown prior {p['prior']!r}; known: {', '.join(PRIORS)}")
     require(p["measurements"] in MEASUREMENTS, f"unknown measurements {p['measurements']!r}; known: sensing, completion")
-    require(p["method"] in METHODS, f"unknown method {p['method']!r}; available: {', '.join(METHODS)}")
+    require(p["method"] in METHODS, f"unknown method {p['method']!r}; known: {', '.join(METHODS)}")
     require(p["sampler"] in SAMPLERS, f"unknown sampler {p['sampler']!r}; known: {', '.join(SAMPLERS)}")
     require(p["m"] >= 1 and p["mp"] >= 1, "m and mp must be positive")
     require(1 <= p["n"] < p["m"] * p["mp"], f"n must be in [1, m*mp - 1], got {p['n']}")
@@ -105,8 +116,12 @@ def validate(p: dict) -> None:
 
 
 def _widths_for(p: dict, activation) -> list[int]:
-    extra = p["linear_widths"] if activation.name == "linear" else []
+    extra = p["extra_widths"] if activation.antisymmetric else []
     return sorted(set(int(k) for k in p["widths"] + extra))
+
+
+def _draws_for(p: dict, width: int) -> int:
+    return p["draws"] if width in p["widths"] else p["extra_draws"]
 
 
 def _point_rng(seed: int, *key: int) -> np.random.Generator:
@@ -124,17 +139,18 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
     m, mp = p["m"], p["mp"]
     jobs = [(s, ai, a, d, k) for s in range(p["seeds"]) for ai, a in enumerate(activations)
             for d in p["depths"] for k in _widths_for(p, a)]
-    log(f"{NAME}: {len(jobs)} points x {p['draws']:,} prior draws (eps = {p['eps']}), "
-        f"{'GD baseline on' if p['gd'] else 'no GD'}", progress)
+    log(f"{NAME}: {len(jobs)} points, {p['draws']:,} prior draws each ({p['extra_draws']:,} at extra widths), "
+        f"eps = {p['eps']}, method = {p['method']}, {'GD baseline on' if p['gd'] else 'no GD'}", progress)
     points = []
-    bar = progress_bar(len(jobs) * p["draws"], "G&C draws", progress)
+    bar = progress_bar(sum(_draws_for(p, job[-1]) for job in jobs), "G&C draws", progress)
     limit_cache: dict = {}
     for s, ai, act, depth, width in jobs:
         prob = user_problem if user_problem is not None else random_problem(
             m, mp, p["rank"], p["n"], _point_rng(seed, s, 0), kind=p["measurements"])
         fact = Factorization(m, mp, width, depth, act, p["prior"])
-        estimates = guess_and_check(prob, fact, p["eps"], p["draws"], _point_rng(seed, s, 1, ai, depth, width),
-                                    sampler=p["sampler"], workers=p["workers"], on_chunk=bar.update)
+        estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
+                             rng=_point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
+                             workers=p["workers"], on_chunk=bar.update)
         K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
         gd = _gd_point(prob, width, depth, act, p, _point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
@@ -148,7 +164,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
                            "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
                            "chance_limit": lim["chance"], "p_accept": est.p_accept,
                            "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
-                           "method": est.method, "sampler": fact.resolve_sampler(p["sampler"]), **gd})
+                           "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(p["sampler"]), **gd})
     bar.close()
     claims = build_claims(points, activations, p)
     return Record(check=NAME, claims=claims, params=p, seed=seed, points=points)
@@ -186,6 +202,8 @@ def _seed_mean(values, ses):
 def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
     alpha = p["alpha"]
     claims = []
+    # an estimate with fewer than min_ess effective samples has no trustworthy standard error
+    points = [q if q.get("ess", np.inf) >= p["min_ess"] else {**q, "G": float("nan")} for q in points]
     exact = [q for q in points if np.isfinite(q["chance_closed_form"])]
     if exact:
         claims.append(agree("chance_mc_matches_closed_form", [q["C"] for q in exact], [q["C_se"] for q in exact],
@@ -198,7 +216,9 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
                 tag = f"[{act}, d={depth}, eps={eps:g}]"
                 if act.antisymmetric:
                     claims.append(gap_claim(f"gap_shrinks{tag}", pts, alpha))
-                claims.append(limit_claim(f"limit_at_largest_width{tag}", pts, alpha))
+                if not act.antisymmetric:
+                    claims.append(distance_claim(f"distance_to_limit_shrinks{tag}", pts, alpha))
+                claims.append(limit_claim(f"limit_at_largest_width{tag}", pts, alpha, p["limit_rtol"]))
                 if not act.antisymmetric:
                     claims.append(not_chance_claim(f"not_chance_at_largest_width{tag}", pts, alpha))
             if p["gd"]:
@@ -226,6 +246,12 @@ def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(widths), np.array(gaps), np.array(ses)
 
 
+def distance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    """The relative distance |G_k − G_∞|/G_∞ shrinks with k (same fit and rule as the gap to chance)."""
+    return gap_claim(name, [{**q, "G": q["G_limit"] - abs(q["G"] - q["G_limit"]), "chance_closed_form": q["G_limit"],
+                             "G_se": np.hypot(q["G_se"], q.get("G_limit_se") or 0.0)} for q in pts], alpha)
+
+
 def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     widths, gaps, ses = relative_gaps(pts)
     keep = np.isfinite(gaps) & (gaps > 3 * ses)
@@ -237,13 +263,26 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
 
 
-def limit_claim(name: str, pts: list[dict], alpha: float, target: str = "G_limit") -> Claim:
-    """At the largest width, G agrees with ``target`` (per seed) by a chi-square test over seeds."""
+def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: str = "G_limit") -> Claim:
+    """At the largest width every seed's G is within ``rtol`` of its ``target`` (an equivalence test).
+
+    Per seed, the upper end of the (1 − alpha/S) confidence interval of |G − target|/target must be below
+    rtol. A precise estimator detects any finite-width bias, so "equal within the CI" would eventually fail
+    at every finite width; equivalence within a stated tolerance is the claim that can hold.
+    """
     k = max(q["width"] for q in pts)
     qs = _select(pts, width=k)
-    target_se = [q.get(target + "_se", 0.0) or 0.0 for q in qs] if target == "G_limit" else 0.0
-    return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [_target(q, target) for q in qs],
-                      pred_se=target_se, alpha=alpha, what=f"G at width {k} vs {target}, one term per seed")
+    G = np.array([q["G"] for q in qs])
+    target_vals = np.array([_target(q, target) for q in qs])
+    se = np.hypot([q["G_se"] for q in qs], [q.get("G_limit_se", 0.0) or 0.0 for q in qs]
+                  if target == "G_limit" else 0.0)
+    z = z_quantile(2 * alpha, len(qs))  # one-sided bound at alpha / S
+    upper = (np.abs(G - target_vals) + z * se) / target_vals
+    verdict = "inconclusive" if not np.all(np.isfinite(upper)) else ("pass" if upper.max() < rtol else "fail")
+    return Claim(name=name, predicted=f"|G/{target} - 1| < {rtol:g}", measured=(G / target_vals - 1).tolist(),
+                 ci=[0.0, float(upper.max())], verdict=verdict,
+                 rule=f"at width {k}, for each of {len(qs)} seed(s) the {100 * (1 - alpha):g}% (Bonferroni) upper "
+                      f"bound of |G - {target}|/{target} is below {rtol:g}; measured = relative differences")
 
 
 def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
