@@ -129,7 +129,7 @@ def log_weight_and_gen(problem: SensingProblem, L, X, trace, z: np.ndarray, eps:
         inside = np.sum((z - problem.y) ** 2, axis=1) < problem.n * eps
         log_w = np.where(inside, np.log(2.0) + log_density - np.logaddexp(-log_volume, log_density), -np.inf)
     qw = problem.complement @ problem.W_star.reshape(-1)
-    resid = np.einsum("bnq,bn->bq", X, v) - qw
+    resid = np.einsum("...nq,...n->...q", X, v) - qw
     return log_w, (np.sum(resid * resid, axis=1) + trace) / problem.b_size
 
 

@@ -74,19 +74,19 @@ def test_end_to_end_record_and_figure(capsys, tmp_path):
 def leaky_points():
     """Leaky ReLU at widths 5 and 640 on a problem where its NNGP limit is far from chance."""
     params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5, 640], "extra_widths": [],
-              "seeds": 1, "draws": 60_000, "gd": False, "limit_samples": 100_000, "mode": "quick"}
+              "seeds": 1, "draws": 20_000, "gd": False, "eps": [0.1], "limit_samples": 100_000, "mode": "quick"}
     points = []
     prob = random_problem(5, 5, 1, 15, np.random.default_rng(6))
     from numerics.factorization import Factorization
-    from numerics.gnc import guess_and_check
+    from numerics.gnc import estimate
     from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
     K = column_kernel("leaky_relu", 2, 5, 5)
     lim = gaussian_limit_posterior(prob, K, 0.1, np.random.default_rng(1), n_samples=100_000)
     for k in params["widths"]:
-        est, = guess_and_check(prob, Factorization(5, 5, k, 2, "leaky_relu"), 0.1, params["draws"],
-                               np.random.default_rng(k), workers=2)
+        est, = estimate(prob, Factorization(5, 5, k, 2, "leaky_relu"), 0.1, method="rbis", draws=params["draws"],
+                        rng=np.random.default_rng(k), workers=2)
         points.append({"activation": "leaky_relu", "width": k, "depth": 2, "seed": 0, "eps": 0.1,
-                       "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
+                       "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se, "ess": est.ess,
                        "chance_closed_form": chance_level(prob, K), "G_limit": lim.G, "G_limit_se": lim.G_se})
     return params, points
 

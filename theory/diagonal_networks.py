@@ -197,17 +197,16 @@ def gradient_flow_limit(x, y: float, alpha) -> np.ndarray:
 
 
 def gd_q(z):
-    """``q(z) = −2z − ln(1 − z)²`` (= q₊ of Even et al.), the per-step loss of log β relative to gradient flow.
-
-    A series is used for |z| < 1e-3, where ``z + log1p(−z)`` would cancel.
-    """
+    """``q(z) = −2z − ln(1 − z)² = Σ_{k≥2} 2z^k/k`` (= q₊ of Even et al.), the per-step loss of log β relative
+    to gradient flow. The series is used for |z| < 1e-2 (12 terms: truncation below 1e-22 relative), where
+    ``z + log1p(−z)`` would cancel; log1p elsewhere below 1, ``ln|1 − z|`` above."""
     z = np.asarray(z, float)
-    small = np.abs(z) < 1e-3
+    small = np.abs(z) < 1e-2
     zs = np.where(small, z, 0.0)
-    series = zs**2 + 2 * zs**3 / 3 + zs**4 / 2 + 2 * zs**5 / 5 + zs**6 / 3
-    with np.errstate(divide="ignore"):
-        direct = -2.0 * z - 2.0 * np.log(np.abs(1.0 - z))
-    return np.where(small, series, direct)
+    series = sum(2.0 * zs**k / k for k in range(12, 1, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_abs = np.where(z < 1.0, np.log1p(-np.minimum(z, 1.0)), np.log(np.abs(1.0 - z)))
+    return np.where(small, series, -2.0 * z - 2.0 * log_abs)
 
 
 def q_pm(z, sign: int):
@@ -242,14 +241,20 @@ def divergence_lr(x, y: float, kappa: float) -> float:
     return 2.0 / min_sharpness(x, y, kappa)
 
 
+def has_2d_prediction(x) -> bool:
+    """The 2-D edge-of-stability prediction needs two distinct positive inputs."""
+    x = np.asarray(x, float)
+    return bool(x.shape == (2,) and np.all(x > 0) and x[0] != x[1])
+
+
 def eos_prediction_2d(x, y: float, eta: float, kappa: float):
     """The 2-D edge-of-stability limit: the point of M with ``S = 2/η``, for ``x_1 > x_2 > 0``:
     ``β = (t y/x_1, (1 − t) y/x_2)``, ``t = (1/(2ηκy) − x_2)/(x_1 − x_2)``. NaN where t ∉ [0, 1] (or the
     input is not of that form). Coordinates are returned in the input's order."""
     x = np.asarray(x, float)
-    out = np.full(2, np.nan)
-    if x.shape != (2,) or not (np.all(x > 0) and x[0] != x[1]):
-        return out if x.shape == (2,) else np.full(x.shape, np.nan)
+    out = np.full(x.shape, np.nan)
+    if not has_2d_prediction(x):
+        return out
     hi, lo = (0, 1) if x[0] > x[1] else (1, 0)
     t = (1.0 / (2.0 * eta * kappa * y) - x[lo]) / (x[hi] - x[lo])
     if 0.0 <= t <= 1.0:

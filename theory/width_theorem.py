@@ -24,7 +24,7 @@ available to us):
   ``G_∞(ε) ≠ C_∞`` in general.
 - ``G_∞(ε)``: with ``z = A vec W ∼ N(0, S)``, ``S = A Σ Aᵀ``, ``E[L_gen | z]`` is a closed-form quadratic in z
   (Gaussian conditioning); ε = 0 conditions on ``z = y``; ε > 0 averages it over ``‖z − y‖² < n ε`` by
-  self-normalized importance sampling with a uniform proposal on that ball (weights N(z; 0, S)).
+  self-normalized importance sampling (the estimator of ``numerics.rbis`` with one fixed root).
 """
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import integrate
-from scipy.special import gammaln
 
 from numerics.activations import Activation, parse_activation
 from numerics.problems import SensingProblem
+from numerics.rbis import WeightedMoments, conditional_terms, log_weight_and_gen, uniform_ball
 from verify.errors import require
 
 _PRIOR_VARIANCE_FACTOR = {"gaussian": 1.0, "uniform": 1.0 / 3.0}  # entry variance × rows
@@ -132,40 +132,25 @@ class LimitPosterior:
 
 def gaussian_limit_posterior(problem: SensingProblem, kernel: np.ndarray, eps: float,
                              rng: np.random.Generator | None = None, n_samples: int = 200_000) -> LimitPosterior:
-    """G&C posterior mean of L_gen when vec W ∼ N(0, I_m ⊗ K) exactly (the infinite-width limit)."""
+    """G&C posterior mean of L_gen when vec W ∼ N(0, I_m ⊗ K) exactly (the infinite-width limit).
+
+    ``W = G U`` with G standard normal and ``UᵀU = K``, so this is the Rao–Blackwellized estimator of
+    ``numerics.rbis`` with one fixed root U: exact at ε = 0, importance sampling over the measurement ball
+    (defensive-mixture proposal, ``n_samples`` points) for ε > 0.
+    """
     require(eps >= 0, f"eps must be >= 0, got {eps}")
-    A, Q, y = problem.A_flat, problem.complement, problem.y
-    w_star = problem.W_star.reshape(-1)
-    n, b = problem.n, problem.b_size
-    sigma = np.kron(np.eye(problem.shape[0]), kernel)
-    S = A @ sigma @ A.T
-    gain = np.linalg.solve(S, A @ sigma).T  # Σ Aᵀ S⁻¹ : z ↦ E[w | Aw = z]
-    cond_cov = sigma - gain @ A @ sigma
-    base = np.einsum("ij,jk,ik->", Q, cond_cov, Q) / b  # tr(Q Σ_c Qᵀ)/|B|, the same for every z
-    QG = Q @ gain  # (|B|, n)
-    Qw = Q @ w_star
-    chance = chance_level(problem, kernel)
-
-    def cond_gen(z):  # E[L_gen | Aw = z] for a batch z (N, n)
-        return base + np.sum((z @ QG.T - Qw) ** 2, axis=-1) / b
-
-    L = np.linalg.cholesky(S)
+    U = np.linalg.cholesky(kernel).T[None]
+    L, X, trace, chance = conditional_terms(problem, U, 1.0)
     if eps == 0:
-        return LimitPosterior(G=float(cond_gen(y[None])[0]), G_se=0.0, chance=chance, p_accept=0.0,
-                              ess=float("inf"))
+        _, G = log_weight_and_gen(problem, L, X, trace, problem.y[None], 0.0)
+        return LimitPosterior(G=float(G[0]), G_se=0.0, chance=float(chance[0]), p_accept=0.0, ess=float("inf"))
     require(rng is not None, "a positive eps needs an rng for the Monte Carlo average")
-    radius = np.sqrt(n * eps)
-    direction = rng.standard_normal((n_samples, n))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    z = y + radius * rng.uniform(size=(n_samples, 1)) ** (1.0 / n) * direction
-    sol = np.linalg.solve(L, z.T)
-    log_w = -0.5 * np.sum(sol ** 2, axis=0)
-    w = np.exp(log_w - log_w.max())
-    f = cond_gen(z)
-    wn = w / w.sum()
-    G = float(np.sum(wn * f))
-    se = float(np.sqrt(np.sum(wn ** 2 * (f - G) ** 2)))  # delta-method SE of a self-normalized mean
-    log_norm = -0.5 * n * np.log(2 * np.pi) - np.sum(np.log(np.diag(L)))
-    log_vol = n / 2 * np.log(np.pi) + n * np.log(radius) - gammaln(n / 2 + 1)
-    p = float(np.exp(log_vol + log_norm + log_w.max()) * np.mean(w))
-    return LimitPosterior(G=G, G_se=se, chance=chance, p_accept=p, ess=float(1.0 / np.sum(wn ** 2)))
+    n = problem.n
+    moments = WeightedMoments()
+    for start in range(0, n_samples, 2 ** 14):
+        b = min(2 ** 14, n_samples - start)
+        coin = rng.uniform(size=(b, 1)) < 0.5
+        z = np.where(coin, problem.y + np.sqrt(n * eps) * uniform_ball(b, n, rng), rng.standard_normal((b, n)) @ L[0].T)
+        moments.update(*log_weight_and_gen(problem, L, X, trace, z, eps))
+    return LimitPosterior(G=moments.mean, G_se=moments.se, chance=float(chance[0]),
+                          p_accept=moments.mean_weight()[0], ess=moments.ess)

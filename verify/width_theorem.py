@@ -24,8 +24,9 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   report leaky ReLU as reaching chance).
 - Points whose effective sample size is below ``min_ess`` (default 100) are left out of the rules (their
   standard errors are not trustworthy); a claim without enough points is ``inconclusive``.
-- ``gd_far_below_chance[σ, d]``: at every width the median over seeds of the GD baseline's L_gen is at most
-  ``gd_factor`` (default 0.1) times the chance level; non-converged runs count as failures.
+- ``gd_far_below_chance[σ, d]`` (σ antisymmetric; Proposition 1 is about linear σ): at every width the
+  median over seeds of the GD baseline's L_gen is at most ``gd_factor`` (default 0.1) times the chance
+  level; non-converged runs count as failures. Leaky ReLU's GD numbers are recorded and drawn, not judged.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
 """
 from __future__ import annotations
@@ -72,9 +73,10 @@ QUICK = {
     "limit_samples": 200_000,
     "gd": True,
     "gd_optimizer": "adaptive",
-    "gd_lr": 1e-2,
+    "gd_lr": 3e-3,
     "gd_init": 1e-3,
-    "gd_steps": 3000,
+    "gd_steps": 5000,
+    "gd_tol": 1e-6,
     "gd_momentum": 0.0,
     "gd_factor": 0.1,
 }
@@ -185,7 +187,7 @@ def _gd_point(prob, width, depth, act, p, rng) -> dict:
     gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
     res = train_factorization(prob, width=width, depth=depth, activation=act, init_scale=p["gd_init"],
                               lr=p["gd_lr"], steps=p["gd_steps"], optimizer=p["gd_optimizer"],
-                              momentum=p["gd_momentum"], generator=gen)
+                              momentum=p["gd_momentum"], tol=p["gd_tol"], generator=gen)
     return {"gd_gen_loss": res.gen_loss, "gd_train_loss": res.train_loss, "gd_converged": bool(res.converged),
             "gd_steps": res.steps}
 
@@ -213,6 +215,8 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
         for depth in p["depths"]:
             for eps in p["eps"]:
                 pts = _select(points, activation=str(act), depth=depth, eps=eps)
+                if not pts:
+                    continue
                 tag = f"[{act}, d={depth}, eps={eps:g}]"
                 if act.antisymmetric:
                     claims.append(gap_claim(f"gap_shrinks{tag}", pts, alpha))
@@ -221,7 +225,7 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
                 claims.append(limit_claim(f"limit_at_largest_width{tag}", pts, alpha, p["limit_rtol"]))
                 if not act.antisymmetric:
                     claims.append(not_chance_claim(f"not_chance_at_largest_width{tag}", pts, alpha))
-            if p["gd"]:
+            if p["gd"] and act.antisymmetric:
                 claims.append(gd_claim(f"gd_far_below_chance[{act}, d={depth}]",
                                        _select(points, activation=str(act), depth=depth, eps=p["eps"][0]),
                                        p["gd_factor"]))
