@@ -7,12 +7,14 @@ hidden root U (``numerics.factorization.hidden_root``). Given U, W is Gaussian a
 - the complement part ``Q vec W = P g`` with ``P[q, (a,l)] = s_d (Q_q Uᵀ)[a, l]``;
 - ``E[L_gen | U, z] = (‖P Mᵀ S⁻¹ z − Q w*‖² + ‖P‖_F² − tr(P Mᵀ S⁻¹ M Pᵀ)) / |B|`` (Gaussian conditioning);
 - ``P(L_train < ε | U) = P(‖z − y‖ < ρ)``, ρ = √(nε), estimated without bias by ``1{z ∈ B} N(z; 0, S)/q(z)``
-  at one z from the defensive mixture ``q = ½ Unif(B(y, ρ)) + ½ N(0, S)``: the weight is at most 2, and
-  close to ``Vol(B_ρ) N(y; 0, S)`` when the ball is small; at ε = 0 the weight is the density ``N(y; 0, S)``.
+  at one z from the defensive mixture ``q = λ Unif(B(y, ρ)) + (1 − λ) N(0, S)``: the weight is at most
+  1/(1 − λ). λ depends on U through ``κ = Vol(B_ρ) N(y; 0, S)`` (≈ the acceptance probability when the ball
+  is small): ``λ = clip(1 − κ, 0.5, 0.95)``, mostly the ball when it is small, half and half when it is not;
+  at ε = 0 the weight is the density ``N(y; 0, S)``.
 Self-normalized importance sampling over prior draws of U then gives G(ε) for every ε ≥ 0, p(ε) for ε > 0
 (unbiased), a delta-method standard error ``√(Σ w²(f − G)²)/Σ w`` and Kish's effective sample size
 ``(Σ w)²/Σ w²``; the chance level ``E[L_gen] = E_U[(‖Q w*‖² + ‖P‖_F²)/|B|]`` comes from the same draws.
-All thresholds share the U draws and one proposal point per draw (common random numbers). Weights are kept in
+All thresholds share the U draws. Weights are kept in
 log space with a running shift, so nothing underflows at ε = 0 or at tiny ε.
 """
 from __future__ import annotations
@@ -27,6 +29,27 @@ from numerics.gnc import (DEFAULT_MEMORY_BYTES, GncEstimate, RunningMoments, chu
                           stream_draws)
 from numerics.problems import SensingProblem
 from verify.errors import require
+
+
+def log_density(problem: SensingProblem, L: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``log N(z; 0, L Lᵀ)`` for a batch of Cholesky factors and points (broadcasting)."""
+    v = np.linalg.solve(L, z[..., None])[..., 0]
+    log_det = np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+    return -0.5 * np.sum(v * v, axis=-1) - log_det - 0.5 * problem.n * np.log(2 * np.pi), v
+
+
+def ball_share(problem: SensingProblem, L: np.ndarray, eps: float) -> np.ndarray:
+    """λ = clip(1 − Vol(B) N(y; 0, S), 0.5, 0.95), one per Cholesky factor, shape (batch, 1)."""
+    kappa = np.exp(log_ball_volume(problem.n, np.sqrt(problem.n * eps)) + log_density(problem, L, problem.y)[0])
+    return np.clip(1.0 - np.atleast_1d(kappa), 0.5, 0.95)[:, None]
+
+
+def mixture_proposal(batch: int, n: int, y: np.ndarray, eps: float, chol: np.ndarray, share: np.ndarray,
+                     rng: np.random.Generator):
+    """``batch`` points from ``λ Unif(B(y, √(nε))) + (1 − λ) N(0, L Lᵀ)`` (chol: one L or a batch of L)."""
+    coin = rng.uniform(size=(batch, 1)) < share
+    prior = np.einsum("...ij,...j->...i", chol, rng.standard_normal((batch, n)))
+    return np.where(coin, y + np.sqrt(n * eps) * uniform_ball(batch, n, rng), prior)
 
 
 class WeightedMoments:
@@ -113,21 +136,21 @@ def conditional_terms(problem: SensingProblem, U: np.ndarray, s_last: float):
     return L, X, trace, chance
 
 
-def log_weight_and_gen(problem: SensingProblem, L, X, trace, z: np.ndarray, eps: float):
+def log_weight_and_gen(problem: SensingProblem, L, X, trace, z: np.ndarray, eps: float, share=None):
     """Log weight and ``E[L_gen | U, z]`` for one z per draw (batch, n).
 
     ε = 0: the weight is the density ``N(z; 0, S)`` (z = y). ε > 0: z came from the defensive mixture and
-    the weight is ``1{z ∈ B} N(z)/(½/Vol + ½ N(z))`` (``-inf`` outside the ball).
+    the weight is ``1{z ∈ B} N(z)/(λ/Vol + (1 − λ) N(z))`` (``-inf`` outside the ball), λ = ``share``.
     """
-    v = np.linalg.solve(L, z[..., None])[..., 0]
-    log_det = np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-    log_density = -0.5 * np.sum(v * v, axis=1) - log_det - 0.5 * problem.n * np.log(2 * np.pi)
+    log_dens, v = log_density(problem, L, z)
     if eps == 0:
-        log_w = log_density
+        log_w = log_dens
     else:
         log_volume = log_ball_volume(problem.n, np.sqrt(problem.n * eps))
         inside = np.sum((z - problem.y) ** 2, axis=1) < problem.n * eps
-        log_w = np.where(inside, np.log(2.0) + log_density - np.logaddexp(-log_volume, log_density), -np.inf)
+        share = share[:, 0]
+        log_q = np.logaddexp(np.log(share) - log_volume, np.log1p(-share) + log_dens)
+        log_w = np.where(inside, log_dens - log_q, -np.inf)
     qw = problem.complement @ problem.W_star.reshape(-1)
     resid = np.einsum("...nq,...n->...q", X, v) - qw
     return log_w, (np.sum(resid * resid, axis=1) + trace) / problem.b_size
@@ -166,12 +189,13 @@ def rao_blackwell_is(problem: SensingProblem, fact: Factorization, eps, n_draws:
         def step(self, b, gen_rng):
             L, X, trace, chance = conditional_terms(problem, hidden_root(fact, b, gen_rng, sampler), s_last)
             self.chance.update(chance)
-            ball = uniform_ball(b, n, gen_rng)
-            coin = gen_rng.uniform(size=(b, 1)) < 0.5
-            prior_z = (L @ gen_rng.standard_normal((b, n, 1)))[..., 0]
             for e, post in zip(eps_list, self.posterior):
-                z = np.where(coin, problem.y + np.sqrt(n * e) * ball, prior_z)
-                post.update(*log_weight_and_gen(problem, L, X, trace, z, e))
+                if e == 0:
+                    post.update(*log_weight_and_gen(problem, L, X, trace, problem.y[None], 0.0))
+                else:
+                    share = ball_share(problem, L, e)
+                    z = mixture_proposal(b, n, problem.y, e, L, share, gen_rng)
+                    post.update(*log_weight_and_gen(problem, L, X, trace, z, e, share))
 
         def merge(self, other):
             self.chance.merge(other.chance)

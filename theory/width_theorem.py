@@ -35,7 +35,8 @@ from scipy import integrate
 
 from numerics.activations import Activation, parse_activation
 from numerics.problems import SensingProblem
-from numerics.rbis import WeightedMoments, conditional_terms, log_weight_and_gen, uniform_ball
+from numerics.rbis import (WeightedMoments, ball_share, conditional_terms, log_weight_and_gen,
+                           mixture_proposal)
 from verify.errors import require
 
 _PRIOR_VARIANCE_FACTOR = {"gaussian": 1.0, "uniform": 1.0 / 3.0}  # entry variance × rows
@@ -149,8 +150,8 @@ def gaussian_limit_posterior(problem: SensingProblem, kernel: np.ndarray, eps: f
     moments = WeightedMoments()
     for start in range(0, n_samples, 2 ** 14):
         b = min(2 ** 14, n_samples - start)
-        coin = rng.uniform(size=(b, 1)) < 0.5
-        z = np.where(coin, problem.y + np.sqrt(n * eps) * uniform_ball(b, n, rng), rng.standard_normal((b, n)) @ L[0].T)
-        moments.update(*log_weight_and_gen(problem, L, X, trace, z, eps))
+        share = np.repeat(ball_share(problem, L, eps), b, axis=0)
+        z = mixture_proposal(b, n, problem.y, eps, L[0], share, rng)
+        moments.update(*log_weight_and_gen(problem, L, X, trace, z, eps, share))
     return LimitPosterior(G=moments.mean, G_se=moments.se, chance=float(chance[0]),
                           p_accept=moments.mean_weight()[0], ess=moments.ess)

@@ -9,10 +9,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def new_figure(n_panels: int, *, width_per_panel: float = 4.2, height: float = 3.6, sharey=False):
-    fig, axes = plt.subplots(1, n_panels, figsize=(width_per_panel * n_panels, height), squeeze=False,
+def new_figure(n_panels: int, *, rows: int = 1, width_per_panel: float = 4.2, height: float = 3.6, sharey=False):
+    """A figure of ``rows`` × ``n_panels`` axes; returns the flat list of axes, row by row."""
+    fig, axes = plt.subplots(rows, n_panels, figsize=(width_per_panel * n_panels, height * rows), squeeze=False,
                              sharey=sharey, constrained_layout=True)
-    return fig, list(axes[0])
+    return fig, [ax for row in axes for ax in row]
 
 
 def save_figure(fig, stem: Path) -> list[Path]:

@@ -52,12 +52,12 @@ SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to 
 QUICK = {
     "activations": ["linear", "tanh", "leaky_relu"],
     "widths": [5, 20, 80, 320, 1280],
-    "extra_widths": [10240],  # antisymmetric σ only (linear, tanh): the approach to chance at very large k
-    "extra_draws": 2000,  # prior draws per point at the extra widths
+    "extra_widths": [10240],  # very large widths, fewer draws: the approach to the limit
+    "extra_draws": 2500,  # prior draws per point at the extra widths
     "depths": [2],
     "eps": [0.02, 0.0],
     "seeds": 3,
-    "draws": 20_000,
+    "draws": 12_000,
     "prior": "gaussian",
     "measurements": "sensing",
     "m": 5,
@@ -117,9 +117,8 @@ def validate(p: dict) -> None:
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
 
 
-def _widths_for(p: dict, activation) -> list[int]:
-    extra = p["extra_widths"] if activation.antisymmetric else []
-    return sorted(set(int(k) for k in p["widths"] + extra))
+def _widths_for(p: dict, activation=None) -> list[int]:
+    return sorted(set(int(k) for k in p["widths"] + p["extra_widths"]))
 
 
 def _draws_for(p: dict, width: int) -> int:
@@ -252,8 +251,13 @@ def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def distance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     """The relative distance |G_k − G_∞|/G_∞ shrinks with k (same fit and rule as the gap to chance)."""
-    return gap_claim(name, [{**q, "G": q["G_limit"] - abs(q["G"] - q["G_limit"]), "chance_closed_form": q["G_limit"],
-                             "G_se": np.hypot(q["G_se"], q.get("G_limit_se") or 0.0)} for q in pts], alpha)
+    return gap_claim(name, _distance_points(pts), alpha)
+
+
+def _distance_points(pts: list[dict]) -> list[dict]:
+    """Points rewritten so that ``relative_gaps`` measures |G − G_∞|/G_∞ instead of (C − G)/C."""
+    return [{**q, "G": q["G_limit"] - abs(q["G"] - q["G_limit"]), "chance_closed_form": q["G_limit"],
+             "G_se": np.hypot(q["G_se"], q.get("G_limit_se") or 0.0)} for q in pts]
 
 
 def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
@@ -316,12 +320,17 @@ def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
 
 
 def plot(record: dict, stem: Path) -> list[Path]:
-    """Paper layout: one panel per activation; G&C median with IQR over seeds, chance, G_inf, GD."""
+    """Top row (the paper's layout): G&C median with IQR over seeds, chance, G_∞ and GD against width, one panel
+    per activation. Bottom row: the relative distance to the limit against width (log-log), one line per ε,
+    with the fitted slope of the check."""
     points, params = record["points"], record["params"]
     acts = list(dict.fromkeys(q["activation"] for q in points))
-    fig, axes = new_figure(len(acts))
+    fig, axes = new_figure(len(acts), rows=2, height=3.4)
     eps0, depth0 = params["eps"][0], params["depths"][0]
-    for ax, act in zip(axes, acts):
+    slopes = {c["name"]: c["measured"] for c in record["claims"]}
+    for col, act in enumerate(acts):
+        ax, ax_gap = axes[col], axes[len(acts) + col]
+        sigma = parse_activation(act)
         pts = [q for q in points if q["activation"] == act and q["eps"] == eps0 and q["depth"] == depth0]
         widths = sorted({q["width"] for q in pts})
 
@@ -333,19 +342,32 @@ def plot(record: dict, stem: Path) -> list[Path]:
         g = stat("G")
         ax.errorbar(widths, g[1], yerr=[g[1] - g[0], g[2] - g[1]], fmt="o-", color="C0", capsize=3,
                     label="G&C (median, IQR)")
-        c = stat("chance_closed_form") if any(q["chance_closed_form"] is not None for q in pts) else stat("C")
-        ax.plot(widths, c[1], "--", color="gray", label="chance $C_k$")
-        lim = stat("G_limit")
-        ax.plot(widths, lim[1], ":", color="C3", lw=2, label=r"$G_\infty$ (NNGP limit)")
+        ax.plot(widths, stat("chance_closed_form" if pts[0]["chance_closed_form"] is not None else "C")[1], "--",
+                color="gray", label="chance $C_k$")
+        ax.plot(widths, stat("G_limit")[1], ":", color="C3", lw=2, label=r"$G_\infty$ (NNGP limit)")
         if "gd_gen_loss" in pts[0]:
             gd = stat("gd_gen_loss")
             ax.errorbar(widths, gd[1], yerr=[gd[1] - gd[0], gd[2] - gd[1]], fmt="s-", color="C2", capsize=3,
                         label="GD")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("width k")
-        ax.set_title(f"{act} (d = {depth0}, ε = {eps0:g})")
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(f"{sigma.label} (d = {depth0}, ε = {eps0:g})")
+        for i, eps in enumerate(params["eps"]):
+            sel = [q for q in points if q["activation"] == act and q["eps"] == eps and q["depth"] == depth0]
+            ws, gaps, ses = relative_gaps(sel if sigma.antisymmetric else _distance_points(sel))
+            name = ("gap_shrinks" if sigma.antisymmetric else "distance_to_limit_shrinks") + \
+                f"[{sigma}, d={depth0}, eps={eps:g}]"
+            slope = slopes.get(name)
+            label = f"ε = {eps:g}" + (f" (slope {slope:.2f})" if isinstance(slope, float) else "")
+            ok = gaps > 0
+            ax_gap.errorbar(np.array(ws)[ok], gaps[ok], yerr=ses[ok], fmt="o-", color=f"C{i}", capsize=3, label=label)
+        ax_gap.set_xscale("log")
+        ax_gap.set_yscale("log")
+        ax_gap.set_xlabel("width k")
+        ax_gap.legend(fontsize=8)
+        for a in (ax, ax_gap):
+            a.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("generalization loss")
+    axes[len(acts)].set_ylabel("relative gap to the limit\n" + r"$(C_k - G_k)/C_k$; leaky: $|G_k - G_\infty|/G_\infty$")
     axes[0].legend(fontsize=8)
     return save_figure(fig, stem)
