@@ -11,6 +11,7 @@ import importlib
 
 CHECKS = {
     "width_theorem": "verify.width_theorem",
+    "depth_theorem": "verify.depth_theorem",
     "norm_sharpness": "verify.norm_sharpness",
     "which_minimizer": "verify.which_minimizer",
     "modified_loss": "verify.modified_loss",
