@@ -6,6 +6,7 @@ on stderr, no traceback; ``--debug`` shows the traceback of an unexpected error)
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -66,7 +67,10 @@ def main(argv=None) -> int:
         params["mode"] = "full" if args.full else "quick"
         module.validate(params)
         start = time.perf_counter()
-        record = module.run(params, args.seed, problem=args.problem, progress=not args.no_progress)
+        extra = {}
+        if "checkpoint" in inspect.signature(module.run).parameters:  # resumable sweeps
+            extra["checkpoint"] = args.out / f"{args.check}.partial.jsonl"
+        record = module.run(params, args.seed, problem=args.problem, progress=not args.no_progress, **extra)
         record.runtime_s = time.perf_counter() - start
         json_path = args.out / f"{args.check}.json"
         record.write_json(json_path)

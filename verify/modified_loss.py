@@ -22,7 +22,14 @@ predicted order; the lag-corrected RMSProp slope in [1.8, 2.2]; the frozen-preco
 ≤ ``FLOW_DRIFT_TOL`` (1e-10, 1000× the integrator's rtol) for the conserved quantity of a DOP853 solution.
 Everything is deterministic given the seed; a failure means the predicted order or identity is wrong for
 this problem, or the step sizes are outside the asymptotic regime (then halve ``igr_h0``/``sgd_eps0``/
-``rmsprop_eta0``).
+``rmsprop_eta0``). Step sizes are in units where the Hessian of the loss at θ0 has spectral radius 1. At the
+defaults no claim failed over seeds 0–39, nor over 150 random draws of dimensions, batch counts and sizes
+and β ∈ [0.3, 0.9]; a small δ (≈0.01) with a gradient component crossing zero can leave η0 = 0.004
+pre-asymptotic for RMSProp (one of 60 draws with δ ∈ [0.01, 1]: slope 1.65, ≈2 again at η0 = 0.001).
+
+Also recorded, not claimed: a β = 0 probe of both RMSProp flows. The spec says the frozen-preconditioner
+loss is right for β = 0; it is only where g² ≪ δ, since at β = 0 it differs from the correct flow by
+``(η/2) P diag(g²/(g² + δ)) H P g``; the probe's slopes are in the record's notes and figure.
 """
 from __future__ import annotations
 
@@ -196,8 +203,8 @@ def partition_experiment(problem, theta0, eps):
         enumerated = float(np.mean([sgd_term(G, p, eps) for p in parts]))
         formula = partition_averaged_sgd_term(G, B, eps)
         with_replacement = partition_averaged_sgd_term(G, 1, eps) / B  # (ε/4B)Γ, no (N−B)/(N−1)
-        rows.append({"n_examples": n, "batch_size": B, "n_partitions": len(parts), "enumerated": enumerated, "formula": formula,
-                     "with_replacement": with_replacement})
+        rows.append({"n_examples": n, "batch_size": B, "n_partitions": len(parts), "enumerated": enumerated,
+                     "formula": formula, "with_replacement": with_replacement})
     return rows
 
 

@@ -317,7 +317,7 @@ def _claim_linprog(x, y, kappa, r1, r2) -> Claim:
 
 def _claims_gradient_flow(x, y, alpha, ls, beta_gf, eta_c, max_iter):
     """R3 vs an ODE solve, and GD → GF with slope 1 in η. Returns (ODE claim, slope claim, points)."""
-    gf = nd.gradient_flow("shared", x, y, [alpha], loss_scale=ls)
+    gf = nd.gradient_flow("shared", x, y, [alpha], loss_scale=ls, tol=1e-14)
     err = _rel(gf.beta, beta_gf)
     ode = Claim("gf_limit_ode", beta_gf, gf.beta, None,
                 f"max_i |β_ODE − β_R3| / max β <= {ODE_RTOL:g} (DOP853, rtol 1e-13, run until |r| < 1e-14 y; "

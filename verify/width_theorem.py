@@ -31,6 +31,7 @@ With all predictions true, the false-failure rate is at most ``alpha`` per stati
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ from numerics.factorization import PRIORS, SAMPLERS, Factorization
 from numerics.gnc import METHODS, estimate
 from numerics.problems import MEASUREMENTS, load_problem, random_problem
 from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
+from verify.checkpoint import PointStore
 from verify.errors import UserInputError, require
 from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
@@ -130,7 +132,9 @@ def _point_rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)))
 
 
-def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True) -> Record:
+def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True,
+        checkpoint: Path | None = None) -> Record:
+    """The sweep; with ``checkpoint``, finished points go to that file and a rerun resumes from it."""
     validate(p)
     activations = [parse_activation(a) for a in p["activations"]]
     user_problem = load_problem(problem) if problem is not None else None
@@ -143,9 +147,19 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
     log(f"{NAME}: {len(jobs)} points, {p['draws']:,} prior draws each ({p['extra_draws']:,} at extra widths), "
         f"eps = {p['eps']}, method = {p['method']}, {'GD baseline on' if p['gd'] else 'no GD'}", progress)
     points = []
+    store = PointStore(checkpoint, {"check": NAME, "params": p, "seed": seed})
+    if store.done:
+        log(f"{NAME}: resuming, {len(store.done)} of {len(jobs)} points already in {checkpoint}", progress)
     bar = progress_bar(sum(_draws_for(p, job[-1]) for job in jobs), "G&C draws", progress)
     limit_cache: dict = {}
     for s, ai, act, depth, width in jobs:
+        key = store.key(s, act, depth, width)
+        if store.get(key) is not None:
+            points.extend(store.get(key))
+            bar.update(_draws_for(p, width))
+            continue
+        started = time.perf_counter()
+        new = []
         prob = user_problem if user_problem is not None else random_problem(
             m, mp, p["rank"], p["n"], _point_rng(seed, s, 0), kind=p["measurements"])
         fact = Factorization(m, mp, width, depth, act, p["prior"])
@@ -156,17 +170,21 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
         gd = _gd_point(prob, width, depth, act, p, _point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
         for e_i, est in enumerate(estimates):
-            key = (s, ai, depth, est.eps)
-            if key not in limit_cache:
-                limit_cache[key] = _limit(prob, act, depth, p, est.eps, _point_rng(seed, s, 3, ai, depth, e_i))
-            lim = limit_cache[key]
-            points.append({"activation": str(act), "width": width, "depth": depth, "seed": s, "eps": est.eps,
-                           "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
-                           "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
-                           "chance_limit": lim["chance"], "p_accept": est.p_accept,
-                           "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
-                           "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(p["sampler"]), **gd})
+            lim_key = (s, ai, depth, est.eps)
+            if lim_key not in limit_cache:
+                limit_cache[lim_key] = _limit(prob, act, depth, p, est.eps, _point_rng(seed, s, 3, ai, depth, e_i))
+            lim = limit_cache[lim_key]
+            new.append({"activation": str(act), "width": width, "depth": depth, "seed": s, "eps": est.eps,
+                        "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
+                        "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
+                        "chance_limit": lim["chance"], "p_accept": est.p_accept,
+                        "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
+                        "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(p["sampler"]),
+                        "seconds": time.perf_counter() - started, **gd})
+        store.put(key, new)
+        points.extend(new)
     bar.close()
+    store.finish()
     claims = build_claims(points, activations, p)
     return Record(check=NAME, claims=claims, params=p, seed=seed, points=points)
 
