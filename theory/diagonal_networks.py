@@ -257,7 +257,8 @@ def eos_prediction_2d(x, y: float, eta: float, kappa: float):
         return out
     hi, lo = (0, 1) if x[0] > x[1] else (1, 0)
     t = (1.0 / (2.0 * eta * kappa * y) - x[lo]) / (x[hi] - x[lo])
-    if 0.0 <= t <= 1.0:
+    if -1e-12 <= t <= 1.0 + 1e-12:  # rounding at the ends of the range
+        t = min(max(t, 0.0), 1.0)
         out[hi], out[lo] = t * y / x[hi], (1.0 - t) * y / x[lo]
     return out
 

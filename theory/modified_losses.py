@@ -7,7 +7,7 @@ Sources and what is whose:
   ``E = ½(y − a b x)²`` (``a² − b²`` multiplied by exactly ``1 − h² r² x²`` per GD step, conserved by the
   flow) is the spec's worked example; it follows from two lines of algebra (:func:`ab_gd_factor`).
 - Smith, Dherin, Barrett & De, "On the Origin of Implicit Regularization in Stochastic Gradient Descent",
-  ICLR 2021 (eq. 1–2): the mean SGD iterate over one epoch of m mini-batches in a uniformly random order
+  ICLR 2021 (Sec. 2): the mean SGD iterate over one epoch of m mini-batches in a uniformly random order
   follows the flow on ``C̃_SGD = C + (ε/4m) Σ_k ‖∇Ĉ_k‖²`` up to O(ε³); the rewriting
   ``C + (ε/4)‖∇C‖² + (ε/4m) Σ_k ‖∇Ĉ_k − ∇C‖²`` and the partition average
   ``((N − B)/(N − 1)) (ε/4B) Γ`` (sampling without replacement) are the paper's.
@@ -18,7 +18,7 @@ Sources and what is whose:
   modified loss ``C + (η/4)∇Cᵀ P ∇C`` (P held fixed when differentiated, flow ``θ̇ = −P ∇C̃``) is the
   proposal of a student project among the spec's sources, included to be tested, not believed.
 
-Every function takes a loss oracle ``f`` with ``f.loss(θ, rows)``, ``f.grad(θ, rows)`` and
+The functions of a loss take an oracle ``f`` with ``f.loss(θ, rows)``, ``f.grad(θ, rows)`` and
 ``f.hvp(θ, v, rows)`` (``rows=None``: the full loss). Gradients of the modified losses are derived by hand
 (``∇‖∇E‖² = 2 H∇E``); the tests check them against torch autograd of the loss values.
 """

@@ -12,9 +12,9 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
   matrices, fitted by least squares over ``lyapunov_depths`` ≥ ``lyapunov_min_depth`` with a chain-level
   standard error, agrees with ``−½[ψ(k/2) − ψ((k−1)/2)]`` within the z-interval. The transient (decaying like
   ``exp(−(λ_1 − λ_2) d)``, measured ≤ 0.3 SE at the quick settings) is why the fit starts deep.
-- ``chance_matches_closed_form``: where the law is exactly isotropic (normalized prior with σ linear or tanh,
-  and the rank-1 limit), the Monte Carlo chance level equals ``1/(m m') + ‖P⊥W*‖²/|B|`` (Bonferroni z).
-  Fails for the unnormalized prior (Fig 11), whose law is not the normalized one.
+- ``chance_matches_closed_form``: the Monte Carlo chance level of every σ-odd point (linear, tanh) and of the
+  rank-1 limit equals ``1/(m m') + ‖P⊥W*‖²/|B|``, exact for the normalized prior (Bonferroni z). Every prior
+  is held to it, so it fails for the unnormalized prior (Fig 11), whose law is not the theorem's.
 - ``depth_gap_shrinks[linear, ε]``: the seed-mean gap ``Δ_d = G_d − G_∞`` has a negative slope of ``ln Δ_d``
   in d (generalized least squares with the covariance the shared G_∞ induces; (1 − alpha) CI below 0),
   fitted on depths with ``Δ_d > 3 SE`` (≥ 3, else inconclusive). The decay rate is reported, not asserted.
@@ -23,7 +23,9 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
 - ``limit_vanishes[n]``: for every seed, the weighted log-log slope of G_∞(ε) against ε over ``limit_eps``
   has its (1 − alpha/S) CI above 0, i.e. G_∞ → 0 as a power of ε (asymptotically 1; not asserted); any
   seed with a flat or rising curve fails it. Fails for a clearly rank-2 W*, where rank-1 matrices cannot fit.
-- ``rip_bound[n]`` (for each n of ``rip_n`` with rank-1 problems of their own): at every seed and ε where the
+- ``rip_bound[n]`` (for each n of ``rip_n``, with rank-1 problems of their own, and for the main or ``--problem``
+  problems where the bound applies): fails outright if some W* is not rank 1 (the bound is for rank-1 W*);
+  otherwise, at every seed and ε where the
   optimizer's lower bound on the one-sided constant δ_2⁻ is < 1, ``G_∞ + z·SE ≤ m m' ε/((1 − δ_2⁻)|B|)``
   (fail if ``G_∞ − z·SE`` exceeds it anywhere, else inconclusive). What this can and cannot claim: the
   bound's proof uses only ``(1 − δ_2⁻)‖X‖² ≤ ‖𝒜X‖²``; a lower bound on δ_2⁻ below 1 does not prove δ_2⁻ < 1,
