@@ -141,8 +141,8 @@ def kl_projection(log_a, x, y: float) -> tuple[np.ndarray, float]:
     The root is found by safeguarded Newton on ``F(c) = ln P(c) − ln(y + N(c))`` (P, N the sums over
     positive and negative x_i), which is increasing in c; accurate to a few ulps of c.
     """
-    la = np.asarray(log_a, float)
     x = _check_feasible(x, y)
+    la = np.broadcast_to(np.asarray(log_a, float), x.shape)
     pos, neg = x > 0, x < 0
     lpx, lnx = np.log(x[pos]), np.log(-x[neg])
 
@@ -159,8 +159,7 @@ def kl_projection(log_a, x, y: float) -> tuple[np.ndarray, float]:
         return lP - math.log(y), dF
 
     c = 0.0
-    f, df = F(c)
-    lo, hi = (-math.inf, c) if f > 0 else (c, math.inf)
+    lo, hi = (-math.inf, c) if F(c)[0] > 0 else (c, math.inf)
     step = 1.0
     while not (math.isfinite(lo) and math.isfinite(hi)):  # bracket the root by doubling
         probe = (hi - step) if math.isinf(lo) else (lo + step)

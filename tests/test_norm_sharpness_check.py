@@ -1,0 +1,151 @@
+"""``python -m verify norm_sharpness``: the record, the verdict, and that the check can fail.
+
+The default quick run must pass and record every η with its limit and predictions; the verdict "neither
+implicit bias minimizes the error" must fail for isotropic x (where the two minimizers coincide); a perturbed
+closed form must be rejected; bad input gives one line and exit code 2.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from numerics import diagonal_networks as nd
+from theory import diagonal_networks as td
+from verify import norm_sharpness as ns
+from verify.__main__ import main
+from verify.errors import UserInputError
+from verify.report import load_record
+
+POINT_KEYS = {"eta", "beta", "sharpness", "norm_beta_l1", "norm_w_l1", "gen_error", "outcome", "beta_gf", "eta_c"}
+SHORT = {"etas": [0.02, 0.2, 0.45, 0.5, 0.51, 0.52, 0.53, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.1],
+         "transition_alphas": [], "max_iter": 20000}
+
+
+def params(**over):
+    p = {**ns.QUICK, **over, "mode": "quick"}
+    ns.validate(p)
+    return p
+
+
+def claims_of(record):
+    return {c.name: c for c in record.claims}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    record = ns.run(params(), seed=0, progress=False)
+    out = tmp_path_factory.mktemp("ns")
+    record.write_json(out / "norm_sharpness.json")
+    return record, out
+
+
+def test_default_quick_run_passes_and_records_every_eta(default_run):
+    record, out = default_run
+    assert record.verdict == "pass", [(c.name, c.verdict, c.measured) for c in record.claims]
+    names = [c.name for c in record.claims]
+    for expected in ("hessian", "min_norm_min_sharpness", "gf_limit_ode", "gd_to_gf_slope", "gd_limit_identity",
+                     "even_uv_effective_init", "transition_at_eta_c", "edge_of_stability",
+                     "norm_sharpness_tradeoff", "generalization_u_curve", "run_classification",
+                     "conflict_hypothesis", "neither_bias_minimizes"):
+        assert expected in names
+    grid = [p for p in record.points if p["sweep"] == "grid"]
+    assert len(grid) == len(record.params["etas"])
+    assert all(POINT_KEYS <= set(p) and p["outcome"] in nd.OUTCOMES for p in grid)
+    outcomes = {p["outcome"] for p in grid}
+    assert {"converged", "diverged"} <= outcomes and outcomes & {"2-cycle", "oscillating"}
+    theory = next(p for p in record.points if p["sweep"] == "theory")
+    etas = [p["eta"] for p in grid]
+    assert min(etas) < theory["eta_c"] < max(etas) and max(etas) > theory["eta_max"]
+    # the spec's reference numbers, computed by the run
+    assert abs(theory["eta_c"] - 0.5125) < 1e-4 and abs(theory["sharpness_gf"] - 3.9025) < 1e-4
+    assert abs(theory["eta_best_predicted"] - 2 / 3) < 1e-12
+    data = load_record(out / "norm_sharpness.json")
+    assert data["check"] == "norm_sharpness" and data["verdict"] == "pass"
+
+
+def test_plot_draws_from_the_json_record(default_run):
+    _, out = default_run
+    paths = ns.plot(json.loads((out / "norm_sharpness.json").read_text()), out / "norm_sharpness")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_isotropic_inputs_fail_the_verdict():
+    """x = (1, 1): the min-norm and min-sharpness interpolators coincide, S is constant on M and GD lands
+    on the same point for every stable η, so there is no interior minimum of the error."""
+    etas = [0.02, 0.1, 0.2, 0.3, 0.4, 0.45, 0.48, 0.49, 0.51, 0.55, 0.6]
+    record = ns.run(params(x=[1.0, 1.0], beta_star=[0.3, 0.7], etas=etas, transition_alphas=[], max_iter=20000),
+                    seed=0, progress=False)
+    c = claims_of(record)
+    assert c["neither_bias_minimizes"].verdict == "fail"
+    assert c["conflict_hypothesis"].verdict == "fail"
+    assert c["generalization_u_curve"].verdict == "fail"
+    assert record.verdict == "fail"
+
+
+def test_a_wrong_gradient_flow_limit_is_rejected(monkeypatch):
+    true = td.gradient_flow_limit
+    monkeypatch.setattr(td, "gradient_flow_limit", lambda x, y, a: true(x, y, 1.001 * np.asarray(a)))
+    record = ns.run(params(**SHORT), seed=0, progress=False)
+    assert claims_of(record)["gf_limit_ode"].verdict == "fail"
+    assert record.verdict == "fail"
+
+
+def test_a_wrong_effective_initialization_is_rejected(monkeypatch):
+    true = td.gd_q
+    monkeypatch.setattr(td, "gd_q", lambda z: 1.001 * true(z))
+    record = ns.run(params(**SHORT), seed=0, progress=False)
+    c = claims_of(record)
+    assert c["gd_limit_identity"].verdict == "fail"
+    assert c["even_uv_effective_init"].verdict == "fail"
+
+
+def test_full_loss_rescales_the_thresholds():
+    half = ns.run(params(**SHORT), seed=0, progress=False)
+    full = ns.run(params(**{**SHORT, "etas": [e / 2 for e in SHORT["etas"]]}, loss_scale="full"), seed=0,
+                  progress=False)
+    th = [next(p for p in r.points if p["sweep"] == "theory") for r in (half, full)]
+    for key in ("eta_c", "eta_max", "eta_best_predicted"):
+        assert abs(th[1][key] - th[0][key] / 2) <= 1e-12 * th[0][key]
+    assert abs(th[1]["sharpness_gf"] - 2 * th[0]["sharpness_gf"]) <= 1e-12 * th[0]["sharpness_gf"]
+    grids = [[p for p in r.points if p["sweep"] == "grid"] for r in (half, full)]
+    for a, b in zip(*grids):  # GD on r² at η/2 is GD on ½r² at η
+        assert a["outcome"] == b["outcome"]
+        if a["outcome"] == "converged":
+            assert np.max(np.abs(np.asarray(a["beta"]) - np.asarray(b["beta"]))) <= 1e-12
+    assert "loss_scale = full" in " ".join(full.notes)
+
+
+@pytest.mark.parametrize("over", [
+    {"y": 0.0}, {"y": -1.0}, {"alpha": [0.0]}, {"alpha": [-0.1]}, {"alpha": [0.1, 0.2, 0.3]},
+    {"etas": [0.1, 0.0]}, {"etas": [-0.5]}, {"x": [1.0, 0.3, 0.6]}, {"beta_star": [0.5]},
+    {"x": [-1.0, 0.0], "beta_star": [0.0, 0.0]}, {"beta_star": [1.0, 1.0]}, {"loss_scale": "quarter"},
+    {"x": [1.0, float("nan")]},
+])
+def test_bad_input_is_rejected(over):
+    with pytest.raises(UserInputError):
+        ns.validate({**ns.QUICK, **over, "mode": "quick"})
+
+
+@pytest.mark.parametrize("argv", [["--set", "y=-1"], ["--set", "alpha=0"], ["--set", "etas=0.1,-1"],
+                                  ["--set", "x=1,0.3,0.6"], ["--set", "beta_star=1,2,3"]])
+def test_cli_bad_input_is_one_line_and_exit_code_2(argv, capsys, tmp_path):
+    assert main(["norm_sharpness", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_a_problem_file_is_rejected():
+    with pytest.raises(UserInputError):
+        ns.run(params(**SHORT), seed=0, problem="p.npz", progress=False)
+
+
+def test_settable_inputs_of_other_dimensions_run(tmp_path):
+    """The issue's example x = (1, 0.3, 0.6), with a β* on M; the closed-form claims hold in 3-D too."""
+    code = main(["norm_sharpness", "--out", str(tmp_path), "--no-progress", "--set", "x=1,0.3,0.6",
+                 "--set", "beta_star=0.4,1,0.5", "--set", "etas=0.05,0.3,0.5,0.55,0.6,0.7,0.8,0.9,1.2,1.8",
+                 "--set", "transition_alphas=0.3"])
+    data = load_record(tmp_path / "norm_sharpness.json")
+    verdicts = {c["name"]: c["verdict"] for c in data["claims"]}
+    for name in ("hessian", "min_norm_min_sharpness", "gf_limit_ode", "gd_to_gf_slope", "gd_limit_identity"):
+        assert verdicts[name] == "pass"
+    assert code in (0, 1) and (tmp_path / "norm_sharpness.png").exists()
