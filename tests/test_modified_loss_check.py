@@ -1,0 +1,131 @@
+"""The ``modified_loss`` check end to end: it passes on the package's predictions, each of its rules rejects a
+wrong modified loss or a wrong closed form, the frozen-preconditioner result is stated plainly, and bad input
+gives one line and exit code 2."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theory import modified_losses as ml
+from verify import modified_loss as check
+from verify.__main__ import main
+
+SMALL = {**check.QUICK, "mode": "quick", "halvings": 4, "partition_n": 6, "betas": [0.9]}
+
+
+def run_small(seed=0, **overrides):
+    params = {**SMALL, **overrides}
+    check.validate(params)
+    return check.run(params, seed, progress=False)
+
+
+def claims_named(record, fragment):
+    found = [c for c in record.claims if fragment in c.name]
+    assert found, fragment
+    return found
+
+
+@settings(max_examples=4)
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 4), hidden=st.integers(1, 3), k=st.integers(1, 2),
+       m=st.integers(2, 5), batch_size=st.integers(1, 3), beta=st.floats(0.3, 0.9))
+def test_check_passes_across_dimensions_schedules_and_betas(seed, d, hidden, k, m, batch_size, beta):
+    record = run_small(seed, d=d, hidden=hidden, k=k, sgd_batches=m, sgd_batch_size=batch_size, betas=[beta])
+    assert record.verdict == "pass", [(c.name, c.measured) for c in record.claims if c.verdict != "pass"]
+
+
+def test_default_run_record_figure_and_frozen_statement(tmp_path):
+    params = {**check.QUICK, "mode": "quick"}
+    record = check.run(params, 3, progress=False)
+    assert record.verdict == "pass"
+    assert len(record.claims) == 10 + 2 * len(params["betas"])
+    for beta in params["betas"]:
+        lag, = claims_named(record, f"RMSProp β={beta:g}: lag-corrected")
+        frozen, = claims_named(record, f"RMSProp β={beta:g}: frozen-P loss FAILS")
+        assert lag.measured >= ml.RMSPROP_PASS_SLOPE  # passes its slope test
+        assert frozen.measured < ml.RMSPROP_PASS_SLOPE  # fails its slope test, and the claim says so
+        assert "FAILS its slope test" in frozen.rule
+        assert any(n.startswith("The frozen-preconditioner modified loss") and "FAILS its slope test at "
+                   f"β={beta:g}" in n for n in record.notes)
+    path = tmp_path / "modified_loss.json"
+    record.write_json(path)
+    loaded = json.loads(path.read_text())
+    assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(loaded)
+    files = check.plot(loaded, tmp_path / "modified_loss")
+    assert [f.suffix for f in files] == [".png", ".pdf"] and all(f.stat().st_size > 10_000 for f in files)
+
+
+def wrong(monkeypatch, name, replacement):
+    monkeypatch.setattr(check, name, replacement)
+
+
+def test_wrong_igr_modified_loss_is_rejected(monkeypatch):
+    # Ẽ = E + (h/2)‖∇E‖² (coefficient doubled): still a "modified loss", but only first-order right
+    wrong(monkeypatch, "igr_grad", lambda f, th, h: ml.igr_grad(f, th, 2 * h))
+    record = run_small()
+    assert {c.verdict for c in claims_named(record, "IGR modified flow")} == {"fail"}
+    assert {c.verdict for c in claims_named(record, ": gradient flow")} == {"pass"}
+
+
+def test_sgd_modified_loss_without_the_batch_term_is_rejected(monkeypatch):
+    wrong(monkeypatch, "sgd_grad", lambda f, th, eps, batches: ml.igr_grad(f, th, eps))
+    record = run_small()
+    claim, = claims_named(record, "SGD-modified flow")
+    assert claim.verdict == "fail" and abs(claim.measured - 2) < 0.15
+
+
+def test_rmsprop_flow_without_lag_term_is_rejected(monkeypatch):
+    wrong(monkeypatch, "rmsprop_lag_corrected_field",
+          lambda f, th, eta, beta, delta: ml.rmsprop_lag_corrected_field(f, th, eta, 0.0, delta))
+    claim, = claims_named(run_small(), "lag-corrected passes")
+    assert claim.verdict == "fail" and claim.measured < ml.RMSPROP_PASS_SLOPE
+
+
+def test_frozen_claim_fails_if_the_frozen_loss_were_right(monkeypatch):
+    # if the "frozen" flow were the correct one, the package's prediction (it fails) is contradicted
+    wrong(monkeypatch, "rmsprop_frozen_field",
+          lambda f, th, eta, delta: ml.rmsprop_lag_corrected_field(f, th, eta, 0.9, delta))
+    record = run_small()
+    claim, = claims_named(record, "frozen-P loss FAILS")
+    assert claim.verdict == "fail" and claim.measured >= ml.RMSPROP_PASS_SLOPE
+    assert any("PASSES (against the prediction)" in n for n in record.notes)
+
+
+def test_wrong_ab_closed_form_is_rejected(monkeypatch):
+    wrong(monkeypatch, "ab_gd_factor", lambda a, b, x, y, h: 1.0 - h * (y - a * b * x) ** 2 * x ** 2)
+    claim, = claims_named(run_small(), "GD step factor")
+    assert claim.verdict == "fail"
+
+
+def test_wrong_partition_factor_is_rejected(monkeypatch):
+    # the with-replacement value (ε/4B)Γ, i.e. without (N − B)/(N − 1)
+    wrong(monkeypatch, "partition_averaged_sgd_term",
+          lambda G, B, eps: ml.partition_averaged_sgd_term(G, B, eps) / ml.partition_factor(len(G), B)
+          if B > 1 else ml.partition_averaged_sgd_term(G, B, eps))
+    claim, = claims_named(run_small(), "partitions")
+    assert claim.verdict == "fail"
+
+
+def test_too_few_points_above_round_off_is_inconclusive():
+    fit, window = check.fitted_window(np.array([1.0, 0.5, 0.25, 0.125, 0.0625]), [1e-3, 1e-6, 1e-13, 1e-14, 0.0])
+    assert fit is None and window == [True, True, False, False, False]
+    assert check.slope_claim("x", fit, (1.85, 2.15)).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--set", "halvings=2"],
+    ["--set", "betas=0.5,1.2"],
+    ["--set", "delta=-1"],
+    ["--set", "igr_h0=0.03"],  # horizon / h0 not an integer number of steps
+    ["--set", "sgd_batches=9"],
+    ["--set", "partition_n=40"],
+    ["--set", "d=0"],
+    ["--set", "halvings=two"],
+    ["--set", "nonsense=1"],
+    ["--problem", "some.npz"],
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, capsys, tmp_path):
+    assert main(["modified_loss", "--no-progress", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
