@@ -164,7 +164,8 @@ METHODS = ("auto", "rejection", "rbis", "smc", "nested")
 
 def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str = "auto", draws: int,
              rng: np.random.Generator, sampler: str = "auto", workers: int = 1,
-             on_chunk: Callable[[int], None] | None = None, options: dict | None = None) -> list[GncEstimate]:
+             memory_bytes: int = DEFAULT_MEMORY_BYTES, on_chunk: Callable[[int], None] | None = None,
+             options: dict | None = None) -> list[GncEstimate]:
     """The one entry point for G&C estimates: ``method`` = rejection | rbis | smc | nested | auto.
 
     ``draws`` is the prior-draw budget of rejection and rbis; smc and nested take their sizes from
@@ -179,11 +180,12 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
     if method == "auto":
         method, note = choose_method(problem, fact, eps)
     if method == "rejection":
-        out = guess_and_check(problem, fact, eps, draws, rng, sampler=sampler, workers=workers, on_chunk=on_chunk)
+        out = guess_and_check(problem, fact, eps, draws, rng, sampler=sampler, workers=workers,
+                              memory_bytes=memory_bytes, on_chunk=on_chunk)
     elif method == "rbis":
         from numerics.rbis import rao_blackwell_is
         out = rao_blackwell_is(problem, fact, eps, draws, rng, sampler=sampler, workers=workers,
-                               on_chunk=on_chunk)
+                               memory_bytes=memory_bytes, on_chunk=on_chunk)
     elif method == "smc":
         from numerics.smc import tempered_smc
         out = tempered_smc(problem, fact, eps, rng, **options)

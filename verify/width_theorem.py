@@ -70,6 +70,7 @@ QUICK = {
     "min_ess": 100.0,
     "sampler": "auto",
     "workers": 2,
+    "memory_mb": 128,  # memory budget of the streamed prior draws (all workers together)
     "alpha": 1e-3,
     "limit_rtol": 0.01,
     "limit_samples": 200_000,
@@ -115,6 +116,7 @@ def validate(p: dict) -> None:
     require(1 <= p["rank"] <= min(p["m"], p["mp"]), f"rank must be in [1, min(m, mp)], got {p['rank']}")
     require(0 < p["alpha"] < 1, f"alpha must be in (0, 1), got {p['alpha']}")
     require(p["workers"] >= 1, f"workers must be >= 1, got {p['workers']}")
+    require(p["memory_mb"] >= 1, f"memory_mb must be >= 1, got {p['memory_mb']}")
     require(p["gd_lr"] > 0 and p["gd_init"] > 0 and p["gd_steps"] >= 1, "gd_lr, gd_init, gd_steps must be positive")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
 
@@ -165,7 +167,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         fact = Factorization(m, mp, width, depth, act, p["prior"])
         estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
                              rng=_point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
-                             workers=p["workers"], on_chunk=bar.update)
+                             workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update)
         K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
         gd = _gd_point(prob, width, depth, act, p, _point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
