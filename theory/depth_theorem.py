@@ -20,6 +20,13 @@ formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations c
 - Chance level: ``E vec W vec Wᵀ = I/(m m')`` for the rank-1 limit, and for the normalized prior at every
   depth when σ is linear or odd (sign-flip and permutation invariance), hence
   ``C = 1/(m m') + ‖P⊥W*‖²/|B|``.
+- Local law (this package's derivation, checked against nested sampling): near a rank-1 W* = u* v*ᵀ the
+  unit rank-1 matrices form a manifold of dimension D = m + m' − 2, locally isometric to the tangent
+  coordinates θ (``‖δ(u vᵀ)‖² = ‖δu‖² + ‖δv‖²`` for δu ⊥ u*, δv ⊥ v*), where the limit prior has density
+  ``2/(|S^{m−1}| |S^{m'−1}|)`` (two preimages ±(u, v)). With P an orthonormal basis of the tangent space,
+  ``L_train ≈ θᵀHθ``, ``H = PᵀAᵀAP/n``, so the posterior tends to the uniform law on the ellipsoid
+  ``θᵀHθ < ε`` and ``G_∞(ε) = κ ε (1 + O(ε/λ_min(H)))`` with ``κ = tr(H⁻¹ PᵀP⊥P)/((D + 2)|B|)``, and
+  ``p(ε) ≈ 2 Vol(B^D) ε^{D/2} / (|S^{m−1}| |S^{m'−1}| √det H)`` (odd third-order terms cancel in the means).
 - RIP bound: with the normalized operator 𝒜 = c A (``numerics.rip``), ``L_train(W) = ‖𝒜(W − W*)‖²/(c² n)``;
   if ``(1 − δ_2)‖X‖² ≤ ‖𝒜X‖²`` for every X of rank ≤ 2 with δ_2 < 1 (only this lower, one-sided RIP
   inequality is used) and W, W* have rank 1, then ``‖W − W*‖² ≤ c² n ε / (1 − δ_2)`` and
@@ -29,11 +36,11 @@ formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations c
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
-from scipy.special import digamma
+from scipy.special import digamma, gammaln
 
 from numerics.factorization import bartlett_factors
 from numerics.gnc import GncEstimate, RunningMoments, chunk_size, stream_draws
@@ -197,6 +204,41 @@ def rank1_depth_limit(problem: SensingProblem, eps, rng: np.random.Generator, *,
             for i, est in zip(rare, redone):
                 out[i] = replace(est, note=note)
     return out
+
+
+@dataclass(frozen=True)
+class LocalLaw:
+    """Small-ε asymptote of the rank-1 depth limit: ``G_∞(ε) ≈ kappa ε``, ``ln p(ε) ≈ log_p_coeff + (dim/2) ln ε``,
+    valid for ε ≪ ``scale`` (the smallest eigenvalue of H)."""
+    kappa: float
+    log_p_coeff: float
+    dim: int
+    scale: float
+
+
+def local_limit_law(problem: SensingProblem) -> LocalLaw:
+    """The local law of the module doc for a rank-1 W* (UserInputError otherwise, or if H is singular)."""
+    m, mp = problem.shape
+    U, s, Vt = np.linalg.svd(problem.W_star)
+    require(s.size < 2 or s[1] <= 1e-10 * s[0], "the local law needs a rank-1 W*")
+    u, v = U[:, 0], Vt[0]  # W* = s_1 u vᵀ, s_1 = 1
+    left = np.einsum("ia,j->aij", U[:, 1:], v).reshape(m - 1, -1)  # δu vᵀ, δu ⊥ u
+    right = np.einsum("i,ja->aij", u, Vt[1:].T).reshape(mp - 1, -1)  # u δvᵀ, δv ⊥ v
+    P = np.concatenate([left, right]).T  # (m m', D), orthonormal columns
+    dim = P.shape[1]
+    AP, QP = problem.A_flat @ P, problem.complement @ P
+    H = AP.T @ AP / problem.n
+    eig = np.linalg.eigvalsh(H)
+    require(dim >= 1 and eig[0] > 1e-12 * max(eig[-1], 1e-300),
+            "the local law needs the measurements to be injective on the tangent space (n >= m + m' - 2)")
+    kappa = float(np.trace(np.linalg.solve(H, QP.T @ QP)) / ((dim + 2) * problem.b_size))
+
+    def log_sphere(k):  # log |S^{k−1}|
+        return np.log(2.0) + k / 2 * np.log(np.pi) - gammaln(k / 2)
+
+    log_ball = dim / 2 * np.log(np.pi) - gammaln(dim / 2 + 1)
+    log_p = float(np.log(2.0) - log_sphere(m) - log_sphere(mp) + log_ball - 0.5 * np.sum(np.log(eig)))
+    return LocalLaw(kappa=kappa, log_p_coeff=log_p, dim=dim, scale=float(eig[0]))
 
 
 def rip_bound(problem: SensingProblem, eps: float, delta2: float) -> float:

@@ -8,10 +8,12 @@ Lyapunov gap makes the prior collapse onto unit rank-1 matrices, G_d(ε) tends t
 G_∞(ε) obeys the RIP bound ``m m' ε / ((1 − δ_2)|B|)`` → 0 as ε → 0.
 
 Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all can fail):
-- ``lyapunov_slope[k]``: the per-layer slope of ``E ln(σ_2/σ_1)`` of products of i.i.d. Gaussian k×k
-  matrices, fitted by least squares over ``lyapunov_depths`` ≥ ``lyapunov_min_depth`` with a chain-level
-  standard error, agrees with ``−½[ψ(k/2) − ψ((k−1)/2)]`` within the z-interval. The transient (decaying like
-  ``exp(−(λ_1 − λ_2) d)``, measured ≤ 0.3 SE at the quick settings) is why the fit starts deep.
+- ``lyapunov_slope[k]``: the per-layer slope of ``E ln(σ_2/σ_1)`` of products of d i.i.d. Gaussian k×k
+  matrices (the end-to-end W of the linear factorization when m = m' = k), fitted by least squares over
+  depths in [``lyapunov_min_depth``, ``lyapunov_max_depth``] with a chain-level standard error (the depths
+  share chains), agrees with ``−½[ψ(k/2) − ψ((k−1)/2)]`` within the z-interval. Transients decay like
+  ``exp(−(λ_1 − λ_2) d)``: fitted over [40, 120] the slope is biased by −2.2e-4 ± 0.7e-4 per layer, over
+  [80, 240] by −1e-5 ± 5e-5 (k = 5, 8e5 chains), i.e. ≤ 0.15 SE at the quick settings; hence the deep fit.
 - ``chance_matches_closed_form``: the Monte Carlo chance level of every σ-odd point (linear, tanh) and of the
   rank-1 limit equals ``1/(m m') + ‖P⊥W*‖²/|B|``, exact for the normalized prior (Bonferroni z). Every prior
   is held to it, so it fails for the unnormalized prior (Fig 11), whose law is not the theorem's.
@@ -34,6 +36,11 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
   δ_2 of the paper's hypothesis is ≥ 2 (certified by witnesses) for every n < m m' = 25 at 5×5, and at the
   paper's n = 15 the rank-2 restricted eigenvalue is numerically 0 (n < 2(m + m' − 2) = 16): the bound does
   not apply to Figure 2's setting at all. Both facts are in the record's notes.
+- ``local_law[n]`` (only where the ε ladder reaches the local regime, i.e. nested sampling: ≥ 3 thresholds with
+  ε ≤ ``local_fraction``·λ_min(H) for some seed; our extension, ``theory.depth_theorem.local_limit_law``): per
+  such seed, the ε → 0 intercept of a weighted linear fit of G_∞(ε)/ε against ε (the corrections are O(ε))
+  agrees with ``κ = tr(H⁻¹PᵀP⊥P)/((D + 2)|B|)`` within the Bonferroni z-interval: G_∞ vanishes exactly
+  linearly, with the predicted constant. Fails outright for a W* that is not rank 1.
 - ``gd_low[σ]``: for σ in ``gd_activations``, at every depth ≤ ``gd_max_depth`` the median over seeds of
   L_gen(GD) is at most ``gd_factor`` times chance (diverged runs count as infinite). GD uses the paper's
   per-depth initialization scales (1e-3 for d ≤ 4, 0.1 for 5–8, 0.2 beyond).
@@ -52,10 +59,10 @@ from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
 from numerics.gnc import estimate
 from numerics.problems import MEASUREMENTS, load_problem, random_problem
-from numerics.rip import isometry_constants, measurement_ensemble, rank_variety_dimension, rip_versus_measurements
-from theory.depth_theorem import (chain_log_singular_values, limit_chance, log_ratio_slope, nested_available,
-                                  rank1_depth_limit, rip_bound, rip_bound_applies)
-from verify.errors import require
+from numerics.rip import isometry_constants, rank_variety_dimension, rip_versus_measurements
+from theory.depth_theorem import (LocalLaw, chain_log_singular_values, limit_chance, local_limit_law, log_ratio_slope,
+                                  nested_available, rank1_depth_limit, rip_bound, rip_bound_applies)
+from verify.errors import UserInputError, require
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
 from verify.rules import agree, agree_chi2, z_quantile
@@ -85,15 +92,17 @@ QUICK = {
     "rip_n": [20],
     "method": "rejection",
     "limit_method": "auto",
-    "nested_particles": 2000,
-    "nested_moves": 40,
-    "nested_replicates": 4,
+    "limit_min_accepted": 100,  # auto: thresholds with fewer accepted draws go to nested sampling
+    "local_fraction": 0.1,  # the local law is tested at eps <= local_fraction * lambda_min(H)
+    "nested_particles": 500,
+    "nested_moves": 20,
+    "nested_replicates": 8,
     "sampler": "auto",
     "workers": 2,
     "alpha": 1e-3,
     "lyapunov_chains": 20_000,
-    "lyapunov_min_depth": 40,
-    "lyapunov_max_depth": 120,
+    "lyapunov_min_depth": 80,
+    "lyapunov_max_depth": 240,
     "rip_study_n": [8, 12, 15, 16, 18, 20, 24, 30, 40, 60, 100],
     "rip_study_draws": 2,
     "rip_restarts": 16,
@@ -110,15 +119,17 @@ FULL = {
     "depths": [2, 3, 4, 5, 6, 7, 8, 9, 10],
     "linear_depths": [12, 16, 24, 32, 48, 64],
     "eps": [0.0035],
-    "limit_eps": [1e-4, 3e-4, 1e-3, 0.0035, 0.01, 0.02],
+    "limit_eps": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 0.0035, 0.01, 0.02],
+    "nested_particles": 2000,
+    "nested_moves": 40,
     "seeds": 8,
     "method": "nested",
     "draws": 2_000_000,
     "limit_draws": 20_000_000,
     "rip_n": [16, 20, 24],
     "lyapunov_chains": 100_000,
-    "lyapunov_min_depth": 60,
-    "lyapunov_max_depth": 200,
+    "lyapunov_min_depth": 100,
+    "lyapunov_max_depth": 300,
     "rip_study_draws": 8,
     "rip_restarts": 32,
     "gd_steps": 20_000,
@@ -147,7 +158,8 @@ def validate(p: dict) -> None:
     for key in ("draws", "limit_draws", "lyapunov_chains"):
         require(p[key] >= 2, f"{key} must be >= 2, got {p[key]}")
     require(p["prior"] in PRIORS, f"unknown prior {p['prior']!r}; known: {', '.join(PRIORS)}")
-    require(p["measurements"] in MEASUREMENTS, f"unknown measurements {p['measurements']!r}; known: sensing, completion")
+    require(p["measurements"] in MEASUREMENTS,
+            f"unknown measurements {p['measurements']!r}; known: {', '.join(MEASUREMENTS)}")
     for key in ("method", "limit_method"):
         require(p[key] in METHODS, f"unknown {key} {p[key]!r}; known: {', '.join(METHODS)}")
         require(p[key] != "nested" or nested_available(),
@@ -165,12 +177,14 @@ def validate(p: dict) -> None:
     require(1 <= p["lyapunov_min_depth"] and p["lyapunov_max_depth"] >= p["lyapunov_min_depth"] + 2 * LYAPUNOV_STEP,
             f"need 1 <= lyapunov_min_depth and lyapunov_max_depth >= lyapunov_min_depth + {2 * LYAPUNOV_STEP}")
     require(p["width"] >= 2, f"the Lyapunov gap needs width >= 2, got {p['width']}")
-    for key in ("rip_study_draws", "rip_restarts", "nested_particles", "nested_moves", "nested_replicates"):
+    for key in ("rip_study_draws", "rip_restarts", "nested_particles", "nested_moves", "nested_replicates",
+                "limit_min_accepted"):
         require(p[key] >= 1, f"{key} must be >= 1, got {p[key]}")
     require(p["gd_lr"] > 0 and p["gd_steps"] >= 1 and p["gd_max_depth"] >= 2,
             "gd_lr, gd_steps must be positive and gd_max_depth >= 2")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
     require(p["gd_factor"] > 0, f"gd_factor must be > 0, got {p['gd_factor']}")
+    require(0 < p["local_fraction"] <= 1, f"local_fraction must be in (0, 1], got {p['local_fraction']}")
 
 
 def _depths_for(p: dict, activation) -> list[int]:
@@ -179,7 +193,8 @@ def _depths_for(p: dict, activation) -> list[int]:
 
 
 def _nested_options(p: dict) -> dict:
-    return {"particles": p["nested_particles"], "moves": p["nested_moves"], "replicates": p["nested_replicates"]}
+    return {"particles": p["nested_particles"], "moves": p["nested_moves"], "replicates": p["nested_replicates"],
+            "workers": p["workers"]}
 
 
 def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True) -> Record:
@@ -203,17 +218,23 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
             prob = user_problem if user_problem is not None else random_problem(
                 m, mp, p["rank"], n, point_rng(seed, s, 0) if n == p["n"] else point_rng(seed, s, 4, n),
                 kind=p["measurements"])
-            rip = isometry_constants(prob.A, RIP_ORDER, point_rng(seed, s, 7, n), restarts=p["rip_restarts"])
+            same = user_problem is not None and s > 0  # one user problem: estimate its constants once
+            rip = problems[0, n][1] if same else isometry_constants(prob.A, RIP_ORDER, point_rng(seed, s, 7, n),
+                                                                     restarts=p["rip_restarts"])
             problems[s, n] = (prob, rip)
 
     limits = {}
     for (s, n), (prob, rip) in problems.items():
         ests = rank1_depth_limit(prob, ladder, point_rng(seed, s, 3, n), method=p["limit_method"],
-                                 draws=p["limit_draws"], workers=p["workers"], options=_nested_options(p))
+                                 draws=p["limit_draws"], workers=p["workers"], options=_nested_options(p),
+                                 min_accepted=p["limit_min_accepted"])
+        law = _local_law(prob)
         for est in ests:
             limits[s, n, est.eps] = est
             points.append({"kind": "limit", "seed": s, "n": n, **_estimate_fields(est),
-                           "chance_closed_form": limit_chance(prob), **_rip_fields(prob, rip, est.eps)})
+                           "chance_closed_form": limit_chance(prob), **_rip_fields(prob, rip, est.eps),
+                           "local_kappa": law.kappa, "local_scale": law.scale,
+                           "local_log_p": law.log_p_coeff + law.dim / 2 * np.log(est.eps)})
 
     bar = progress_bar(len(jobs) * p["draws"], "G&C draws", progress)
     gd_cache = {}
@@ -239,7 +260,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
 
     log(f"{NAME}: Lyapunov chains and RIP study", progress)
     lyap_depths = lyapunov_depths(p)
-    Y = chain_log_singular_values(p["width"], lyap_depths, p["lyapunov_chains"], point_rng(seed, 5), p=2)
+    Y = chain_log_singular_values(p["width"], lyap_depths, p["lyapunov_chains"], point_rng(seed, 5))
     log_ratio = Y[:, :, 1] - Y[:, :, 0]
     fit = lyapunov_fit(lyap_depths, log_ratio, p["lyapunov_min_depth"], p["alpha"])
     for d, mean, se in zip(lyap_depths, log_ratio.mean(0), log_ratio.std(0, ddof=1) / np.sqrt(len(log_ratio))):
@@ -279,6 +300,14 @@ def _rip_fields(prob, rip, eps) -> dict:
             "w_star_rank": int(np.linalg.matrix_rank(prob.W_star, tol=1e-10))}
 
 
+def _local_law(prob):
+    """The small-ε law of the rank-1 limit (NaN where W* is not rank 1 or the tangent map is singular)."""
+    try:
+        return local_limit_law(prob)
+    except UserInputError:
+        return LocalLaw(kappa=float("nan"), log_p_coeff=float("nan"), dim=0, scale=float("nan"))
+
+
 def _gd_point(prob, width, depth, act, p, rng) -> dict:
     import torch
 
@@ -299,11 +328,13 @@ def rip_notes(problems: dict, p: dict) -> list[str]:
         rips = [rip for (s, k), (_, rip) in problems.items() if k == n]
         two = min(r.delta_lower for r in rips)
         one = min(r.delta_minus_lower for r in rips)
-        applies = all(rip_bound_applies(r.delta_minus_lower) for r in rips)
+        applies = sum(rip_bound_applies(r.delta_minus_lower) for r in rips)
+        verdict = (f"< 1 for {applies} of {len(rips)} problem(s): there the RIP bound is evaluated with this lower "
+                   "bound, a conditional check" if applies else "numerically 1: the RIP bound does not apply")
         notes.append(
             f"n = {n}: two-sided delta_2 >= {two:.3g} over all seeds (certified by witnesses: the paper's RIP "
             f"hypothesis delta_2 < 1 {'FAILS' if two >= 1 else 'is not refuted'}); one-sided delta_2^- >= {one:.6g} "
-            f"({'< 1: the RIP bound is evaluated with this lower bound, a conditional check' if applies else 'numerically 1: the RIP bound does not apply'}); "
+            f"({verdict}); "
             f"the dimension count r(m+m'-r) = {rank_variety_dimension(p['m'], p['mp'], RIP_ORDER)} "
             "is where rank-2 null matrices stop existing generically")
     return notes
@@ -317,6 +348,7 @@ class LinearFit:
     slope_se: float
     ci: tuple[float, float]
     n_points: int
+    intercept_se: float = float("nan")
 
 
 def fit_linear(x, y, cov, *, level: float, weights=None) -> LinearFit:
@@ -339,7 +371,8 @@ def fit_linear(x, y, cov, *, level: float, weights=None) -> LinearFit:
     se = float(np.sqrt(var[1, 1]))
     q = float(stats.norm.ppf(0.5 + level / 2))
     b = float(coef[1])
-    return LinearFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=x.size)
+    return LinearFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=x.size,
+                     intercept_se=float(np.sqrt(var[0, 0])))
 
 
 def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) -> LinearFit:
@@ -377,6 +410,9 @@ def build_claims(points: list[dict], activations, p: dict, fit: LinearFit | None
         # the rip_n problems exist for the bound; other problems get the claim where it applies or W* violates it
         if n in p["rip_n"] or any(q["rip_bound"] is not None or q["w_star_rank"] != 1 for q in pts):
             claims.append(bound_claim(f"rip_bound[n={n}]", pts, alpha))
+        local = local_law_claim(f"local_law[n={n}]", pts, alpha, p["local_fraction"], p["nested_replicates"] - 1)
+        if local is not None:
+            claims.append(local)
     if p["gd"]:
         for act in activations:
             if str(act) in p["gd_activations"] or act.name in p["gd_activations"]:
@@ -484,6 +520,47 @@ def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
                  verdict="pass" if below else ("fail" if above else "inconclusive"))
 
 
+def local_points(pts: list[dict], fraction: float) -> dict[int, list[dict]]:
+    """Per seed, the thresholds in the local regime ε ≤ fraction·λ_min(H) with an estimate."""
+    out = {}
+    for s in sorted({q["seed"] for q in pts}):
+        qs = [q for q in select(pts, seed=s) if q["eps"] <= fraction * (q["local_scale"] or 0)
+              and np.isfinite(q["G"]) and np.isfinite(q["G_se"]) and q["G_se"] > 0]
+        if len(qs) >= 3:
+            out[s] = sorted(qs, key=lambda q: q["eps"])
+    return out
+
+
+def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float, df: int) -> Claim | None:
+    """G_∞(ε)/ε → κ: intercept at ε = 0 of a weighted linear fit of G_∞/ε against ε (O(ε) corrections) over the
+    local thresholds agrees with κ, within a Student-t interval with ``df`` degrees of freedom (the SEs come from
+    df + 1 nested replicates). None when no seed has 3 local thresholds (the ladder is not deep enough)."""
+    higher = sorted({q["w_star_rank"] for q in pts if q["w_star_rank"] != 1})
+    small = [q for q in pts if np.isfinite(q["G"]) and q["eps"] <= 1e-3]
+    if higher and small:
+        return Claim(name=name, predicted="G_inf/eps -> kappa (rank-1 W*)", measured=None, ci=None, verdict="fail",
+                     rule=f"the local law needs a rank-1 W*; this run has W* of rank {higher}: not met")
+    by_seed = local_points(pts, fraction)
+    if not by_seed:
+        return None
+    z = float(stats.t.ppf(1 - alpha / (2 * len(by_seed)), df=max(int(df), 1)))
+    fits, kappas = [], []
+    for qs in by_seed.values():
+        eps = np.array([q["eps"] for q in qs])
+        ratio = np.array([q["G"] for q in qs]) / eps
+        fits.append(fit_linear(eps, ratio, (np.array([q["G_se"] for q in qs]) / eps) ** 2, level=1 - alpha))
+        kappas.append(qs[0]["local_kappa"])
+    ok = [abs(f.intercept - k) <= z * f.intercept_se for f, k in zip(fits, kappas)]
+    return Claim(name=name, predicted=kappas if len(kappas) > 1 else kappas[0],
+                 measured=[f.intercept for f in fits] if len(fits) > 1 else fits[0].intercept,
+                 ci=[[f.intercept - z * f.intercept_se, f.intercept + z * f.intercept_se] for f in fits],
+                 rule=f"per seed with >= 3 thresholds eps <= {fraction:g} lambda_min(H): intercept of G_inf/eps "
+                      f"against eps (weighted linear fit) within {z:.2f} SE of kappa = tr(H^-1 P'P_perp P)/((D+2)|B|) "
+                      f"({len(fits)} seed(s), Bonferroni, alpha = {alpha:g}, Student t with {df} df: SEs from "
+                      "independent nested replicates)",
+                 verdict="pass" if all(ok) else "fail")
+
+
 def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
     ratios = []
     for d in sorted({q["depth"] for q in pts}):
@@ -583,8 +660,9 @@ def _depth_panel(ax, pts, act, eps, prior):
     ax.plot(depths, lim[1], ":", color="C3", lw=2, label="rank-1 limit $G_\\infty(\\epsilon)$")
     chance = _quartiles(pts, "C", depths, "depth")
     ax.plot(depths, chance[1], "--", color="gray", label="chance")
-    if any(np.isfinite(q.get("gd_gen_loss") or np.nan) for q in pts):
-        gd_depths = [d for d in depths if any(np.isfinite(q.get("gd_gen_loss") or np.nan) for q in pts if q["depth"] == d)]
+    has_gd = {q["depth"] for q in pts if np.isfinite(q.get("gd_gen_loss") or np.nan)}
+    if has_gd:
+        gd_depths = [d for d in depths if d in has_gd]
         gd = _quartiles(pts, "gd_gen_loss", gd_depths, "depth")
         ax.errorbar(gd_depths, gd[1], yerr=[gd[1] - gd[0], gd[2] - gd[1]], fmt="s-", color="C2", capsize=3,
                     label="GD (paper's init scales)")
@@ -635,6 +713,10 @@ def _limit_panel(ax, pts, params):
             ax.plot(eps, bound[1], "--", color=f"C{i}", label=f"RIP bound (δ₂⁻ lower bound), n = {n}")
         chance = _quartiles(qs, "chance_closed_form", eps, "eps")
         ax.plot(eps, chance[1], ":", color=f"C{i}", alpha=0.6, label=f"chance, n = {n}")
+        kappa = np.nanmedian([q["local_kappa"] if q.get("local_kappa") is not None else np.nan for q in qs])
+        if np.isfinite(kappa):
+            ax.plot(eps, kappa * np.array(eps), "-.", color=f"C{i}", alpha=0.7, lw=1,
+                    label=f"local law κε (median κ = {kappa:.3g}), n = {n}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("ε")
@@ -658,6 +740,12 @@ def _rip_panel(ax, rows, params):
     ax.axvline(rows[0]["dimension_count"], color="gray", ls=":", label="r(m+m'−r): rank-2 dimension")
     ax.axvline(params["n"], color="C3", ls="--", lw=1, label=f"paper's n = {params['n']}")
     ax.set_xscale("log")
+    ticks = [int(n[0])]
+    for v in n[1:]:
+        if v / ticks[-1] >= 1.2:  # readable labels on the log axis
+            ticks.append(int(v))
+    ax.set_xticks(ticks, [str(v) for v in ticks])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("number of measurements n")
     ax.set_ylabel("restricted isometry constant")
     ax.set_title(f"estimated δ₂ ({rows[0]['m']}×{rows[0]['mp']}, normalized Gaussian)")

@@ -1,0 +1,229 @@
+"""``python -m verify depth_theorem``: CLI, record, figure, bad input, and that its claims can fail.
+
+Falsifiability (spec §4 check 5): the unnormalized prior (the paper's Fig 11 setting) and a rank-2 ground
+truth, forced through the check, must not pass; synthetic points show each rule rejecting a perturbed
+prediction. Statistical claims use the check's own rules (alpha = 1e-3).
+"""
+import json
+
+import numpy as np
+import pytest
+
+from numerics.activations import parse_activation
+from numerics.problems import SensingProblem, gaussian_measurements, random_problem, save_problem
+from verify import depth_theorem as dt
+from verify.__main__ import main
+
+TINY = ["--no-progress", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
+        "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
+        "--set", "lyapunov_chains=2000", "--set", "rip_study_n=15,20", "--set", "rip_study_draws=1",
+        "--set", "rip_restarts=4", "--set", "rip_n=", "--set", "limit_eps=0.02,0.03,0.05", "--set", "eps=0.05"]
+POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_accept", "n_accepted", "ess",
+              "method", "G_limit", "G_limit_se", "rip_delta2_lower", "rip_bound", "gd_gen_loss"}
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_names_the_check(capsys):
+    code, out, _ = run_cli(capsys, "--list")
+    assert code == 0 and "depth_theorem" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "depths=1"], "depths"), (["--set", "linear_depths=0"], "linear_depths"),
+    (["--set", "eps=0"], "eps"), (["--set", "limit_eps=-0.1"], "limit_eps"),
+    (["--set", "activations=relu6"], "unknown activation"), (["--set", "prior=laplace"], "unknown prior"),
+    (["--set", "method=smc"], "unknown method"), (["--set", "limit_method=mcmc"], "unknown limit_method"),
+    (["--set", "n=25"], "n must be"), (["--set", "rip_n=30"], "rip_n"), (["--set", "rank=6"], "rank"),
+    (["--set", "bogus=1"], "unknown parameter"), (["--set", "draws=many"], "expected int"),
+    (["--set", "gd=perhaps"], "expected bool"), (["--set", "lyapunov_max_depth=30"], "lyapunov_max_depth"),
+    (["--set", "width=1"], "width"), (["--seed", "-1"], "seed"),
+    (["--problem", "does_not_exist.npz"], "no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
+    code, out, err = run_cli(capsys, "depth_theorem", "--out", str(tmp_path), *args)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_nested_without_the_module_is_bad_input(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(dt, "nested_available", lambda: False)
+    code, _, err = run_cli(capsys, "depth_theorem", "--out", str(tmp_path), "--set", "method=nested")
+    assert code == 2 and "nested" in err and len(err.strip().splitlines()) == 1
+
+
+def test_malformed_problem_file_is_rejected(capsys, tmp_path):
+    np.savez(tmp_path / "p.npz", A=np.ones((30, 5, 5)), W_star=np.eye(5))
+    code, _, err = run_cli(capsys, "depth_theorem", "--problem", str(tmp_path / "p.npz"))
+    assert code == 2 and err.startswith("error: problem:")
+
+
+def test_end_to_end_record_and_figure(capsys, tmp_path):
+    prob = random_problem(4, 4, 1, 9, np.random.default_rng(3))
+    save_problem(tmp_path / "prob.npz", prob)
+    args = ["depth_theorem", "--out", str(tmp_path), "--problem", str(tmp_path / "prob.npz"), *TINY,
+            "--set", "activations=linear,tanh", "--set", "gd=true", "--set", "gd_steps=200"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code in (0, 1) and "verdict:" in out
+    record = json.loads((tmp_path / "depth_theorem.json").read_text())
+    assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
+    assert record["params"]["n"] == 9 and record["params"]["m"] == 4
+    depth_points = [q for q in record["points"] if q["kind"] == "depth"]
+    assert len(depth_points) == 4
+    for point in depth_points:
+        assert POINT_KEYS <= set(point)
+    kinds = {q["kind"] for q in record["points"]}
+    assert {"depth", "limit", "lyapunov", "lyapunov_fit", "rip_study"} <= kinds
+    names = [c["name"] for c in record["claims"]]
+    assert any("lyapunov" in name for name in names)
+    lyap = next(c for c in record["claims"] if "lyapunov" in c["name"])
+    assert lyap["predicted"] == pytest.approx(np.log(2) - 5 / 6, abs=1e-12)  # −½[ψ(5/2) − ψ(2)], k = 5
+    for claim in record["claims"]:
+        assert {"name", "predicted", "measured", "ci", "rule", "verdict"} <= set(claim)
+    assert any("delta_2" in note for note in record["notes"])
+    assert (tmp_path / "depth_theorem.png").stat().st_size > 10_000
+    assert (tmp_path / "depth_theorem.pdf").exists()
+    first = record["points"]
+    run_cli(capsys, *args)  # reproducible bit for bit from the seed
+    assert json.loads((tmp_path / "depth_theorem.json").read_text())["points"] == first
+
+
+def claims_by_name(record):
+    return {c.name.split("[")[0]: c.verdict for c in record.claims}
+
+
+def test_unnormalized_prior_is_not_reported_as_meeting_the_theorem():
+    """Fig 11's prior forced through: its chance level and its deep limit are not the normalized ones."""
+    params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2, 16], "linear_depths": [],
+              "seeds": 1, "draws": 60_000, "limit_draws": 200_000, "eps": [0.05], "limit_eps": [0.02, 0.03],
+              "prior": "gaussian", "gd": False, "lyapunov_chains": 2000, "rip_study_n": [20],
+              "rip_study_draws": 1, "rip_restarts": 4, "rip_n": []}
+    record = dt.run(params, 0, progress=False)
+    verdicts = claims_by_name(record)
+    assert record.verdict == "fail"
+    assert verdicts["chance_matches_closed_form"] == "fail"
+    assert verdicts["limit_at_largest_depth"] == "fail"
+    normalized = dt.run({**params, "prior": "normalized"}, 0, progress=False)
+    assert claims_by_name(normalized)["limit_at_largest_depth"] == "pass"
+    assert claims_by_name(normalized)["chance_matches_closed_form"] == "pass"
+
+
+def equal_rank2_problem(n, seed):
+    rng = np.random.default_rng(seed)
+    P = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    Q = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    return SensingProblem(gaussian_measurements(n, 5, 5, rng), P[:, :2] @ Q[:, :2].T / np.sqrt(2))
+
+
+def test_rank2_truth_is_not_reported_as_meeting_the_rank1_bound(tmp_path):
+    """A rank-2 W* (equal singular values) through the check: the rank-1 limit does not vanish as ε → 0 and
+    the rank-1 bound is reported as not met."""
+    save_problem(tmp_path / "rank2.npz", equal_rank2_problem(20, 5))
+    params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2], "linear_depths": [],
+              "seeds": 1, "draws": 20_000, "limit_draws": 1_000_000, "gd": False, "lyapunov_chains": 2000,
+              "rip_study_n": [20], "rip_study_draws": 1, "rip_restarts": 4}
+    record = dt.run(params, 0, problem=tmp_path / "rank2.npz", progress=False)
+    verdicts = claims_by_name(record)
+    assert record.verdict == "fail"
+    assert verdicts["limit_vanishes"] == "fail" and verdicts["rip_bound"] == "fail"
+    # the same W* made rank 1 passes both
+    prob = equal_rank2_problem(20, 5)
+    u, s, vt = np.linalg.svd(prob.W_star)
+    save_problem(tmp_path / "rank1.npz", SensingProblem(prob.A, np.outer(u[:, 0], vt[0])))
+    good = dt.run(params, 0, problem=tmp_path / "rank1.npz", progress=False)
+    assert claims_by_name(good)["limit_vanishes"] == "pass" and claims_by_name(good)["rip_bound"] == "pass"
+
+
+# ---------------------------------------------------------------------------------------------- rules
+def test_perturbed_lyapunov_prediction_is_rejected():
+    from theory.depth_theorem import chain_log_singular_values, log_ratio_slope
+    depths = list(range(80, 241, 10))
+    Y = chain_log_singular_values(5, depths, 20_000, np.random.default_rng(1))
+    fit = dt.lyapunov_fit(depths, Y[:, :, 1] - Y[:, :, 0], 80, 1e-3)
+    assert dt.lyapunov_claim("l", fit, log_ratio_slope(5), 1e-3).verdict == "pass"
+    assert dt.lyapunov_claim("l", fit, 1.05 * log_ratio_slope(5), 1e-3).verdict == "fail"
+
+
+def gap_points(gap_of_depth, depths=(2, 4, 8, 16, 32), se=2e-4):
+    return [{"depth": d, "seed": s, "G": 0.05 + gap_of_depth(d), "G_se": se, "G_limit": 0.05, "G_limit_se": se / 2}
+            for d in depths for s in range(3)]
+
+
+def test_gap_rule_passes_a_shrinking_gap_and_fails_a_constant_one():
+    shrinking = dt.gap_claim("g", gap_points(lambda d: 0.03 * np.exp(-0.2 * d)), 1e-3)
+    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-0.2, abs=1e-9)
+    assert dt.gap_claim("g", gap_points(lambda d: 0.01), 1e-3).verdict == "fail"
+    assert dt.gap_claim("g", gap_points(lambda d: 0.0), 1e-3).verdict == "inconclusive"
+
+
+def test_limit_rule_rejects_a_remaining_gap():
+    assert dt.limit_claim("l", gap_points(lambda d: 0.0), 1e-3).verdict == "pass"
+    assert dt.limit_claim("l", gap_points(lambda d: 0.003), 1e-3).verdict == "fail"
+
+
+def limit_points(G_of_eps, seeds=2, eps=(0.005, 0.01, 0.02, 0.04), rel_se=0.02, bound_factor=None, rank=1):
+    return [{"seed": s, "eps": e, "G": G_of_eps(e), "G_se": rel_se * G_of_eps(e), "w_star_rank": rank,
+             "rip_bound": None if bound_factor is None else bound_factor * e} for e in eps for s in range(seeds)]
+
+
+def test_vanishing_rule():
+    ok = dt.vanishing_claim("v", limit_points(lambda e: 2 * e), 1e-3)
+    assert ok.verdict == "pass" and ok.measured == pytest.approx([1.0, 1.0])
+    assert dt.vanishing_claim("v", limit_points(lambda e: 0.07), 1e-3).verdict == "fail"
+    assert dt.vanishing_claim("v", limit_points(lambda e: 0.07 - e), 1e-3).verdict == "fail"  # rises as ε → 0
+    nan = limit_points(lambda e: 2 * e if e > 0.015 else np.nan)
+    assert dt.vanishing_claim("v", nan, 1e-3).verdict == "inconclusive"
+
+
+def test_bound_rule():
+    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10), 1e-3).verdict == "pass"
+    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=1), 1e-3).verdict == "fail"
+    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=2.01), 1e-3).verdict == "inconclusive"
+    assert dt.bound_claim("b", limit_points(lambda e: 2 * e), 1e-3).verdict == "inconclusive"  # δ_2⁻ ≥ 1
+    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, rank=2), 1e-3).verdict == "fail"
+
+
+def test_gd_rule_counts_diverged_runs_as_failures():
+    pts = [{"depth": 4, "gd_gen_loss": 1e-5, "chance_closed_form": 0.08, "C": 0.08}] * 3
+    assert dt.gd_claim("gd", pts, 0.1).verdict == "pass"
+    assert dt.gd_claim("gd", [{**q, "gd_gen_loss": float("nan")} for q in pts], 0.1).verdict == "fail"
+    assert dt.gd_claim("gd", [{**q, "gd_gen_loss": 0.02} for q in pts], 0.1).verdict == "fail"
+
+
+def test_fit_linear_recovers_a_line_and_its_uncertainty():
+    rng = np.random.default_rng(0)
+    x = np.arange(10.0)
+    cov = 0.01 * (np.eye(10) + 0.5)  # correlated errors
+    L = np.linalg.cholesky(cov)
+    slopes = [dt.fit_linear(x, 1 - 0.3 * x + L @ rng.standard_normal(10), cov, level=0.999) for _ in range(2000)]
+    b = np.array([f.slope for f in slopes])
+    assert abs(b.mean() + 0.3) < 4.9 * b.std() / np.sqrt(b.size)
+    assert slopes[0].slope_se == pytest.approx(b.std(), rel=0.1)  # the sandwich SE is the real spread
+    assert dt.fit_linear(x, 2 + 0.5 * x, np.full(10, 1e-4), level=0.99).slope == pytest.approx(0.5)
+
+
+def test_paper_init_scales():
+    assert [dt.paper_init_scale(d) for d in (2, 4, 5, 8, 9, 10, 20)] == [1e-3, 1e-3, 0.1, 0.1, 0.2, 0.2, 0.2]
+
+
+def test_claims_cover_every_activation_requested_for_gd():
+    params = {**dt.QUICK, "gd_activations": ["linear"], "eps": [0.02]}
+    pts = [{"kind": "depth", "activation": a, "depth": 2, "seed": 0, "eps": 0.02, "G": 0.05, "G_se": 1e-3,
+            "G_limit": 0.05, "G_limit_se": 1e-3, "C": 0.08, "C_se": 1e-4, "chance_closed_form": 0.08,
+            "gd_gen_loss": 1e-5} for a in ("linear", "tanh")]
+    claims = dt.build_claims(pts, [parse_activation("linear"), parse_activation("tanh")], params)
+    assert [c.name for c in claims if c.name.startswith("gd_low")] == ["gd_low[linear]"]
+
+
+def test_local_law_rule():
+    def pts(G_of_eps, kappa=2.0, rank=1, scale=0.01):
+        return [{"seed": 0, "eps": e, "G": G_of_eps(e), "G_se": 0.01 * G_of_eps(e), "local_kappa": kappa,
+                 "local_scale": scale, "w_star_rank": rank} for e in (1e-4, 2e-4, 4e-4, 0.01)]
+    assert dt.local_law_claim("l", pts(lambda e: 2 * e * (1 + 3 * e)), 1e-3, 0.1, 7).verdict == "pass"
+    assert dt.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1, 7).verdict == "fail"  # κ off by 10%
+    assert dt.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1, 7) is None  # not deep enough
+    assert dt.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1, 7).verdict == "fail"
