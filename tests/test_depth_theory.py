@@ -194,7 +194,7 @@ def test_nested_limit_agrees_with_rejection_where_rejection_is_feasible():
 def test_nested_limit_follows_the_local_law_at_small_eps():
     """G_∞(ε)/ε → κ: the intercept of G_∞/ε against ε over ε = (0.005, 0.01, 0.02)·λ_min(H) agrees with κ, and
     p(ε) follows the predicted ε^{D/2} law within a factor 1.5 (nested p has ~10% replicate scatter here)."""
-    from verify.depth_theorem import fit_linear
+    from verify.rules import fit_linear
     from theory.depth_theorem import local_limit_law
     prob = random_problem(3, 3, 1, 6, np.random.default_rng(5))
     law = local_limit_law(prob)

@@ -49,7 +49,6 @@ With all predictions true, the false-failure rate is at most ``alpha`` per stati
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +64,9 @@ from theory.depth_theorem import (LocalLaw, chain_log_singular_values, limit_cha
 from verify.errors import UserInputError, require
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
-from verify.rules import agree, agree_chi2, z_quantile
-from verify.width_theorem import _point_rng as point_rng
-from verify.width_theorem import _select as select
+from verify.rules import SlopeFit, agree, agree_chi2, fit_linear, z_quantile
+from verify.sweeps import gd_claim as _gd_claim
+from verify.sweeps import point_rng, select
 
 NAME = "depth_theorem"
 SUMMARY = ("G&C improves with depth (Thm 2, Fig 2): Lyapunov gap, rank-1 depth limit, RIP bound and "
@@ -341,41 +340,7 @@ def rip_notes(problems: dict, p: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- fits
-@dataclass(frozen=True)
-class LinearFit:
-    slope: float
-    intercept: float
-    slope_se: float
-    ci: tuple[float, float]
-    n_points: int
-    intercept_se: float = float("nan")
-
-
-def fit_linear(x, y, cov, *, level: float, weights=None) -> LinearFit:
-    """Weighted least squares ``y = a + b x`` with the sandwich variance under the full covariance ``cov``.
-
-    ``weights`` default to 1/diag(cov) (pass ones for ordinary least squares). The CI on b uses the normal
-    quantile: ``cov`` is taken as known (Monte Carlo covariances from many draws).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    cov = np.asarray(cov, float)
-    cov = np.diag(cov) if cov.ndim == 1 else cov
-    if x.size < 3:
-        raise ValueError("a linear fit needs at least 3 points")
-    w = 1.0 / np.diag(cov) if weights is None else np.asarray(weights, float)
-    X = np.column_stack([np.ones_like(x), x])
-    bread = np.linalg.inv(X.T @ (w[:, None] * X))
-    H = bread @ (X.T * w)  # coefficients = H y
-    coef = H @ y
-    var = H @ cov @ H.T
-    se = float(np.sqrt(var[1, 1]))
-    q = float(stats.norm.ppf(0.5 + level / 2))
-    b = float(coef[1])
-    return LinearFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=x.size,
-                     intercept_se=float(np.sqrt(var[0, 0])))
-
-
-def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) -> LinearFit:
+def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) -> SlopeFit:
     """OLS slope of the chain mean of ln(σ_2/σ_1) over depths ≥ min_depth; covariance from the chains."""
     depths = np.asarray(depths)
     keep = depths >= min_depth
@@ -385,7 +350,7 @@ def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) ->
 
 
 # ---------------------------------------------------------------------------------------------- claims
-def build_claims(points: list[dict], activations, p: dict, fit: LinearFit | None = None) -> list[Claim]:
+def build_claims(points: list[dict], activations, p: dict, fit: SlopeFit | None = None) -> list[Claim]:
     alpha = p["alpha"]
     claims = []
     if fit is not None:
@@ -423,7 +388,7 @@ def build_claims(points: list[dict], activations, p: dict, fit: LinearFit | None
     return claims
 
 
-def lyapunov_claim(name: str, fit: LinearFit, predicted: float, alpha: float) -> Claim:
+def lyapunov_claim(name: str, fit: SlopeFit, predicted: float, alpha: float) -> Claim:
     return agree(name, fit.slope, fit.slope_se, predicted, alpha=alpha,
                  what=f"per-layer slope of E ln(sigma_2/sigma_1), least squares over {fit.n_points} depths, "
                       "chain-level SE; predicted -(psi(k/2) - psi((k-1)/2))/2")
@@ -468,7 +433,7 @@ def limit_claim(name: str, pts: list[dict], alpha: float) -> Claim:
                       what=f"G at depth {d} vs the rank-1 limit G_inf, one term per seed")
 
 
-def vanishing_slopes(pts: list[dict], level: float) -> list[LinearFit | None]:
+def vanishing_slopes(pts: list[dict], level: float) -> list[SlopeFit | None]:
     """Per seed: weighted fit of ln G_∞ against ln ε (None with fewer than 3 usable thresholds)."""
     fits = []
     for s in sorted({q["seed"] for q in pts}):
@@ -562,17 +527,7 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float, d
 
 
 def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
-    ratios = []
-    for d in sorted({q["depth"] for q in pts}):
-        qs = select(pts, depth=d)
-        losses = [q["gd_gen_loss"] if np.isfinite(q["gd_gen_loss"]) else np.inf for q in qs]
-        chance = [q["chance_closed_form"] if np.isfinite(q["chance_closed_form"]) else q["C"] for q in qs]
-        ratios.append(float(np.median(losses) / np.mean(chance)))
-    worst = max(ratios)
-    return Claim(name=name, predicted=f"<= {factor:g}", measured=worst, ci=None,
-                 rule=f"median over seeds of L_gen(GD)/chance <= {factor:g} at every depth (max over depths "
-                      "reported; diverged runs count as infinite; paper's per-depth init scales)",
-                 verdict="pass" if worst <= factor else "fail")
+    return _gd_claim(name, pts, factor, by="depth", require_converged=False, note="paper's per-depth init scales")
 
 
 # ---------------------------------------------------------------------------------------------- figure

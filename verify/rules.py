@@ -83,6 +83,32 @@ class SlopeFit:
     slope_se: float
     ci: tuple[float, float]
     n_points: int
+    intercept_se: float = float("nan")
+
+
+def fit_linear(x, y, cov, *, level: float, weights=None) -> SlopeFit:
+    """Weighted least squares ``y = a + b x`` with the sandwich variance under the full covariance ``cov``.
+
+    ``cov`` is a covariance matrix or a vector of variances. ``weights`` default to 1/diag(cov) (pass ones
+    for ordinary least squares). The CI on b uses the normal quantile: ``cov`` is taken as known (Monte
+    Carlo covariances from many draws).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    cov = np.asarray(cov, float)
+    cov = np.diag(cov) if cov.ndim == 1 else cov
+    if x.size < 3:
+        raise ValueError("a linear fit needs at least 3 points")
+    w = 1.0 / np.diag(cov) if weights is None else np.asarray(weights, float)
+    X = np.column_stack([np.ones_like(x), x])
+    bread = np.linalg.inv(X.T @ (w[:, None] * X))
+    H = bread @ (X.T * w)  # coefficients = H y
+    coef = H @ y
+    var = H @ cov @ H.T
+    se = float(np.sqrt(var[1, 1]))
+    q = float(stats.norm.ppf(0.5 + level / 2))
+    b = float(coef[1])
+    return SlopeFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=x.size,
+                    intercept_se=float(np.sqrt(var[0, 0])))
 
 
 def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA) -> SlopeFit:
@@ -96,18 +122,14 @@ def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA) -> Sl
     n = lx.size
     if n < 3:
         raise ValueError("a slope fit needs at least 3 points")
+    if y_se is not None:  # se(log y) = se(y)/y to first order
+        return fit_linear(lx, ly, (np.asarray(y_se, float) / y) ** 2, level=level)
     X = np.column_stack([np.ones(n), lx])
-    if y_se is not None:
-        w = (y / np.asarray(y_se, float)) ** 2
-        cov = np.linalg.inv(X.T @ (w[:, None] * X))
-        coef = cov @ (X.T @ (w * ly))
-        q = stats.norm.ppf(0.5 + level / 2)
-    else:
-        coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
-        resid = ly - X @ coef
-        s2 = resid @ resid / max(n - 2, 1)
-        cov = s2 * np.linalg.inv(X.T @ X)
-        q = stats.t.ppf(0.5 + level / 2, df=max(n - 2, 1))
+    coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
+    resid = ly - X @ coef
+    s2 = resid @ resid / max(n - 2, 1)
+    cov = s2 * np.linalg.inv(X.T @ X)
+    q = stats.t.ppf(0.5 + level / 2, df=max(n - 2, 1))
     se = float(np.sqrt(cov[1, 1]))
     b = float(coef[1])
     return SlopeFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=n)

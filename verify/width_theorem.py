@@ -42,10 +42,11 @@ from numerics.gnc import METHODS, estimate
 from numerics.problems import MEASUREMENTS, load_problem, random_problem
 from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
 from verify.checkpoint import PointStore
-from verify.errors import UserInputError, require
+from verify.errors import require
 from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
+from verify.sweeps import chance_of, gd_claim, point_rng, select
 from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, z_quantile
 
 NAME = "width_theorem"
@@ -129,11 +130,6 @@ def _draws_for(p: dict, width: int) -> int:
     return p["draws"] if width in p["widths"] else p["extra_draws"]
 
 
-def _point_rng(seed: int, *key: int) -> np.random.Generator:
-    """A generator that depends only on the master seed and the point's key (not on the sweep's order)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)))
-
-
 def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True,
         checkpoint: Path | None = None) -> Record:
     """The sweep; with ``checkpoint``, finished points go to that file and a rerun resumes from it."""
@@ -163,18 +159,18 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         started = time.perf_counter()
         new = []
         prob = user_problem if user_problem is not None else random_problem(
-            m, mp, p["rank"], p["n"], _point_rng(seed, s, 0), kind=p["measurements"])
+            m, mp, p["rank"], p["n"], point_rng(seed, s, 0), kind=p["measurements"])
         fact = Factorization(m, mp, width, depth, act, p["prior"])
         estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
-                             rng=_point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
+                             rng=point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
                              workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update)
         K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
-        gd = _gd_point(prob, width, depth, act, p, _point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
+        gd = _gd_point(prob, width, depth, act, p, point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
         for e_i, est in enumerate(estimates):
             lim_key = (s, ai, depth, est.eps)
             if lim_key not in limit_cache:
-                limit_cache[lim_key] = _limit(prob, act, depth, p, est.eps, _point_rng(seed, s, 3, ai, depth, e_i))
+                limit_cache[lim_key] = _limit(prob, act, depth, p, est.eps, point_rng(seed, s, 3, ai, depth, e_i))
             lim = limit_cache[lim_key]
             new.append({"activation": str(act), "width": width, "depth": depth, "seed": s, "eps": est.eps,
                         "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
@@ -211,10 +207,6 @@ def _gd_point(prob, width, depth, act, p, rng) -> dict:
             "gd_steps": res.steps}
 
 
-def _select(points, **match):
-    return [q for q in points if all(q[k] == v for k, v in match.items())]
-
-
 def _seed_mean(values, ses):
     values, ses = np.asarray(values, float), np.asarray(ses, float)
     return float(np.mean(values)), float(np.sqrt(np.sum(ses ** 2)) / len(values))
@@ -233,7 +225,7 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
     for act in activations:
         for depth in p["depths"]:
             for eps in p["eps"]:
-                pts = _select(points, activation=str(act), depth=depth, eps=eps)
+                pts = select(points, activation=str(act), depth=depth, eps=eps)
                 if not pts:
                     continue
                 tag = f"[{act}, d={depth}, eps={eps:g}]"
@@ -246,13 +238,9 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
                     claims.append(not_chance_claim(f"not_chance_at_largest_width{tag}", pts, alpha))
             if p["gd"] and act.antisymmetric:
                 claims.append(gd_claim(f"gd_far_below_chance[{act}, d={depth}]",
-                                       _select(points, activation=str(act), depth=depth, eps=p["eps"][0]),
+                                       select(points, activation=str(act), depth=depth, eps=p["eps"][0]),
                                        p["gd_factor"]))
     return claims
-
-
-def _chance(q) -> float:
-    return q["chance_closed_form"] if np.isfinite(q["chance_closed_form"]) else q["C"]
 
 
 def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -260,10 +248,10 @@ def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     widths = sorted({q["width"] for q in pts})
     gaps, ses = [], []
     for k in widths:
-        qs = _select(pts, width=k)
-        gap, se = _seed_mean([(_chance(q) - q["G"]) / _chance(q) for q in qs],
+        qs = select(pts, width=k)
+        gap, se = _seed_mean([(chance_of(q) - q["G"]) / chance_of(q) for q in qs],
                              [np.hypot(q["G_se"], 0 if np.isfinite(q["chance_closed_form"]) else q["C_se"])
-                              / _chance(q) for q in qs])
+                              / chance_of(q) for q in qs])
         gaps.append(gap)
         ses.append(se)
     return np.array(widths), np.array(gaps), np.array(ses)
@@ -299,7 +287,7 @@ def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: s
     at every finite width; equivalence within a stated tolerance is the claim that can hold.
     """
     k = max(q["width"] for q in pts)
-    qs = _select(pts, width=k)
+    qs = select(pts, width=k)
     G = np.array([q["G"] for q in qs])
     target_vals = np.array([_target(q, target) for q in qs])
     se = np.hypot([q["G_se"] for q in qs], [q.get("G_limit_se", 0.0) or 0.0 for q in qs]
@@ -316,27 +304,14 @@ def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: s
 def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     """At the largest width, the hypothesis "G = chance" is rejected by the same chi-square test."""
     k = max(q["width"] for q in pts)
-    qs = _select(pts, width=k)
-    return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [_chance(q) for q in qs],
+    qs = select(pts, width=k)
+    return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [chance_of(q) for q in qs],
                       alpha=alpha, reject=True,
                       what=f"G at width {k} vs chance, one term per seed: 'G -> chance' must be rejected")
 
 
 def _target(q: dict, target: str) -> float:
-    return _chance(q) if target == "chance" else q[target]
-
-
-def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
-    ratios = []
-    for k in sorted({q["width"] for q in pts}):
-        qs = _select(pts, width=k)
-        losses = [q["gd_gen_loss"] if q["gd_converged"] else np.inf for q in qs]
-        ratios.append(float(np.median(losses) / np.mean([_chance(q) for q in qs])))
-    worst = max(ratios)
-    return Claim(name=name, predicted=f"<= {factor:g}", measured=worst, ci=None,
-                 rule=f"median over seeds of L_gen(GD)/chance <= {factor:g} at every width "
-                      f"(max over widths reported; unconverged runs count as infinite)",
-                 verdict="pass" if worst <= factor else "fail")
+    return chance_of(q) if target == "chance" else q[target]
 
 
 def plot(record: dict, stem: Path) -> list[Path]:

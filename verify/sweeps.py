@@ -1,0 +1,43 @@
+"""Helpers shared by the sweep checks (G&C width and depth): per-point generators, selection, GD rule."""
+from __future__ import annotations
+
+import numpy as np
+
+from verify.report import Claim
+
+
+def point_rng(seed: int, *key: int) -> np.random.Generator:
+    """A generator that depends only on the master seed and the point's key (not on the sweep's order)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)))
+
+
+def select(points: list[dict], **match) -> list[dict]:
+    return [q for q in points if all(q[k] == v for k, v in match.items())]
+
+
+def chance_of(q: dict) -> float:
+    """The closed-form chance level where it exists, else the Monte Carlo one."""
+    cf = q.get("chance_closed_form")
+    return cf if cf is not None and np.isfinite(cf) else q["C"]
+
+
+def gd_claim(name: str, pts: list[dict], factor: float, *, by: str = "width", require_converged: bool = True,
+             note: str = "") -> Claim:
+    """Rule: for every value of ``by``, median over seeds of L_gen(GD) / chance <= ``factor``.
+
+    Runs that diverged (non-finite L_gen) count as infinite; with ``require_converged`` so do runs that did
+    not reach the training tolerance. The worst ratio over the ``by`` values is reported.
+    """
+    ratios = []
+    for value in sorted({q[by] for q in pts}):
+        qs = select(pts, **{by: value})
+        losses = [q["gd_gen_loss"] if np.isfinite(q["gd_gen_loss"]) and (q.get("gd_converged", True)
+                                                                         or not require_converged) else np.inf
+                  for q in qs]
+        ratios.append(float(np.median(losses) / np.mean([chance_of(q) for q in qs])))
+    worst = max(ratios)
+    what = "unconverged or diverged runs count as infinite" if require_converged else "diverged runs count as infinite"
+    return Claim(name=name, predicted=f"<= {factor:g}", measured=worst, ci=None,
+                 rule=f"median over seeds of L_gen(GD)/chance <= {factor:g} at every {by} (max over {by}s "
+                      f"reported; {what}{'; ' + note if note else ''})",
+                 verdict="pass" if worst <= factor else "fail")
