@@ -114,32 +114,60 @@ def _materialized_uniform(fact: Factorization, batch: int, rng: np.random.Genera
     return layers[-1] @ H
 
 
-def _materialized_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
-    shapes, stds, sigma = fact.layer_shapes(), fact.layer_stds(), fact.activation
-    H = sigma(stds[0] * rng.standard_normal((batch, *shapes[0])))
+def materialized_chain_root(fact: Factorization, layer_normals) -> np.ndarray:
+    """The last hidden activations H_{d−1} (batch, k, m') from the hidden layers' standard normals (an iterable
+    of (batch, *shape) for ``fact.layer_shapes()[:-1]``, consumed in order): a deterministic map of the normals."""
+    stds, sigma, normals = fact.layer_stds(), fact.activation, iter(layer_normals)
+    H = sigma(stds[0] * next(normals))
     for j in range(1, fact.depth - 1):
-        H = sigma(stds[j] * rng.standard_normal((batch, *shapes[j])) @ H)
+        H = sigma(stds[j] * next(normals) @ H)
     return H
 
 
-def _r_factor(H: np.ndarray) -> np.ndarray:
-    """A batch of R with RᵀR = HᵀH: Cholesky of the Gram (fast), QR where that fails or k < m'."""
+def _materialized_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
+    return materialized_chain_root(fact, (rng.standard_normal((batch, *shape)) for shape in fact.layer_shapes()[:-1]))
+
+
+def _r_factor(H: np.ndarray, canonical: bool = False) -> np.ndarray:
+    """A batch of R with RᵀR = HᵀH: Cholesky of the Gram (fast), QR where that fails or k < m'.
+
+    ``canonical``: flip the QR rows to a non-negative diagonal (what Cholesky gives), so that R is a function
+    of each H alone, not of whether a batch-mate made Cholesky fail.
+    """
     k, mp = H.shape[-2:]
     if k >= mp:
         try:
             return np.swapaxes(np.linalg.cholesky(np.swapaxes(H, -1, -2) @ H), -1, -2)
         except np.linalg.LinAlgError:
             pass
-    return np.linalg.qr(H, mode="r")
+    R = np.linalg.qr(H, mode="r")
+    if canonical:
+        R = R * np.where(np.diagonal(R, axis1=-2, axis2=-1) < 0, -1.0, 1.0)[..., None]
+    return R
+
+
+def qr_latent_shapes(fact: Factorization) -> list[tuple[int, int]]:
+    """Shapes of the standard normals the QR chain consumes per draw: (k, m') then d − 2 times (k, min(k, m'))."""
+    k, r = fact.width, min(fact.width, fact.mp)
+    return [(k, fact.mp)] + [(k, r)] * (fact.depth - 2)
+
+
+def qr_chain_root(fact: Factorization, layer_normals, canonical: bool = False) -> np.ndarray:
+    """The QR chain's hidden root U (batch, min(k, m'), m') from its standard normals, one array per hidden layer
+    (an iterable of (batch, *shape) for the shapes of :func:`qr_latent_shapes`, consumed in order).
+
+    A deterministic map of the normals (``canonical=True`` makes it one draw's function alone): the rare-event
+    samplers move these Gaussian latents and recompute U.
+    """
+    stds, sigma, normals = fact.layer_stds(), fact.activation, iter(layer_normals)
+    H = sigma(stds[0] * next(normals))
+    for j in range(1, fact.depth - 1):
+        H = sigma(stds[j] * next(normals) @ _r_factor(H, canonical))
+    return _r_factor(H, canonical)
 
 
 def _qr_root(fact: Factorization, batch: int, rng: np.random.Generator) -> np.ndarray:
-    stds, sigma = fact.layer_stds(), fact.activation
-    k, r = fact.width, min(fact.width, fact.mp)
-    H = sigma(stds[0] * rng.standard_normal((batch, k, fact.mp)))
-    for j in range(1, fact.depth - 1):
-        H = sigma(stds[j] * rng.standard_normal((batch, k, r)) @ _r_factor(H))
-    return _r_factor(H)
+    return qr_chain_root(fact, (rng.standard_normal((batch, *shape)) for shape in qr_latent_shapes(fact)))
 
 
 def bartlett_factors(k: int, p: int, batch: int, rng: np.random.Generator) -> np.ndarray:

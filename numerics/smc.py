@@ -1,0 +1,262 @@
+"""Adaptive-tempered sequential Monte Carlo for G&C with Gaussian priors (spec ``sampling.md`` §3; this package's
+method, not the paper's: Alexander et al. 2025 estimate G(ε) by plain rejection).
+
+The latent z is the hidden layers' standard normals: those of the QR chain (``numerics.factorization.
+qr_chain_root``, dimension ``k m' + (d − 2) k m'``) when k > m', else those of every hidden weight
+(``materialized_chain_root``, ``k m' + (d − 2) k²``, no larger there and cheaper to map). The hidden root U(z) is a
+deterministic function of z and ``W =d s_d G U`` with G standard normal, so given U the last layer is integrated out exactly as in ``numerics.rbis``:
+- the acceptance weight ``w_0(U)``: at ε = 0 the density ``N(y; 0, S(U))`` (exact); at ε > 0 the probability
+  ``P(L_train < ε | U)``, estimated without bias by the mean of rbis's one-point estimate over ``ball_points``
+  independent points z_j of the defensive ball mixture. We temper the *estimate*: the state is (z, u), u the
+  ball points' randomness with law q, and the stage-β target is ``N(z; 0, I) q(u) ŵ(z, u)^β``. At β = 1 its
+  z-marginal is the G&C posterior and its normalizer is ``E ŵ = p(ε)`` (an exact auxiliary-variable target,
+  as in pseudo-marginal MCMC); the bridges β < 1 are a different but equally valid path.
+- the Rao–Blackwellized integrand ``f = E[L_gen | U, z_j]`` (closed form), averaged over the ball points with
+  weights ŵ_j/Σŵ_j (at ε = 0: at z = y).
+Stages: β from 0 to 1, each increment the largest keeping the ESS of the incremental weights ŵ^Δβ at
+``target_ess`` × the live particles (bisection); systematic resampling; ``moves`` preconditioned
+Crank–Nicolson moves ``z' = √(1 − h²) z + h ξ`` with fresh ball points, accepted with probability
+``min(1, (ŵ'/ŵ)^β)`` (the proposal is reversible for the N(0, I) × q prior, so only the weight enters); h is
+adapted after every move towards ``accept_target`` acceptance. p(ε) is the product of the stages' mean
+incremental weights; G(ε) the particle average of f after the last moves at β = 1.
+
+Error bars come from ``replicates`` independent runs (generators from ``rng.spawn``), never from the
+particles of one run: under-mixed moves bias SMC (spec: K = 15 gives 0.0485 where K = 60 gives 0.0301 at
+k = 5, d = 10, ε → 0) and only independent runs can show it. ``G`` is the replicate mean, ``G_se`` their
+standard deviation over √R (R − 1 degrees of freedom: use Student-t quantiles with few replicates); ``p_accept``
+likewise (ε > 0; 0 at ε = 0, as rbis reports); ``ess`` is ``min(N R, Var_π(f)/G_se²)``: the number of
+independent posterior draws of f that would give the replicates' standard error, capped at the particle
+count. Each ε is a separate set of runs; the chance level pools every run's prior particles.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.special import logsumexp
+
+from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
+from numerics.gnc import GncEstimate, RunningMoments, rbis_applicable
+from numerics.problems import SensingProblem
+from numerics.rbis import ball_share, conditional_terms, log_weight_and_gen, mixture_proposal
+from verify.errors import require
+
+
+def latent_chain(fact: Factorization) -> str:
+    """The hidden chain the latent feeds: the QR chain when it is smaller (k > m'), else every hidden weight."""
+    return "qr" if fact.width > fact.mp else "materialized"
+
+
+def hidden_latent_shapes(fact: Factorization) -> list[tuple[int, int]]:
+    return qr_latent_shapes(fact) if latent_chain(fact) == "qr" else fact.layer_shapes()[:-1]
+
+
+def hidden_latent_dim(fact: Factorization) -> int:
+    return sum(rows * cols for rows, cols in hidden_latent_shapes(fact))
+
+
+def hidden_root_from_latent(fact: Factorization, z: np.ndarray) -> np.ndarray:
+    """U(z) (B, r, m') for a batch of flat latents z (B, hidden_latent_dim), with ``W =d s_d G U(z)`` for G
+    standard normal (m × r): r = min(k, m') for the QR chain (canonical per draw), r = k for the materialized one."""
+    parts, start = [], 0
+    for rows, cols in hidden_latent_shapes(fact):
+        parts.append(z[:, start:start + rows * cols].reshape(len(z), rows, cols))
+        start += rows * cols
+    if latent_chain(fact) == "qr":
+        return qr_chain_root(fact, parts, canonical=True)
+    return materialized_chain_root(fact, parts)
+
+
+def pcn_proposal(z: np.ndarray, h: float, rng: np.random.Generator) -> np.ndarray:
+    """Preconditioned Crank–Nicolson: reversible for N(0, I), so acceptance depends on the likelihood only."""
+    return np.sqrt(1.0 - h * h) * z + h * rng.standard_normal(z.shape)
+
+
+def adapted_step(h: float, acceptance: float, target: float) -> float:
+    """Robbins–Monro-style multiplicative update of the pCN step towards the target acceptance rate."""
+    return float(np.clip(h * np.exp(2.0 * (acceptance - target)), 1e-4, 1.0))
+
+
+def systematic_resample(log_w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    w = np.exp(log_w - np.max(log_w))
+    cdf = np.cumsum(w)
+    u = (rng.uniform() + np.arange(len(w))) / len(w) * cdf[-1]
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(w) - 1)
+
+
+def next_increment(log_w: np.ndarray, remaining: float, target_ess: float) -> float:
+    """Largest Δβ ≤ remaining with ESS(ŵ^Δβ) ≥ target_ess × (number of particles with ŵ > 0), by bisection."""
+    x = log_w[np.isfinite(log_w)]
+    require(x.size > 0, "smc: every particle has zero acceptance weight; increase particles or ball_points")
+    x = x - x.max()
+    goal = target_ess * x.size
+
+    def ess(delta):
+        w = np.exp(delta * x)
+        return w.sum() ** 2 / (w @ w)
+
+    if ess(remaining) >= goal:
+        return remaining
+    lo, hi = 0.0, remaining
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ess(mid) >= goal else (lo, mid)
+    return lo if lo > 0 else hi
+
+
+class AcceptanceWeight:
+    """``(log ŵ, f, chance)`` for a batch of latents: the last layer integrated out given U(z) (see module doc)."""
+
+    def __init__(self, problem: SensingProblem, fact: Factorization, eps: float, ball_points: int):
+        self.problem, self.fact, self.eps, self.points = problem, fact, eps, int(ball_points)
+        self.s_last = fact.layer_stds()[-1]
+
+    def __call__(self, z: np.ndarray, rng: np.random.Generator):
+        prob = self.problem
+        L, X, trace, chance = conditional_terms(prob, hidden_root_from_latent(self.fact, z), self.s_last)
+        if self.eps == 0:
+            log_w, f = log_weight_and_gen(prob, L, X, trace, prob.y[None], 0.0)
+            return log_w, f, chance
+        J, B = self.points, len(z)
+        share = np.repeat(ball_share(prob, L, self.eps), J, axis=0)
+        L, X, trace = np.repeat(L, J, axis=0), np.repeat(X, J, axis=0), np.repeat(trace, J, axis=0)
+        points = mixture_proposal(B * J, prob.n, prob.y, self.eps, L, share, rng)
+        log_w, f = (a.reshape(B, J) for a in log_weight_and_gen(prob, L, X, trace, points, self.eps, share))
+        log_mean = logsumexp(log_w, axis=1) - np.log(J)
+        alive = np.isfinite(log_mean)
+        within = np.exp(log_w[alive] - log_mean[alive, None]) / J  # weights summing to 1 per particle
+        f_bar = np.zeros(B)
+        f_bar[alive] = np.sum(within * f[alive], axis=1)
+        return log_mean, f_bar, chance
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One replicate at one ε: the posterior mean and variance of f, log p̂ (normalizer), cost and diagnostics."""
+    G: float
+    f_var: float
+    log_p: float
+    evaluations: int
+    stages: int
+    chance: np.ndarray
+    accept_rate: float
+
+
+def tempered_run(weight: AcceptanceWeight, dim: int, particles: int, moves: int, target_ess: float,
+                 accept_target: float, max_stages: int, rng: np.random.Generator) -> RunResult:
+    """One adaptive-tempered SMC run from the prior (β = 0) to the posterior (β = 1)."""
+    z = rng.standard_normal((particles, dim))
+    log_w, f, chance = weight(z, rng)
+    beta, log_p, h, stages, evaluations, accepted = 0.0, 0.0, 0.5, 0, particles, []
+    while beta < 1.0:
+        if stages >= max_stages:
+            return RunResult(np.nan, np.nan, np.nan, evaluations, stages, chance, np.nan)
+        delta = next_increment(log_w, 1.0 - beta, target_ess)
+        increment = delta * log_w
+        log_p += logsumexp(increment) - np.log(particles)
+        beta = 1.0 if delta >= 1.0 - beta else beta + delta
+        idx = systematic_resample(increment, rng)
+        z, log_w, f = z[idx], log_w[idx], f[idx]
+        for _ in range(moves):
+            z_new = pcn_proposal(z, h, rng)
+            log_w_new, f_new, _ = weight(z_new, rng)
+            with np.errstate(invalid="ignore"):
+                ok = np.log(rng.uniform(size=particles)) < beta * (log_w_new - log_w)
+            z[ok], log_w[ok], f[ok] = z_new[ok], log_w_new[ok], f_new[ok]
+            accepted.append(ok.mean())
+            h = adapted_step(h, ok.mean(), accept_target)
+        evaluations += moves * particles
+        stages += 1
+    return RunResult(float(f.mean()), float(f.var()), float(log_p), evaluations, stages, chance,
+                     float(np.mean(accepted)) if accepted else np.nan)
+
+
+def combine_replicates(eps: float, G: np.ndarray, f_var: np.ndarray, p: np.ndarray, chance: RunningMoments,
+                       evaluations: int, n_particles: int, method: str, note: str) -> GncEstimate:
+    """Replicate mean ± sd/√R; ess = min(n_particles, mean within-run variance of f / G_se²) (module docs)."""
+    R = len(G)
+    if not np.all(np.isfinite(G)):
+        return GncEstimate(eps=eps, G=np.nan, G_se=np.nan, C=chance.value, C_se=chance.se, p_accept=np.nan,
+                           n_accepted=-1, n_draws=evaluations, method=method, ess=0.0,
+                           note=note + "; a replicate did not finish (NaN)")
+    g, g_se = float(np.mean(G)), float(np.std(G, ddof=1) / np.sqrt(R))
+    ess = float(n_particles) if g_se == 0 else float(min(n_particles, np.mean(f_var) / g_se ** 2))
+    p_se = float(np.std(p, ddof=1) / np.sqrt(R))
+    return GncEstimate(eps=eps, G=g, G_se=g_se, C=chance.value, C_se=chance.se, p_accept=float(np.mean(p)),
+                       n_accepted=-1, n_draws=int(evaluations), method=method, ess=ess,
+                       note=f"{note}; p_se={p_se:.3g}")
+
+
+def p_standard_error(estimate: GncEstimate) -> float:
+    """The replicate standard error of ``p_accept`` that smc and nested record in the note (NaN if absent)."""
+    _, found, rest = estimate.note.partition("p_se=")
+    return float(rest.split(";")[0]) if found else float("nan")
+
+
+def welch_limit(se_a: float, dof_a: float, se_b: float, dof_b: float, alpha: float) -> float:
+    """Largest |difference| of two independent estimates consistent at two-sided level ``alpha``: the Student-t
+    quantile with Welch–Satterthwaite degrees of freedom times the combined SE (replicate SEs have R − 1 dof)."""
+    var = se_a ** 2 + se_b ** 2
+    if var == 0:
+        return 0.0
+    dof = var ** 2 / (se_a ** 4 / max(dof_a, 1e-12) + se_b ** 4 / max(dof_b, 1e-12))
+    return float(stats.t.ppf(1 - alpha / 2, dof) * np.sqrt(var))
+
+
+def run_jobs(job, seeds: list, workers: int) -> list:
+    """``job(rng)`` for every generator, on ``workers`` threads (numpy releases the GIL in its kernels)."""
+    if workers <= 1 or len(seeds) == 1:
+        return [job(s) for s in seeds]
+    with ThreadPoolExecutor(min(workers, len(seeds))) as pool:
+        return list(pool.map(job, seeds))
+
+
+def check_sizes(particles, moves, replicates, workers) -> None:
+    require(isinstance(particles, (int, np.integer)) and particles >= 2, f"particles must be an integer >= 2, got {particles}")
+    require(isinstance(moves, (int, np.integer)) and moves >= 0, f"moves must be an integer >= 0, got {moves}")
+    require(isinstance(replicates, (int, np.integer)) and replicates >= 2,
+            f"replicates must be an integer >= 2 (error bars come from their spread), got {replicates}")
+    require(isinstance(workers, (int, np.integer)) and workers >= 1, f"workers must be an integer >= 1, got {workers}")
+
+
+def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.random.Generator, *,
+                 particles: int = 1000, moves: int = 60, replicates: int = 4, target_ess: float = 0.5,
+                 ball_points: int = 4, accept_target: float = 0.3, max_stages: int = 1000,
+                 workers: int = 1) -> list[GncEstimate]:
+    """G&C estimates at every ε ≥ 0 in ``eps`` by adaptive-tempered SMC (``replicates`` runs per ε)."""
+    eps_list = [float(e) for e in np.atleast_1d(eps)]
+    require(all(e >= 0 for e in eps_list), f"eps must be >= 0, got {eps_list}")
+    require(problem.shape == (fact.m, fact.mp),
+            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+    require(rbis_applicable(problem, fact),
+            f"smc needs the gaussian prior and min(k, m')*m >= n (prior {fact.prior!r}, k = {fact.width}, "
+            f"n = {problem.n}); use method=nested or rejection")
+    check_sizes(particles, moves, replicates, workers)
+    require(0 < target_ess < 1, f"target_ess must be in (0, 1), got {target_ess}")
+    require(0 < accept_target < 1, f"accept_target must be in (0, 1), got {accept_target}")
+    require(isinstance(ball_points, (int, np.integer)) and ball_points >= 1, f"ball_points must be >= 1, got {ball_points}")
+    dim = hidden_latent_dim(fact)
+    seeds = rng.spawn(len(eps_list) * replicates)
+    jobs = [(e, s) for i, e in enumerate(eps_list) for s in seeds[i * replicates:(i + 1) * replicates]]
+
+    def job(item):
+        e, gen = item
+        return tempered_run(AcceptanceWeight(problem, fact, e, ball_points), dim, particles, moves, target_ess,
+                            accept_target, max_stages, gen)
+
+    results = run_jobs(job, jobs, workers)
+    chance = RunningMoments()
+    for res in results:
+        chance.update(res.chance)
+    out = []
+    for i, e in enumerate(eps_list):
+        runs = results[i * replicates:(i + 1) * replicates]
+        p = np.array([np.exp(r.log_p) if e > 0 else 0.0 for r in runs])
+        acceptance = np.mean([r.accept_rate for r in runs]) if moves else float("nan")
+        note = (f"smc: {replicates} replicates x {particles} particles, {moves} moves/stage, "
+                f"{np.mean([r.stages for r in runs]):.1f} stages, pCN acceptance {acceptance:.2f}")
+        out.append(combine_replicates(e, np.array([r.G for r in runs]), np.array([r.f_var for r in runs]), p,
+                                      chance, sum(r.evaluations for r in runs), particles * replicates, "smc", note))
+    return out
