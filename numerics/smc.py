@@ -106,19 +106,46 @@ def next_increment(log_w: np.ndarray, remaining: float, target_ess: float) -> fl
     return lo if lo > 0 else hi
 
 
+def guarded_terms(problem: SensingProblem, U: np.ndarray, s_last: float):
+    """``conditional_terms`` plus a mask of the draws whose S is numerically singular (Cholesky fails in float64;
+    found by bisecting the batch), which get stand-in values (L = I, X = 0, chance NaN) for the caller to drop."""
+    try:
+        return (*conditional_terms(problem, U, s_last), np.ones(len(U), bool))
+    except np.linalg.LinAlgError:
+        if len(U) == 1:
+            n, nb = problem.n, problem.b_size
+            return np.eye(n)[None], np.zeros((1, n, nb)), np.zeros(1), np.full(1, np.nan), np.zeros(1, bool)
+        half = len(U) // 2
+        parts = guarded_terms(problem, U[:half], s_last), guarded_terms(problem, U[half:], s_last)
+        return tuple(np.concatenate(pair) for pair in zip(*parts))
+
+
 class AcceptanceWeight:
-    """``(log ŵ, f, chance)`` for a batch of latents: the last layer integrated out given U(z) (see module doc)."""
+    """``(log ŵ, f, chance)`` for a batch of latents: the last layer integrated out given U(z) (see module doc).
+
+    Draws whose S is numerically singular get weight 0 (counted in ``singular``): the posterior of a rank-1 W*
+    favours near-rank-deficient U, and float64 cannot represent the weight there. This excludes states with
+    cond(S) beyond ~1e16; a bias only if the posterior puts mass there, reported in the note when it happens.
+    """
 
     def __init__(self, problem: SensingProblem, fact: Factorization, eps: float, ball_points: int):
         self.problem, self.fact, self.eps, self.points = problem, fact, eps, int(ball_points)
         self.s_last = fact.layer_stds()[-1]
+        self.singular = 0
 
     def __call__(self, z: np.ndarray, rng: np.random.Generator):
+        log_w, f, chance, ok = self._evaluate(z, rng)
+        if not ok.all():
+            self.singular += int(np.sum(~ok))
+            log_w, f = np.where(ok, log_w, -np.inf), np.where(ok, f, 0.0)
+        return log_w, f, chance
+
+    def _evaluate(self, z: np.ndarray, rng: np.random.Generator):
         prob = self.problem
-        L, X, trace, chance = conditional_terms(prob, hidden_root_from_latent(self.fact, z), self.s_last)
+        L, X, trace, chance, ok = guarded_terms(prob, hidden_root_from_latent(self.fact, z), self.s_last)
         if self.eps == 0:
             log_w, f = log_weight_and_gen(prob, L, X, trace, prob.y[None], 0.0)
-            return log_w, f, chance
+            return log_w, f, chance, ok
         J, B = self.points, len(z)
         share = np.repeat(ball_share(prob, L, self.eps), J, axis=0)
         L, X, trace = np.repeat(L, J, axis=0), np.repeat(X, J, axis=0), np.repeat(trace, J, axis=0)
@@ -129,7 +156,7 @@ class AcceptanceWeight:
         within = np.exp(log_w[alive] - log_mean[alive, None]) / J  # weights summing to 1 per particle
         f_bar = np.zeros(B)
         f_bar[alive] = np.sum(within * f[alive], axis=1)
-        return log_mean, f_bar, chance
+        return log_mean, f_bar, chance, ok
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,7 @@ class RunResult:
     stages: int
     chance: np.ndarray
     accept_rate: float
+    singular: int = 0
 
 
 def tempered_run(weight: AcceptanceWeight, dim: int, particles: int, moves: int, target_ess: float,
@@ -152,7 +180,7 @@ def tempered_run(weight: AcceptanceWeight, dim: int, particles: int, moves: int,
     beta, log_p, h, stages, evaluations, accepted = 0.0, 0.0, 0.5, 0, particles, []
     while beta < 1.0:
         if stages >= max_stages:
-            return RunResult(np.nan, np.nan, np.nan, evaluations, stages, chance, np.nan)
+            return RunResult(np.nan, np.nan, np.nan, evaluations, stages, chance, np.nan, weight.singular)
         delta = next_increment(log_w, 1.0 - beta, target_ess)
         increment = delta * log_w
         log_p += logsumexp(increment) - np.log(particles)
@@ -170,7 +198,7 @@ def tempered_run(weight: AcceptanceWeight, dim: int, particles: int, moves: int,
         evaluations += moves * particles
         stages += 1
     return RunResult(float(f.mean()), float(f.var()), float(log_p), evaluations, stages, chance,
-                     float(np.mean(accepted)) if accepted else np.nan)
+                     float(np.mean(accepted)) if accepted else np.nan, weight.singular)
 
 
 def combine_replicates(eps: float, G: np.ndarray, f_var: np.ndarray, p: np.ndarray, chance: RunningMoments,
@@ -249,7 +277,7 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
     results = run_jobs(job, jobs, workers)
     chance = RunningMoments()
     for res in results:
-        chance.update(res.chance)
+        chance.update(res.chance[np.isfinite(res.chance)])
     out = []
     for i, e in enumerate(eps_list):
         runs = results[i * replicates:(i + 1) * replicates]
@@ -257,6 +285,9 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
         acceptance = np.mean([r.accept_rate for r in runs]) if moves else float("nan")
         note = (f"smc: {replicates} replicates x {particles} particles, {moves} moves/stage, "
                 f"{np.mean([r.stages for r in runs]):.1f} stages, pCN acceptance {acceptance:.2f}")
+        singular = sum(r.singular for r in runs)
+        if singular:
+            note += f"; S numerically singular (weight 0) at {singular} of {sum(r.evaluations for r in runs)} evaluations"
         out.append(combine_replicates(e, np.array([r.G for r in runs]), np.array([r.f_var for r in runs]), p,
                                       chance, sum(r.evaluations for r in runs), particles * replicates, "smc", note))
     return out

@@ -57,7 +57,7 @@ def test_splitting_matches_the_chi_square_closed_form_down_to_1e_minus_12(seed, 
         assert est.method == "nested" and est.eps == e
 
 
-@settings(max_examples=6)
+@settings(max_examples=10)
 @given(seed=seeds, prior=st.sampled_from(["normalized", "gaussian", "uniform"]), act=activations,
        k=st.integers(1, 5), d=st.integers(2, 5), kind=st.sampled_from(["sensing", "completion"]))
 def test_nested_agrees_with_rejection_for_every_prior(seed, prior, act, k, d, kind):
