@@ -106,6 +106,17 @@ def next_increment(log_w: np.ndarray, remaining: float, target_ess: float) -> fl
     return lo if lo > 0 else hi
 
 
+def covariance_is_regular(problem: SensingProblem, fact: Factorization) -> bool:
+    """Whether ``S(U) = Cov(A vec W | U)`` is invertible for generic U (r = min(k, m') rows): it is singular for
+    *every* U when, e.g., a completion row is observed at more than r entries (W's rows lie in an r-dim space).
+    Checked at three fixed generic U (a local generator; relative smallest singular value > 1e-10)."""
+    r, (m, mp) = min(fact.width, fact.mp), problem.shape
+    U = np.random.default_rng(0).standard_normal((3, r, mp))
+    M = np.einsum("iaj,blj->bial", problem.A, U).reshape(3, problem.n, m * r)
+    sv = np.linalg.svd(M @ np.swapaxes(M, 1, 2), compute_uv=False)
+    return bool(np.all(sv[:, -1] > 1e-10 * sv[:, 0]))
+
+
 def guarded_terms(problem: SensingProblem, U: np.ndarray, s_last: float):
     """``conditional_terms`` plus a mask of the draws whose S is numerically singular (Cholesky fails in float64;
     found by bisecting the batch), which get stand-in values (L = I, X = 0, chance NaN) for the caller to drop."""
@@ -261,6 +272,9 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
     require(rbis_applicable(problem, fact),
             f"smc needs the gaussian prior and min(k, m')*m >= n (prior {fact.prior!r}, k = {fact.width}, "
             f"n = {problem.n}); use method=nested or rejection")
+    require(covariance_is_regular(problem, fact),
+            "smc: Cov(A vec W | hidden layers) is singular for every hidden draw (e.g. a completion row observed at "
+            f"more than min(k, m') = {min(fact.width, fact.mp)} entries); use method=nested or rejection")
     check_sizes(particles, moves, replicates, workers)
     require(0 < target_ess < 1, f"target_ess must be in (0, 1), got {target_ess}")
     require(0 < accept_target < 1, f"accept_target must be in (0, 1), got {accept_target}")

@@ -10,13 +10,13 @@ intervals at the sizes used. The negative control (one move per stage) must be *
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from numerics.factorization import Factorization, sample
 from numerics.gnc import estimate
 from numerics.problems import random_problem
-from numerics.smc import next_increment, p_standard_error, systematic_resample, welch_limit
+from numerics.smc import covariance_is_regular, next_increment, p_standard_error, systematic_resample, welch_limit
 from verify.errors import UserInputError
 
 ALPHA = 1e-4
@@ -44,6 +44,7 @@ def test_smc_agrees_with_rejection_where_rejection_is_feasible(seed, act, k, d, 
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng, kind=kind)
     fact = Factorization(3, 3, k, d, act)
+    assume(covariance_is_regular(prob, fact))  # else smc refuses (test_bad_arguments)
     eps = feasible_eps(prob, fact, rng)
     rj, = estimate(prob, fact, eps, method="rejection", draws=200_000, rng=rng)
     sm, = estimate(prob, fact, eps, method="smc", draws=0, rng=rng,
@@ -144,6 +145,10 @@ def test_bad_arguments():
         run(Factorization(5, 5, 5, 3, "linear", "normalized"))
     with pytest.raises(UserInputError, match="smc needs"):
         run(Factorization(5, 5, 2, 3, "tanh"))  # min(k, m') m = 10 < n = 15
+    completion = random_problem(3, 3, 1, 4, np.random.default_rng(5), kind="completion")  # row 0 fully observed
+    with pytest.raises(UserInputError, match="singular for every hidden draw"):
+        estimate(completion, Factorization(3, 3, 2, 2, "linear"), 0.01, method="smc", draws=0,
+                 rng=np.random.default_rng(0))
     fact = Factorization(5, 5, 5, 3, "tanh")
     with pytest.raises(UserInputError, match="replicates"):
         run(fact, replicates=1)
