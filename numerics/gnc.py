@@ -135,14 +135,21 @@ def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: 
     require(problem.shape == (fact.m, fact.mp),
             f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
     sampler = fact.resolve_sampler(sampler)
-    chunk = chunk_size(memory_bytes, workers, fact.bytes_per_draw(sampler))
+    return rejection_stream(lambda b, gen_rng: problem.losses(sample(fact, b, gen_rng, sampler)), eps_list, n_draws,
+                            rng, chunk_size(memory_bytes, workers, fact.bytes_per_draw(sampler)), workers, on_chunk)
+
+
+def rejection_stream(draw_losses: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]], eps_list,
+                     n_draws: int, rng: np.random.Generator, chunk: int, workers: int = 1,
+                     on_chunk: Callable[[int], None] | None = None) -> list[GncEstimate]:
+    """Rejection G&C over any prior: ``draw_losses(b, rng)`` returns (L_train, L_gen) of b fresh prior draws."""
 
     class State:
         def __init__(self):
             self.chance, self.posterior = RunningMoments(), [RunningMoments() for _ in eps_list]
 
         def step(self, b, gen_rng):
-            train, gen = problem.losses(sample(fact, b, gen_rng, sampler))
+            train, gen = draw_losses(b, gen_rng)
             self.chance.update(gen)
             for e, post in zip(eps_list, self.posterior):
                 post.update(gen[train < e])
@@ -152,11 +159,11 @@ def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: 
             for post, o in zip(self.posterior, other.posterior):
                 post.merge(o)
 
+    n_draws = int(n_draws)
     state = stream_draws(State, n_draws, chunk, rng, workers, on_chunk)
-    chance, posterior = state.chance, state.posterior
-    return [GncEstimate(eps=e, G=post.value, G_se=post.se, C=chance.value, C_se=chance.se,
+    return [GncEstimate(eps=e, G=post.value, G_se=post.se, C=state.chance.value, C_se=state.chance.se,
                         p_accept=post.count / n_draws, n_accepted=post.count, n_draws=n_draws)
-            for e, post in zip(eps_list, posterior)]
+            for e, post in zip(eps_list, state.posterior)]
 
 
 METHODS = ("auto", "rejection", "rbis", "smc", "nested")

@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from numerics.factorization import bartlett_factors
-from numerics.gnc import GncEstimate, RunningMoments, chunk_size, stream_draws
+from numerics.gnc import GncEstimate, chunk_size, rejection_stream
 from numerics.problems import SensingProblem
 from numerics.rip import operator_scale
 from verify.errors import require
@@ -131,27 +131,8 @@ def latent_rejection(latent_dim: int, losses: LatentLosses, eps, draws: int, rng
     """
     eps_list = [float(e) for e in np.atleast_1d(eps)]
     require(all(e > 0 for e in eps_list), f"eps must be > 0 for rejection, got {eps_list}")
-    chunk = chunk_size(memory_bytes, workers, 8 * 8 * (latent_dim + 64))
-
-    class State:
-        def __init__(self):
-            self.chance, self.posterior = RunningMoments(), [RunningMoments() for _ in eps_list]
-
-        def step(self, b, gen_rng):
-            train, gen = losses(gen_rng.standard_normal((b, latent_dim)))
-            self.chance.update(gen)
-            for e, post in zip(eps_list, self.posterior):
-                post.update(gen[train < e])
-
-        def merge(self, other):
-            self.chance.merge(other.chance)
-            for post, o in zip(self.posterior, other.posterior):
-                post.merge(o)
-
-    state = stream_draws(State, int(draws), chunk, rng, workers, on_chunk)
-    return [GncEstimate(eps=e, G=post.value, G_se=post.se, C=state.chance.value, C_se=state.chance.se,
-                        p_accept=post.count / draws, n_accepted=post.count, n_draws=int(draws))
-            for e, post in zip(eps_list, state.posterior)]
+    return rejection_stream(lambda b, gen_rng: losses(gen_rng.standard_normal((b, latent_dim))), eps_list, draws,
+                            rng, chunk_size(memory_bytes, workers, 8 * 8 * (latent_dim + 64)), workers, on_chunk)
 
 
 def nested_available() -> bool:
