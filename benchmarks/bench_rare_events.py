@@ -115,7 +115,8 @@ def report_setting(name: str, prob, fact: Factorization, eps: float, runs: dict,
         ests = {e.eps: e for e in run.value}
         for e in eps_list:
             est, ref = ests[e], refs[e]
-            print(f"  {method:<7} ε={e:<7g} G = {est.G:.4g} ± {est.G_se:.2g}, p = {est.p_accept:.3g}, ess = {est.ess:.4g}"
+            print(f"  {method:<7} ε={e:<7g} G = {est.G:.4g} ± {est.G_se:.2g}, p = {est.p_accept:.3g}, "
+                  f"ess = {est.ess:.4g}"
                   f"; {agreement(est, ref, replicates)}")
         est, ref = ests[eps], refs[eps]
         p, source = (ref.p_accept, "measured by rejection") if ref.n_accepted >= 100 else \
@@ -123,7 +124,8 @@ def report_setting(name: str, prob, fact: Factorization, eps: float, runs: dict,
         base_eff, base_eff_cpu = base_wall * p, base_cpu * p
         eff, eff_cpu = est.ess / run.wall, est.ess / run.cpu
         ratio = eff / base_eff
-        print(f"  {method:<7} {run.wall:.1f} s wall [{run.cpu:.1f} CPU-s]: {eff:.4g} effective samples/s [{eff_cpu:.4g}]"
+        print(f"  {method:<7} {run.wall:.1f} s wall [{run.cpu:.1f} CPU-s]: {eff:.4g} effective samples/s "
+              f"[{eff_cpu:.4g}]"
               f" vs baseline {base_eff:.3g}/s [{base_eff_cpu:.3g}] (p = {p:.3g}, {source}): {ratio:.4g}× "
               f"[{eff_cpu / base_eff_cpu:.4g}×]; {est.note}", flush=True)
         rows.append((name, fact.activation.name, method, ratio, eff_cpu / base_eff_cpu))
@@ -139,8 +141,9 @@ def peak_bytes(run) -> int:
 
 
 def memory_lines(prob, width_fact, depth_fact, args) -> list[str]:
+    sizes = (args.rbis_draws // 4, args.rbis_draws)
     rbis = [peak_bytes(lambda n=n: estimate(prob, width_fact, WIDTH_EPS, method="rbis", draws=n,
-                                           rng=np.random.default_rng(0))) for n in (args.rbis_draws // 4, args.rbis_draws)]
+                                           rng=np.random.default_rng(0))) for n in sizes]
     opts = dict(particles=args.particles, replicates=2)
     nested = [peak_bytes(lambda k=k: estimate(prob, depth_fact, DEPTH_EPS, method="nested", draws=0,
                                              rng=np.random.default_rng(0), options={**opts, "moves": k}))

@@ -204,7 +204,21 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
 
 def rbis_applicable(problem: SensingProblem, fact: Factorization) -> bool:
     """Gaussian-linear last layer and an invertible ``Cov(A vec W | hidden layers)``."""
-    return fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n
+    return (fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n
+            and covariance_is_regular(problem, fact))
+
+
+def covariance_is_regular(problem: SensingProblem, fact: Factorization) -> bool:
+    """Whether ``S(U) = Cov(A vec W | U)`` is invertible for generic U (r = min(k, m') rows): it is singular for
+    *every* U when, e.g., a completion row is observed at more than r entries (W's rows lie in an r-dim space).
+    Checked at three fixed generic U (a local generator; relative smallest singular value > 1e-10)."""
+    r, (m, mp) = min(fact.width, fact.mp), problem.shape
+    U = np.random.default_rng(0).standard_normal((3, r, mp))
+    M = np.einsum("iaj,blj->bial", problem.A, U).reshape(3, problem.n, m * r)
+    sv = np.linalg.svd(M @ np.swapaxes(M, 1, 2), compute_uv=False)
+    return bool(np.all(sv[:, -1] > 1e-10 * sv[:, 0]))
+
+
 
 
 def choose_method(problem: SensingProblem, fact: Factorization, eps) -> tuple[str, str]:

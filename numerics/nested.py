@@ -7,7 +7,8 @@ z ∼ N(0, I_D) — the G&C posterior at ε is ``N(0, I) restricted to {L_train(
 ``∞ = ℓ_0 > ℓ_1 > ⋯`` are adaptive quantiles: at each stage the population (``particles`` points, law
 ``N(0, I) | L_train < ℓ_t``) keeps its best fraction ``keep`` (``ℓ_{t+1}`` = the L_train of the first
 discarded point); each survivor is kept once and the population refilled to ``particles`` points with evenly
-spread copies of them (systematic resampling); every point then makes ``moves`` preconditioned Crank–Nicolson moves ``z' = √(1 − h²) z + h ξ``, accepted iff
+spread copies of them (systematic resampling); every point then makes ``moves`` preconditioned Crank–Nicolson
+moves ``z' = √(1 − h²) z + h ξ``, accepted iff
 ``L_train(z') < ℓ_{t+1}`` (pCN is reversible for N(0, I), so the constrained move leaves the new level's law
 invariant); h is adapted after every move towards ``accept_target`` acceptance. Then
 ``p(ℓ_t) = Π survival fractions``. Every requested ε is read off the one stage with ``ℓ_{t+1} ≤ ε < ℓ_t``
@@ -139,7 +140,8 @@ def factorization_latent(problem: SensingProblem, fact: Factorization) -> tuple[
     """``(D, losses)``: the prior of ``fact`` as a map of z ∼ N(0, I_D), composed with the problem's losses.
 
     gaussian / normalized: z = the hidden chain's normals (``numerics.smc.hidden_root_from_latent``) then the last
-    layer's (m × r), W = s_d G U(z) (divided by ‖W‖_F for normalized) — the law of the QR / materialized sampler; uniform: every weight
+    layer's (m × r), W = s_d G U(z) (divided by ‖W‖_F for normalized) — the law of the QR / materialized sampler;
+    uniform: every weight
     ``(2Φ(z) − 1)/√rows`` (Φ the normal CDF), materialized product.
     """
     m, shapes, stds, sigma = fact.m, fact.layer_shapes(), fact.layer_stds(), fact.activation

@@ -4,7 +4,8 @@ method, not the paper's: Alexander et al. 2025 estimate G(ε) by plain rejection
 The latent z is the hidden layers' standard normals: those of the QR chain (``numerics.factorization.
 qr_chain_root``, dimension ``k m' + (d − 2) k m'``) when k > m', else those of every hidden weight
 (``materialized_chain_root``, ``k m' + (d − 2) k²``, no larger there and cheaper to map). The hidden root U(z) is a
-deterministic function of z and ``W =d s_d G U`` with G standard normal, so given U the last layer is integrated out exactly as in ``numerics.rbis``:
+deterministic function of z and ``W =d s_d G U`` with G standard normal, so given U the last layer is integrated
+out exactly as in ``numerics.rbis``:
 - the acceptance weight ``w_0(U)``: at ε = 0 the density ``N(y; 0, S(U))`` (exact); at ε > 0 the probability
   ``P(L_train < ε | U)``, estimated without bias by the mean of rbis's one-point estimate over ``ball_points``
   independent points z_j of the defensive ball mixture. We temper the *estimate*: the state is (z, u), u the
@@ -38,7 +39,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
-from numerics.gnc import GncEstimate, RunningMoments, rbis_applicable
+from numerics.gnc import GncEstimate, RunningMoments, covariance_is_regular
 from numerics.problems import SensingProblem
 from numerics.rbis import ball_share, conditional_terms, log_weight_and_gen, mixture_proposal
 from verify.errors import require
@@ -104,17 +105,6 @@ def next_increment(log_w: np.ndarray, remaining: float, target_ess: float) -> fl
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if ess(mid) >= goal else (lo, mid)
     return lo if lo > 0 else hi
-
-
-def covariance_is_regular(problem: SensingProblem, fact: Factorization) -> bool:
-    """Whether ``S(U) = Cov(A vec W | U)`` is invertible for generic U (r = min(k, m') rows): it is singular for
-    *every* U when, e.g., a completion row is observed at more than r entries (W's rows lie in an r-dim space).
-    Checked at three fixed generic U (a local generator; relative smallest singular value > 1e-10)."""
-    r, (m, mp) = min(fact.width, fact.mp), problem.shape
-    U = np.random.default_rng(0).standard_normal((3, r, mp))
-    M = np.einsum("iaj,blj->bial", problem.A, U).reshape(3, problem.n, m * r)
-    sv = np.linalg.svd(M @ np.swapaxes(M, 1, 2), compute_uv=False)
-    return bool(np.all(sv[:, -1] > 1e-10 * sv[:, 0]))
 
 
 def guarded_terms(problem: SensingProblem, U: np.ndarray, s_last: float):
@@ -253,7 +243,8 @@ def run_jobs(job, seeds: list, workers: int) -> list:
 
 
 def check_sizes(particles, moves, replicates, workers) -> None:
-    require(isinstance(particles, (int, np.integer)) and particles >= 2, f"particles must be an integer >= 2, got {particles}")
+    require(isinstance(particles, (int, np.integer)) and particles >= 2,
+            f"particles must be an integer >= 2, got {particles}")
     require(isinstance(moves, (int, np.integer)) and moves >= 0, f"moves must be an integer >= 0, got {moves}")
     require(isinstance(replicates, (int, np.integer)) and replicates >= 2,
             f"replicates must be an integer >= 2 (error bars come from their spread), got {replicates}")
@@ -269,7 +260,7 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
     require(all(e >= 0 for e in eps_list), f"eps must be >= 0, got {eps_list}")
     require(problem.shape == (fact.m, fact.mp),
             f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
-    require(rbis_applicable(problem, fact),
+    require(fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n,
             f"smc needs the gaussian prior and min(k, m')*m >= n (prior {fact.prior!r}, k = {fact.width}, "
             f"n = {problem.n}); use method=nested or rejection")
     require(covariance_is_regular(problem, fact),
@@ -278,7 +269,8 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
     check_sizes(particles, moves, replicates, workers)
     require(0 < target_ess < 1, f"target_ess must be in (0, 1), got {target_ess}")
     require(0 < accept_target < 1, f"accept_target must be in (0, 1), got {accept_target}")
-    require(isinstance(ball_points, (int, np.integer)) and ball_points >= 1, f"ball_points must be >= 1, got {ball_points}")
+    require(isinstance(ball_points, (int, np.integer)) and ball_points >= 1,
+            f"ball_points must be >= 1, got {ball_points}")
     dim = hidden_latent_dim(fact)
     seeds = rng.spawn(len(eps_list) * replicates)
     jobs = [(e, s) for i, e in enumerate(eps_list) for s in seeds[i * replicates:(i + 1) * replicates]]
@@ -301,7 +293,8 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
                 f"{np.mean([r.stages for r in runs]):.1f} stages, pCN acceptance {acceptance:.2f}")
         singular = sum(r.singular for r in runs)
         if singular:
-            note += f"; S numerically singular (weight 0) at {singular} of {sum(r.evaluations for r in runs)} evaluations"
+            total = sum(r.evaluations for r in runs)
+            note += f"; S numerically singular (weight 0) at {singular} of {total} evaluations"
         out.append(combine_replicates(e, np.array([r.G for r in runs]), np.array([r.f_var for r in runs]), p,
                                       chance, sum(r.evaluations for r in runs), particles * replicates, "smc", note))
     return out
