@@ -19,7 +19,7 @@ Effective samples: rejection, its accepted draws; rbis, Kish's ESS; smc/nested, 
 independent posterior draws giving the replicate standard error, capped at the particle count). Rates are per
 wall-clock second of the whole estimator run (2 worker threads everywhere); [brackets]: per CPU-second.
 Agreement rule: |G_method − G_rejection| within the two-sided Welch t-interval at level 1e-3 (degrees of freedom:
-rejection n_accepted − 1, rbis ess − 1, smc/nested replicates − 1); "inconclusive" below 10 accepted draws.
+each estimate's ``se_dof``: rejection n_accepted − 1, rbis ess − 1, smc/nested replicates − 1); "inconclusive" below 10 accepted draws.
 Memory: tracemalloc peaks of rbis at 1× and 4× the draws and of nested at 1× and 4× the moves (flat = streamed).
 This script reports; it is not a test: it exits 0 whatever it measures.
 """
@@ -37,7 +37,7 @@ import numpy as np
 from numerics.factorization import Factorization
 from numerics.gnc import GncEstimate, estimate, guess_and_check
 from numerics.problems import random_problem
-from numerics.smc import welch_limit
+from verify.rules import welch_limit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_samplers import machine_lines  # noqa: E402
@@ -80,14 +80,10 @@ def draws_per_second(prob, fact, sampler: str, seconds: float, repeats: int, see
     return best[0], best[1]
 
 
-def method_dof(est: GncEstimate, replicates: int) -> float:
-    return est.ess - 1 if est.method == "rbis" else replicates - 1
-
-
-def agreement(est: GncEstimate, ref: GncEstimate, replicates: int) -> str:
+def agreement(est: GncEstimate, ref: GncEstimate) -> str:
     if ref.n_accepted < 10 or not np.isfinite(est.G):
         return f"inconclusive ({ref.n_accepted} accepted)"
-    limit = welch_limit(est.G_se, method_dof(est, replicates), ref.G_se, max(ref.n_accepted - 1, 1), ALPHA)
+    limit = welch_limit(est.G_se, est.se_dof, ref.G_se, max(ref.se_dof, 1), ALPHA)
     word = "agree" if abs(est.G - ref.G) <= limit else "DISAGREE"
     return f"{word}: |ΔG| = {abs(est.G - ref.G):.2g} vs limit {limit:.2g}"
 
@@ -108,7 +104,7 @@ def report_setting(name: str, prob, fact: Factorization, eps: float, runs: dict,
           + "; ".join(f"ε={e:g}: G = {r.G:.4g} ± {r.G_se:.2g}, p = {r.p_accept:.3g} ({r.n_accepted} of {r.n_draws:,})"
                       for e, r in refs.items()) + f" in {ref_t.wall:.0f} s", flush=True)
     rows = []
-    for method, (opts, replicates) in runs.items():
+    for method, opts in runs.items():
         run = timed(lambda: estimate(prob, fact, eps_list, method=method, draws=opts.get("draws", 0),
                                      rng=np.random.default_rng(seed + 3), workers=WORKERS,
                                      options=None if method == "rbis" else {**opts, "workers": WORKERS}))
@@ -117,7 +113,7 @@ def report_setting(name: str, prob, fact: Factorization, eps: float, runs: dict,
             est, ref = ests[e], refs[e]
             print(f"  {method:<7} ε={e:<7g} G = {est.G:.4g} ± {est.G_se:.2g}, p = {est.p_accept:.3g}, "
                   f"ess = {est.ess:.4g}"
-                  f"; {agreement(est, ref, replicates)}")
+                  f"; {agreement(est, ref)}")
         est, ref = ests[eps], refs[eps]
         p, source = (ref.p_accept, "measured by rejection") if ref.n_accepted >= 100 else \
             (est.p_accept, f"{method}'s p̂ (rejection accepted only {ref.n_accepted})")
@@ -178,11 +174,11 @@ def main(argv=None) -> int:
     for i, act in enumerate(("linear", "tanh")):
         prob = random_problem(5, 5, 1, 15, np.random.default_rng(args.seed))
         fact = Factorization(5, 5, 160, 2, act)
-        rows += report_setting("width", prob, fact, WIDTH_EPS, {"rbis": ({"draws": args.rbis_draws}, 0),
-                                                                 "smc": (smc, smc["replicates"])}, args, 100 * i + 1)
+        rows += report_setting("width", prob, fact, WIDTH_EPS, {"rbis": {"draws": args.rbis_draws},
+                                                                 "smc": smc}, args, 100 * i + 1)
     prob = random_problem(5, 5, 1, 15, np.random.default_rng(args.seed))
     depth = Factorization(5, 5, 5, 10, "linear", "normalized")
-    rows += report_setting("depth", prob, depth, DEPTH_EPS, {"nested": (nested, nested["replicates"])}, args, 1001)
+    rows += report_setting("depth", prob, depth, DEPTH_EPS, {"nested": nested}, args, 1001)
     print("\nmemory (flat in the number of draws / moves):")
     print("\n".join("  " + line for line in memory_lines(prob, Factorization(5, 5, 160, 2, "tanh"), depth, args)))
     print("\ntargets (sampling.md §4), effective samples/s vs materialized rejection, wall clock [CPU-time]:")

@@ -17,7 +17,7 @@ import numpy as np
 
 from numerics.factorization import Factorization, sample
 from numerics.problems import SensingProblem
-from verify.errors import require
+from verify.errors import UserInputError, require
 
 DEFAULT_MEMORY_BYTES = 128 * 2 ** 20
 
@@ -97,7 +97,10 @@ class GncEstimate:
 
     ``ess`` is the effective sample size (rejection: the accepted count; importance sampling: Kish's
     (Σw)²/Σw²; SMC/nested: as the method defines it). ``n_accepted`` counts accepted draws for rejection
-    and is -1 where the notion does not apply. ``note`` says why ``auto`` picked the method, if it did.
+    and is -1 where the notion does not apply. ``p_se`` is the standard error of ``p_accept``. ``se_dof`` is
+    the degrees of freedom of ``G_se`` and ``p_se`` for Student-t intervals (``verify.rules``): R − 1 for the
+    replicate methods (smc, nested), n_accepted − 1 for rejection, ess − 1 for rbis (large-sample, nominal).
+    ``note`` says why ``auto`` picked the method, if it did.
     """
     eps: float
     G: float
@@ -110,10 +113,16 @@ class GncEstimate:
     method: str = "rejection"
     ess: float = float("nan")
     note: str = ""
+    p_se: float = float("nan")
+    se_dof: float = float("nan")
 
     def __post_init__(self):
-        if self.method == "rejection" and not np.isfinite(self.ess):
-            object.__setattr__(self, "ess", float(self.n_accepted))
+        if self.method == "rejection":
+            defaults = {"ess": float(self.n_accepted), "se_dof": float(max(self.n_accepted - 1, 0)),
+                        "p_se": float(np.sqrt(self.p_accept * (1 - self.p_accept) / self.n_draws))}
+            for key, value in defaults.items():
+                if not np.isfinite(getattr(self, key)):
+                    object.__setattr__(self, key, value)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -167,39 +176,77 @@ def rejection_stream(draw_losses: Callable[[int, np.random.Generator], tuple[np.
 
 
 METHODS = ("auto", "rejection", "rbis", "smc", "nested")
+DEFAULT_MIN_ESS = 100.0
+FALLBACK = {"rbis": "smc", "rejection": "nested"}  # auto's second method when the first's measured ESS is low
 
 
 def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str = "auto", draws: int,
              rng: np.random.Generator, sampler: str = "auto", workers: int = 1,
              memory_bytes: int = DEFAULT_MEMORY_BYTES, on_chunk: Callable[[int], None] | None = None,
-             options: dict | None = None) -> list[GncEstimate]:
+             options: dict | None = None, min_ess: float = DEFAULT_MIN_ESS) -> list[GncEstimate]:
     """The one entry point for G&C estimates: ``method`` = rejection | rbis | smc | nested | auto.
 
     ``draws`` is the prior-draw budget of rejection and rbis; smc and nested take their sizes from
-    ``options`` (e.g. particles, moves, replicates). ``auto`` uses Rao–Blackwellized importance sampling
-    wherever the last layer is Gaussian and linear (gaussian prior, ``min(k, m')·m ≥ n``), nested sampling
-    for the other priors when some ε is 0, and rejection otherwise; the choice and its reason are recorded
-    in each estimate's ``note``.
+    ``options`` (e.g. particles, moves, replicates). ``auto`` (see :func:`choose_method`) starts with
+    Rao–Blackwellized importance sampling wherever the last layer is Gaussian and linear, rejection otherwise;
+    then, at each ε whose *measured* effective sample size is below ``min_ess``, it redoes the estimate with
+    the method built for that regime (rbis → smc: weights degenerate in narrow deep nets; rejection → nested:
+    too few accepted draws), passing it ``options``. Every estimate's ``note`` says what auto picked and why.
     """
     require(method in METHODS, f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    require(min_ess >= 0, f"min_ess must be >= 0, got {min_ess}")
     options = options or {}
-    note = ""
-    if method == "auto":
-        method, note = choose_method(problem, fact, eps)
-    if method == "rejection":
-        out = guess_and_check(problem, fact, eps, draws, rng, sampler=sampler, workers=workers,
-                              memory_bytes=memory_bytes, on_chunk=on_chunk)
-    elif method == "rbis":
-        from numerics.rbis import rao_blackwell_is
-        out = rao_blackwell_is(problem, fact, eps, draws, rng, sampler=sampler, workers=workers,
-                               memory_bytes=memory_bytes, on_chunk=on_chunk)
-    elif method == "smc":
-        from numerics.smc import tempered_smc
-        out = tempered_smc(problem, fact, eps, rng, **options)
-    else:
+    eps_list = [float(e) for e in np.atleast_1d(eps)]
+
+    def run(name: str, thresholds: list[float], gen: np.random.Generator) -> list[GncEstimate]:
+        if name == "rejection":
+            return guess_and_check(problem, fact, thresholds, draws, gen, sampler=sampler, workers=workers,
+                                   memory_bytes=memory_bytes, on_chunk=on_chunk)
+        if name == "rbis":
+            from numerics.rbis import rao_blackwell_is
+            return rao_blackwell_is(problem, fact, thresholds, draws, gen, sampler=sampler, workers=workers,
+                                    memory_bytes=memory_bytes, on_chunk=on_chunk)
+        if name == "smc":
+            from numerics.smc import tempered_smc
+            return tempered_smc(problem, fact, thresholds, gen, **{"workers": workers, **options})
         from numerics.nested import nested_sampling
-        out = nested_sampling(problem, fact, eps, rng, **options)
-    return [replace(e, note=note) for e in out] if note else out
+        return nested_sampling(problem, fact, thresholds, gen, **{"workers": workers, **options})
+
+    if method != "auto":
+        return run(method, eps_list, rng)
+    method, why = choose_method(problem, fact, eps_list)
+    first, second = rng.spawn(2)
+    out = run(method, eps_list, first)
+    return redo_low_ess(out, min_ess, FALLBACK[method], why,
+                        lambda thresholds: run(FALLBACK[method], thresholds, second))
+
+
+def redo_low_ess(out: list[GncEstimate], min_ess: float, fallback: str, why: str,
+                 redo: Callable[[list[float]], list[GncEstimate]]) -> list[GncEstimate]:
+    """Replace the estimates whose ESS is below ``min_ess`` by ``redo(their thresholds)``, and note why.
+
+    A fallback that refuses the problem (a :class:`UserInputError`, e.g. smc with every weight zero) leaves
+    the first estimate in place, with the refusal in its note.
+    """
+    low = [i for i, est in enumerate(out) if not est.ess >= min_ess]
+    redone, refusal = [], ""
+    if low:
+        try:
+            redone = redo([out[i].eps for i in low])
+        except UserInputError as err:
+            refusal = str(err)
+    result = []
+    for i, est in enumerate(out):
+        if i not in low:
+            result.append(replace(est, note=f"{why}; ess {est.ess:.4g} >= min_ess {min_ess:g}"))
+        elif refusal:
+            result.append(replace(est, note=f"{why}; ess {est.ess:.4g} < min_ess {min_ess:g}; {fallback} refused: "
+                                            f"{refusal}"))
+        else:
+            new = redone[low.index(i)]
+            result.append(replace(new, note=f"{why}; measured ess {est.ess:.4g} < min_ess {min_ess:g} -> {fallback} "
+                                            f"(ess {new.ess:.4g}; {new.note})"))
+    return result
 
 
 def rbis_applicable(problem: SensingProblem, fact: Factorization) -> bool:
@@ -222,8 +269,15 @@ def covariance_is_regular(problem: SensingProblem, fact: Factorization) -> bool:
 
 
 def choose_method(problem: SensingProblem, fact: Factorization, eps) -> tuple[str, str]:
+    """auto's first method and why: rbis where the last layer is Gaussian and linear, else rejection (ε > 0).
+
+    At ε = 0 without a Gaussian-linear last layer no method here applies: P(L_train = 0) = 0 and only rbis and
+    smc integrate the last layer out exactly. That is a :class:`UserInputError`, not a silent NaN.
+    """
     if rbis_applicable(problem, fact):
         return "rbis", "auto: gaussian prior with a Gaussian-linear last layer -> Rao-Blackwellized IS"
-    if min(np.atleast_1d(eps)) <= 0:
-        return "nested", f"auto: prior {fact.prior!r} has no Gaussian-linear last layer and eps = 0 -> nested"
+    require(min(np.atleast_1d(eps)) > 0,
+            f"eps = 0 needs a Gaussian-linear last layer (gaussian prior, min(k, m')*m >= n, regular "
+            f"Cov(A vec W | hidden layers)); prior {fact.prior!r} with k = {fact.width}, n = {problem.n} has none: "
+            "use eps > 0 (nested sampling reaches small eps)")
     return "rejection", f"auto: prior {fact.prior!r} has no Gaussian-linear last layer -> rejection"

@@ -205,7 +205,8 @@ def rao_blackwell_is(problem: SensingProblem, fact: Factorization, eps, n_draws:
     state = stream_draws(State, n_draws, chunk, rng, workers, on_chunk)
     out = []
     for e, post in zip(eps_list, state.posterior):
-        p = post.mean_weight()[0] if e > 0 else 0.0
+        p, p_se = post.mean_weight() if e > 0 else (0.0, 0.0)
         out.append(GncEstimate(eps=e, G=post.mean, G_se=post.se, C=state.chance.value, C_se=state.chance.se,
-                               p_accept=p, n_accepted=-1, n_draws=n_draws, method="rbis", ess=post.ess))
+                               p_accept=p, n_accepted=-1, n_draws=n_draws, method="rbis", ess=post.ess,
+                               p_se=p_se, se_dof=max(post.ess - 1, 0.0)))
     return out

@@ -24,8 +24,8 @@ incremental weights; G(ε) the particle average of f after the last moves at β 
 Error bars come from ``replicates`` independent runs (generators from ``rng.spawn``), never from the
 particles of one run: under-mixed moves bias SMC (spec: K = 15 gives 0.0485 where K = 60 gives 0.0301 at
 k = 5, d = 10, ε → 0) and only independent runs can show it. ``G`` is the replicate mean, ``G_se`` their
-standard deviation over √R (R − 1 degrees of freedom: use Student-t quantiles with few replicates); ``p_accept``
-likewise (ε > 0; 0 at ε = 0, as rbis reports); ``ess`` is ``min(N R, Var_π(f)/G_se²)``: the number of
+standard deviation over √R (``se_dof`` = R − 1: use Student-t quantiles, ``verify.rules``); ``p_accept``
+and ``p_se`` likewise (ε > 0; 0 at ε = 0, as rbis reports); ``ess`` is ``min(N R, Var_π(f)/G_se²)``: the number of
 independent posterior draws of f that would give the replicates' standard error, capped at the particle
 count. Each ε is a separate set of runs; the chance level pools every run's prior particles.
 """
@@ -35,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from scipy.special import logsumexp
 
 from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
@@ -209,29 +208,13 @@ def combine_replicates(eps: float, G: np.ndarray, f_var: np.ndarray, p: np.ndarr
     if not np.all(np.isfinite(G)):
         return GncEstimate(eps=eps, G=np.nan, G_se=np.nan, C=chance.value, C_se=chance.se, p_accept=np.nan,
                            n_accepted=-1, n_draws=evaluations, method=method, ess=0.0,
-                           note=note + "; a replicate did not finish (NaN)")
+                           note=note + "; a replicate did not finish (NaN)", se_dof=R - 1)
     g, g_se = float(np.mean(G)), float(np.std(G, ddof=1) / np.sqrt(R))
     ess = float(n_particles) if g_se == 0 else float(min(n_particles, np.mean(f_var) / g_se ** 2))
     p_se = float(np.std(p, ddof=1) / np.sqrt(R))
     return GncEstimate(eps=eps, G=g, G_se=g_se, C=chance.value, C_se=chance.se, p_accept=float(np.mean(p)),
-                       n_accepted=-1, n_draws=int(evaluations), method=method, ess=ess,
-                       note=f"{note}; p_se={p_se:.3g}")
-
-
-def p_standard_error(estimate: GncEstimate) -> float:
-    """The replicate standard error of ``p_accept`` that smc and nested record in the note (NaN if absent)."""
-    _, found, rest = estimate.note.partition("p_se=")
-    return float(rest.split(";")[0]) if found else float("nan")
-
-
-def welch_limit(se_a: float, dof_a: float, se_b: float, dof_b: float, alpha: float) -> float:
-    """Largest |difference| of two independent estimates consistent at two-sided level ``alpha``: the Student-t
-    quantile with Welch–Satterthwaite degrees of freedom times the combined SE (replicate SEs have R − 1 dof)."""
-    var = se_a ** 2 + se_b ** 2
-    if var == 0:
-        return 0.0
-    dof = var ** 2 / (se_a ** 4 / max(dof_a, 1e-12) + se_b ** 4 / max(dof_b, 1e-12))
-    return float(stats.t.ppf(1 - alpha / 2, dof) * np.sqrt(var))
+                       n_accepted=-1, n_draws=int(evaluations), method=method, ess=ess, note=note, p_se=p_se,
+                       se_dof=R - 1)
 
 
 def run_jobs(job, seeds: list, workers: int) -> list:

@@ -222,8 +222,8 @@ def test_claims_cover_every_activation_requested_for_gd():
 def test_local_law_rule():
     def pts(G_of_eps, kappa=2.0, rank=1, scale=0.01):
         return [{"seed": 0, "eps": e, "G": G_of_eps(e), "G_se": 0.01 * G_of_eps(e), "local_kappa": kappa,
-                 "local_scale": scale, "w_star_rank": rank} for e in (1e-4, 2e-4, 4e-4, 0.01)]
-    assert dt.local_law_claim("l", pts(lambda e: 2 * e * (1 + 3 * e)), 1e-3, 0.1, 7).verdict == "pass"
-    assert dt.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1, 7).verdict == "fail"  # κ off by 10%
-    assert dt.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1, 7) is None  # not deep enough
-    assert dt.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1, 7).verdict == "fail"
+                 "local_scale": scale, "w_star_rank": rank, "se_dof": 7} for e in (1e-4, 2e-4, 4e-4, 0.01)]
+    assert dt.local_law_claim("l", pts(lambda e: 2 * e * (1 + 3 * e)), 1e-3, 0.1).verdict == "pass"
+    assert dt.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1).verdict == "fail"  # κ off by 10%
+    assert dt.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1) is None  # not deep enough
+    assert dt.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1).verdict == "fail"

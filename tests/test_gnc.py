@@ -1,11 +1,12 @@
-"""Streaming rejection G&C: running moments, acceptance bookkeeping, agreement with a direct computation."""
+"""Streaming rejection G&C: running moments, acceptance bookkeeping, agreement with a direct computation; the
+``auto`` method's choice by prior, ε and measured effective sample size."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics.factorization import Factorization, sample
-from numerics.gnc import RunningMoments, guess_and_check
+from numerics.gnc import GncEstimate, RunningMoments, estimate, guess_and_check, redo_low_ess
 from numerics.problems import random_problem
 from verify.errors import UserInputError
 
@@ -69,3 +70,61 @@ def test_bad_arguments():
         guess_and_check(prob, fact, 0.0, 10, np.random.default_rng(0))
     with pytest.raises(UserInputError, match="factorization is 4x5"):
         guess_and_check(prob, Factorization(4, 5, 5, 2, "linear"), 0.1, 10, np.random.default_rng(0))
+
+
+@settings(max_examples=2)
+@given(seed=st.integers(0, 2 ** 32 - 1))
+def test_auto_redoes_degenerate_rbis_weights_with_smc(seed):
+    """k = 3, d = 10 at ε = 0: 2000 rbis draws keep ~5–10 effective samples (measured over seeds 0–2: 5.7, 10.4,
+    7.7 of 3000), far below min_ess = 100, so auto must hand the threshold to SMC and say so."""
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(seed))
+    fact = Factorization(3, 3, 3, 10, "tanh")
+    rb, = estimate(prob, fact, 0.0, method="rbis", draws=2000, rng=np.random.default_rng(seed))
+    assert rb.ess < 100, rb  # the regime the fallback is for
+    options = {"particles": 200, "moves": 10, "replicates": 4}
+    est, = estimate(prob, fact, 0.0, method="auto", draws=2000, rng=np.random.default_rng(seed), options=options)
+    assert est.method == "smc" and est.se_dof == 3 and np.isfinite(est.G)
+    assert "measured ess" in est.note and "< min_ess 100 -> smc" in est.note and "Rao-Blackwellized" in est.note
+
+
+def test_auto_keeps_rbis_where_its_ess_suffices_and_min_ess_zero_never_redoes():
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    est, = estimate(prob, Factorization(3, 3, 20, 2, "tanh"), 0.0, method="auto", draws=3000,
+                    rng=np.random.default_rng(1))
+    assert est.method == "rbis" and est.ess >= 100 and ">= min_ess 100" in est.note
+    assert est.se_dof == est.ess - 1 and est.p_se == 0.0
+    deep, = estimate(prob, Factorization(3, 3, 3, 10, "tanh"), 0.0, method="auto", draws=500,
+                     rng=np.random.default_rng(1), min_ess=0)
+    assert deep.method == "rbis"
+
+
+def test_auto_redoes_rare_rejection_with_nested_for_the_normalized_prior():
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    fact = Factorization(3, 3, 3, 3, "linear", "normalized")
+    eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, np.random.default_rng(2))), 0.01))
+    out = estimate(prob, fact, [eps, 10.0], method="auto", draws=2000, rng=np.random.default_rng(3),
+                   options={"particles": 200, "moves": 5, "replicates": 4})
+    rare, common = out
+    assert rare.method == "nested" and "-> nested" in rare.note and rare.se_dof == 3
+    assert common.method == "rejection" and common.n_accepted == 2000 and ">= min_ess" in common.note
+    assert np.isclose(common.p_se, 0.0) and common.se_dof == 1999
+
+
+def test_auto_refuses_eps_zero_without_a_gaussian_linear_last_layer():
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    with pytest.raises(UserInputError, match="eps = 0 needs a Gaussian-linear last layer"):
+        estimate(prob, Factorization(3, 3, 3, 3, "linear", "normalized"), [0.0, 0.1], draws=10,
+                 rng=np.random.default_rng(0))
+
+
+def test_a_refused_fallback_keeps_the_first_estimate_and_says_why():
+    first = [GncEstimate(eps=e, G=0.1, G_se=0.01, C=0.5, C_se=0.01, p_accept=0.0, n_accepted=-1, n_draws=10,
+                         method="rbis", ess=ess) for e, ess in ((0.0, 3.0), (0.1, 500.0))]
+
+    def refuse(thresholds):
+        assert thresholds == [0.0]
+        raise UserInputError("smc: every particle has zero acceptance weight")
+
+    low, high = redo_low_ess(first, 100.0, "smc", "auto: why", refuse)
+    assert low.method == "rbis" and low.G == 0.1 and "smc refused: smc: every particle" in low.note
+    assert high.note == "auto: why; ess 500 >= min_ess 100"

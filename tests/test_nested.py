@@ -2,7 +2,7 @@
 
 Rule: nested estimates carry replicate standard errors (R − 1 degrees of freedom); an estimate agrees with a
 reference when the difference is within the two-sided Welch t-interval at level ALPHA = 1e-4
-(``numerics.smc.welch_limit``; rejection's side has n_accepted − 1 degrees of freedom, a closed form has SE 0).
+(``verify.rules.welch_limit``; rejection's side has n_accepted − 1 degrees of freedom, a closed form has SE 0).
 Comparisons with rejection only where P(L_train < ε) ≥ 1e-4 with ≥ 200 accepted draws (asserted, so no test
 passes vacuously). At most ~70 comparisons per run of this file: false-failure rate ≤ 7e-3 when the estimates
 are unbiased and their replicate means near normal (the splitting estimator of p has an O(1/N) bias, measured
@@ -19,7 +19,7 @@ from numerics.factorization import Factorization, sample
 from numerics.gnc import estimate
 from numerics.nested import factorization_latent, nested_on_gaussian_latent
 from numerics.problems import random_problem
-from numerics.smc import p_standard_error, welch_limit
+from verify.rules import welch_limit
 from theory.depth_theorem import latent_rejection, rank1_losses
 from verify.errors import UserInputError
 
@@ -32,7 +32,7 @@ seeds = st.integers(0, 2 ** 32 - 1)
 
 def within(est, G, G_se, p, p_se, dof):
     return (abs(est.G - G) <= welch_limit(est.G_se, R - 1, G_se, dof, ALPHA)
-            and abs(est.p_accept - p) <= welch_limit(p_standard_error(est), R - 1, p_se, dof, ALPHA))
+            and abs(est.p_accept - p) <= welch_limit(est.p_se, R - 1, p_se, dof, ALPHA))
 
 
 def agrees_with_rejection(est, rj):

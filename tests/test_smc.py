@@ -2,7 +2,7 @@
 
 Rule: SMC's standard errors come from R independent replicates (R − 1 degrees of freedom), so two estimates
 agree when their difference is within the two-sided Welch t-interval at level ALPHA = 1e-4
-(``numerics.smc.welch_limit``; the rejection and rbis sides have n_accepted − 1 and ess − 1 degrees of freedom).
+(``verify.rules.welch_limit``; the rejection and rbis sides have n_accepted − 1 and ess − 1 degrees of freedom).
 Comparisons with rejection are made only where P(L_train < ε) ≥ 1e-4 with ≥ 200 accepted draws (asserted, so
 the test cannot pass vacuously). At most ~40 comparisons per run of this file: false-failure rate ≤ 4e-3 when
 the estimates are unbiased and their replicate means near normal. SMC's O(1/N) bias is far below these
@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from numerics.factorization import Factorization, sample
 from numerics.gnc import estimate
 from numerics.problems import random_problem
-from numerics.smc import covariance_is_regular, next_increment, p_standard_error, systematic_resample, welch_limit
+from numerics.smc import covariance_is_regular, next_increment, systematic_resample
+from verify.rules import welch_limit
 from verify.errors import UserInputError
 
 ALPHA = 1e-4
@@ -31,9 +32,9 @@ def feasible_eps(prob, fact, rng, quantile=2e-3, pilot=20_000):
 
 def assert_agrees_with_rejection(sm, rj, replicates):
     assert rj.p_accept >= 1e-4 and rj.n_accepted >= 200, rj  # the comparison is in the feasible range
-    assert abs(sm.G - rj.G) <= welch_limit(sm.G_se, replicates - 1, rj.G_se, rj.n_accepted - 1, ALPHA), (sm, rj)
-    p_se_rj = np.sqrt(rj.p_accept * (1 - rj.p_accept) / rj.n_draws)
-    assert abs(sm.p_accept - rj.p_accept) <= welch_limit(p_standard_error(sm), replicates - 1, p_se_rj,
+    assert sm.se_dof == replicates - 1 and rj.se_dof == rj.n_accepted - 1
+    assert abs(sm.G - rj.G) <= welch_limit(sm.G_se, sm.se_dof, rj.G_se, rj.se_dof, ALPHA), (sm, rj)
+    assert abs(sm.p_accept - rj.p_accept) <= welch_limit(sm.p_se, sm.se_dof, rj.p_se,
                                                          rj.n_accepted - 1, ALPHA), (sm, rj)
 
 

@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from numerics.factorization import bartlett_factors
-from numerics.gnc import GncEstimate, chunk_size, rejection_stream
+from numerics.gnc import GncEstimate, chunk_size, redo_low_ess, rejection_stream
 from numerics.problems import SensingProblem
 from numerics.rip import operator_scale
 from verify.errors import require
@@ -178,12 +178,8 @@ def rank1_depth_limit(problem: SensingProblem, eps, rng: np.random.Generator, *,
         return latent_nested(latent_dim, losses, eps_list, rng, options)
     out = latent_rejection(latent_dim, losses, eps_list, draws, rng, workers=workers, on_chunk=on_chunk)
     if method == "auto" and nested_available():
-        rare = [i for i, est in enumerate(out) if est.n_accepted < min_accepted]
-        if rare:
-            redone = latent_nested(latent_dim, losses, [eps_list[i] for i in rare], rng, options)
-            note = f"auto: fewer than {min_accepted} accepted by rejection -> nested"
-            for i, est in zip(rare, redone):
-                out[i] = replace(est, note=note)
+        out = redo_low_ess(out, min_accepted, "nested", "auto: rejection first",
+                           lambda thresholds: latent_nested(latent_dim, losses, thresholds, rng, options))
     return out
 
 

@@ -39,11 +39,15 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
 - ``local_law[n]`` (only where the ε ladder reaches the local regime, i.e. nested sampling: ≥ 3 thresholds with
   ε ≤ ``local_fraction``·λ_min(H) for some seed; our extension, ``theory.depth_theorem.local_limit_law``): per
   such seed, the ε → 0 intercept of a weighted linear fit of G_∞(ε)/ε against ε (the corrections are O(ε))
-  agrees with ``κ = tr(H⁻¹PᵀP⊥P)/((D + 2)|B|)`` within the Bonferroni z-interval: G_∞ vanishes exactly
+  agrees with ``κ = tr(H⁻¹PᵀP⊥P)/((D + 2)|B|)`` within the Bonferroni t-interval: G_∞ vanishes exactly
   linearly, with the predicted constant. Fails outright for a W* that is not rank 1.
 - ``gd_low[σ]``: for σ in ``gd_activations``, at every depth ≤ ``gd_max_depth`` the median over seeds of
   L_gen(GD) is at most ``gd_factor`` times chance (diverged runs count as infinite). GD uses the paper's
   per-depth initialization scales (1e-3 for d ≤ 4, 0.1 for 5–8, 0.2 beyond).
+Standard errors of nested-sampling estimates come from ``nested_replicates`` independent runs (R − 1 degrees of
+freedom, the points' ``se_dof``); every rule on G&C estimates uses Student-t quantiles with those dof (Welch
+for differences, normal scores of equal tail probability in chi-square sums, the smallest dof for fits),
+which reduce to the normal ones for rejection estimates with many accepted draws.
 Tanh and leaky ReLU G&C curves are recorded and drawn (outside the theorem) without a claim.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
 """
@@ -52,7 +56,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
@@ -64,9 +67,9 @@ from theory.depth_theorem import (LocalLaw, chain_log_singular_values, limit_cha
 from verify.errors import UserInputError, require
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
-from verify.rules import SlopeFit, agree, agree_chi2, fit_linear, z_quantile
+from verify.rules import SlopeFit, agree, agree_chi2, fit_linear, t_quantile
 from verify.sweeps import gd_claim as _gd_claim
-from verify.sweeps import point_rng, select
+from verify.sweeps import dof_of, point_rng, select
 
 NAME = "depth_theorem"
 SUMMARY = ("G&C improves with depth (Thm 2, Fig 2): Lyapunov gap, rank-1 depth limit, RIP bound and "
@@ -91,7 +94,7 @@ QUICK = {
     "rip_n": [20],
     "method": "rejection",
     "limit_method": "auto",
-    "limit_min_accepted": 100,  # auto: thresholds with fewer accepted draws go to nested sampling
+    "limit_min_accepted": 100,  # auto (limit_method, method): thresholds with a smaller ESS go to nested sampling
     "local_fraction": 0.1,  # the local law is tested at eps <= local_fraction * lambda_min(H)
     "nested_particles": 500,
     "nested_moves": 20,
@@ -242,7 +245,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         fact = Factorization(m, mp, p["width"], depth, act, p["prior"])
         ests = estimate(prob, fact, p["eps"], method=p["method"], draws=p["draws"],
                         rng=point_rng(seed, s, 1, ai, depth), sampler=p["sampler"], workers=p["workers"],
-                        on_chunk=bar.update, options=_nested_options(p))
+                        on_chunk=bar.update, options=_nested_options(p), min_ess=p["limit_min_accepted"])
         if p["gd"] and depth <= p["gd_max_depth"] and (s, ai, depth) not in gd_cache:
             gd_cache[s, ai, depth] = _gd_point(prob, p["width"], depth, act, p, point_rng(seed, s, 2, ai, depth))
         # The theorem's prior (normalized, σ odd) has this chance level exactly; other priors are held to it too.
@@ -253,7 +256,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
                            "seed": s, "n": p["n"], **_estimate_fields(est),
                            "chance_closed_form": limit_chance(prob) if exact_chance else float("nan"),
                            "sampler": fact.resolve_sampler(p["sampler"]), "G_limit": lim.G,
-                           "G_limit_se": lim.G_se, **_rip_fields(prob, rip, est.eps),
+                           "G_limit_se": lim.G_se, "G_limit_dof": lim.se_dof, **_rip_fields(prob, rip, est.eps),
                            **gd_cache.get((s, ai, depth), {"gd_gen_loss": float("nan")})})
     bar.close()
 
@@ -288,7 +291,7 @@ def lyapunov_depths(p: dict) -> list[int]:
 def _estimate_fields(est) -> dict:
     return {"eps": est.eps, "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se, "p_accept": est.p_accept,
             "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess, "method": est.method,
-            "note": est.note}
+            "note": est.note, "p_se": est.p_se, "se_dof": est.se_dof}
 
 
 def _rip_fields(prob, rip, eps) -> dict:
@@ -375,7 +378,7 @@ def build_claims(points: list[dict], activations, p: dict, fit: SlopeFit | None 
         # the rip_n problems exist for the bound; other problems get the claim where it applies or W* violates it
         if n in p["rip_n"] or any(q["rip_bound"] is not None or q["w_star_rank"] != 1 for q in pts):
             claims.append(bound_claim(f"rip_bound[n={n}]", pts, alpha))
-        local = local_law_claim(f"local_law[n={n}]", pts, alpha, p["local_fraction"], p["nested_replicates"] - 1)
+        local = local_law_claim(f"local_law[n={n}]", pts, alpha, p["local_fraction"])
         if local is not None:
             claims.append(local)
     if p["gd"]:
@@ -418,7 +421,9 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
                      rule=f"needs >= 3 depths with a significant gap ({int(keep.sum())} found); {rule}")
     g = gaps[keep]
     log_cov = cov[np.ix_(keep, keep)] / np.outer(g, g)  # delta method
-    fit = fit_linear(depths[keep], np.log(g), log_cov, level=1 - alpha)
+    used = [q for q in pts if q["depth"] in depths[keep]]
+    dof = min(dof_of(used).min(), dof_of(used, "G_limit_dof").min())
+    fit = fit_linear(depths[keep], np.log(g), log_cov, level=1 - alpha, dof=dof)
     return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci),
                  rule=f"upper end of the {100 * (1 - alpha):g}% CI of the slope per layer < 0 over {fit.n_points} "
                       f"depths; {rule}; the decay rate is reported, not asserted",
@@ -429,7 +434,8 @@ def limit_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     d = max(q["depth"] for q in pts)
     qs = select(pts, depth=d)
     return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [q["G_limit"] for q in qs],
-                      pred_se=[q["G_limit_se"] for q in qs], alpha=alpha,
+                      pred_se=[q["G_limit_se"] for q in qs], alpha=alpha, dof=dof_of(qs),
+                      pred_dof=dof_of(qs, "G_limit_dof"),
                       what=f"G at depth {d} vs the rank-1 limit G_inf, one term per seed")
 
 
@@ -444,7 +450,7 @@ def vanishing_slopes(pts: list[dict], level: float) -> list[SlopeFit | None]:
             continue
         G = np.array([q["G"] for q in qs])
         var = (np.array([q["G_se"] for q in qs]) / G) ** 2
-        fits.append(fit_linear(np.log([q["eps"] for q in qs]), np.log(G), var, level=level))
+        fits.append(fit_linear(np.log([q["eps"] for q in qs]), np.log(G), var, level=level, dof=dof_of(qs).min()))
     return fits
 
 
@@ -474,14 +480,16 @@ def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     if not usable:
         return Claim(name=name, predicted="G_inf <= bound", measured=None, ci=None, verdict="inconclusive",
                      rule="no problem with an estimated delta_2^- < 1 (or no accepted draws); " + rule)
-    z = z_quantile(alpha, len(usable))
+    zs = np.atleast_1d(t_quantile(alpha, len(usable), dof_of(usable)))
+    z = float(zs.max())
     ratio = [q["G"] / q["rip_bound"] for q in usable]
-    below = all(q["G"] + z * q["G_se"] <= q["rip_bound"] for q in usable)
-    above = any(q["G"] - z * q["G_se"] > q["rip_bound"] for q in usable)
+    below = all(q["G"] + zq * q["G_se"] <= q["rip_bound"] for q, zq in zip(usable, zs))
+    above = any(q["G"] - zq * q["G_se"] > q["rip_bound"] for q, zq in zip(usable, zs))
     return Claim(name=name, predicted="G_inf / bound <= 1", measured=float(max(ratio)),
                  ci=[float(min(ratio)), float(max(ratio))],
-                 rule=f"pass if G + {z:.2f} SE <= bound at all {len(usable)} points, fail if G - {z:.2f} SE > bound "
-                      f"at one (Bonferroni, alpha = {alpha:g}); measured = max G/bound; " + rule,
+                 rule=f"pass if G + q SE <= bound at all {len(usable)} points, fail if G - q SE > bound at one "
+                      f"(q <= {z:.2f}: Bonferroni, alpha = {alpha:g}, Student t with each point's dof); "
+                      "measured = max G/bound; " + rule,
                  verdict="pass" if below else ("fail" if above else "inconclusive"))
 
 
@@ -496,10 +504,10 @@ def local_points(pts: list[dict], fraction: float) -> dict[int, list[dict]]:
     return out
 
 
-def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float, df: int) -> Claim | None:
+def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float) -> Claim | None:
     """G_∞(ε)/ε → κ: intercept at ε = 0 of a weighted linear fit of G_∞/ε against ε (O(ε) corrections) over the
-    local thresholds agrees with κ, within a Student-t interval with ``df`` degrees of freedom (the SEs come from
-    df + 1 nested replicates). None when no seed has 3 local thresholds (the ladder is not deep enough)."""
+    local thresholds agrees with κ, within a Student-t interval whose degrees of freedom are the smallest
+    ``se_dof`` of the points used (nested replicates − 1). None when no seed has 3 local thresholds."""
     higher = sorted({q["w_star_rank"] for q in pts if q["w_star_rank"] != 1})
     small = [q for q in pts if np.isfinite(q["G"]) and q["eps"] <= 1e-3]
     if higher and small:
@@ -508,7 +516,8 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float, d
     by_seed = local_points(pts, fraction)
     if not by_seed:
         return None
-    z = float(stats.t.ppf(1 - alpha / (2 * len(by_seed)), df=max(int(df), 1)))
+    df = min(dof_of(qs).min() for qs in by_seed.values())
+    z = t_quantile(alpha, len(by_seed), max(df, 1.0))
     fits, kappas = [], []
     for qs in by_seed.values():
         eps = np.array([q["eps"] for q in qs])
@@ -521,8 +530,8 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float, d
                  ci=[[f.intercept - z * f.intercept_se, f.intercept + z * f.intercept_se] for f in fits],
                  rule=f"per seed with >= 3 thresholds eps <= {fraction:g} lambda_min(H): intercept of G_inf/eps "
                       f"against eps (weighted linear fit) within {z:.2f} SE of kappa = tr(H^-1 P'P_perp P)/((D+2)|B|) "
-                      f"({len(fits)} seed(s), Bonferroni, alpha = {alpha:g}, Student t with {df} df: SEs from "
-                      "independent nested replicates)",
+                      f"({len(fits)} seed(s), Bonferroni, alpha = {alpha:g}, Student t with {df:.4g} df, the smallest "
+                      "se_dof of the points: nested replicates - 1)",
                  verdict="pass" if all(ok) else "fail")
 
 

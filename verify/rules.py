@@ -22,21 +22,71 @@ def z_quantile(alpha: float, n_tests: int = 1) -> float:
     return float(stats.norm.ppf(1.0 - alpha / (2.0 * max(n_tests, 1))))
 
 
-def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, pred_se=0.0,
-          what: str = "") -> Claim:
-    """Claim that every measured value equals its prediction within a Bonferroni z-interval.
+def t_quantile(alpha: float, n_tests: int = 1, dof=np.inf):
+    """Two-sided Student-t quantile (``dof`` degrees of freedom; ∞ gives the normal one), Bonferroni over ``n_tests``."""
+    q = stats.t.ppf(1.0 - alpha / (2.0 * max(n_tests, 1)), np.asarray(dof, float))
+    return float(q) if np.ndim(q) == 0 else q
 
-    Rule: for each i, |measured_i - predicted_i| <= z * sqrt(se_i^2 + pred_se_i^2), z the two-sided
-    normal quantile at level ``alpha / N``. A false failure happens with probability <= alpha when the
-    prediction is exact and the estimates are normal. Non-finite inputs make the claim inconclusive.
+
+def welch_dof(se_a, dof_a, se_b=0.0, dof_b=np.inf):
+    """Welch–Satterthwaite degrees of freedom of ``sqrt(se_a² + se_b²)`` (∞ where both SEs are known, i.e. dof ∞).
+
+    Standard errors from R independent replicates have R − 1 degrees of freedom; from many i.i.d. draws, ∞ in
+    practice. The result is at least ``min(dof_a, dof_b)`` over the terms with a nonzero SE.
     """
-    measured, se, predicted, pred_se = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se)))
+    se_a, dof_a, se_b, dof_b = np.broadcast_arrays(*(np.asarray(v, float) for v in (se_a, dof_a, se_b, dof_b)))
+    var = se_a ** 2 + se_b ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = se_a ** 4 / np.maximum(dof_a, 1e-12) + se_b ** 4 / np.maximum(dof_b, 1e-12)
+        dof = np.where(denom > 0, var ** 2 / denom, np.inf)
+    return float(dof) if dof.ndim == 0 else dof
+
+
+def welch_limit(se_a: float, dof_a: float, se_b: float, dof_b: float, alpha: float) -> float:
+    """Largest |difference| of two independent estimates consistent at two-sided level ``alpha``: the Student-t
+    quantile with Welch–Satterthwaite degrees of freedom times the combined SE."""
+    var = se_a ** 2 + se_b ** 2
+    return 0.0 if var == 0 else t_quantile(alpha, 1, welch_dof(se_a, dof_a, se_b, dof_b)) * float(np.sqrt(var))
+
+
+def t_to_z(t, dof):
+    """The normal score with the same tail probability as ``t`` under Student t with ``dof`` degrees of freedom
+    (exact when t is t-distributed; the identity at dof = ∞). Lets t-statistics enter chi-square sums."""
+    t, dof = np.broadcast_arrays(np.asarray(t, float), np.asarray(dof, float))
+    finite = np.isfinite(dof)
+    out = t.copy()
+    if finite.any():
+        # the upper tail on |t| keeps precision far out (no 1 − tiny cancellation)
+        a, nu = np.abs(t[finite]), dof[finite]
+        z = stats.norm.isf(stats.t.sf(a, nu))
+        # beyond float range (tail < 1e-308, where every test here is decisive): the leading-order
+        # asymptote sqrt(ν ln(1 + t²/ν)), which is monotone in |t| and tends to |t| as ν → ∞
+        far = ~np.isfinite(z)
+        z[far] = np.sqrt(nu[far] * np.log1p(a[far] ** 2 / nu[far]))
+        out[finite] = np.sign(t[finite]) * z
+    return out
+
+
+def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, pred_se=0.0,
+          what: str = "", dof=np.inf, pred_dof=np.inf) -> Claim:
+    """Claim that every measured value equals its prediction within a Bonferroni interval.
+
+    Rule: for each i, |measured_i - predicted_i| <= q_i * sqrt(se_i^2 + pred_se_i^2), q_i the two-sided
+    quantile at level ``alpha / N`` of Student t with the Welch degrees of freedom of the two SEs (``dof``,
+    ``pred_dof``: R − 1 for replicate SEs; ∞, the default, gives the normal quantile). A false failure
+    happens with probability <= alpha when the prediction is exact and the estimates are normal. Non-finite
+    inputs make the claim inconclusive.
+    """
+    measured, se, predicted, pred_se, dof, pred_dof = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se, dof, pred_dof)))
     n = measured.size
-    z = z_quantile(alpha, n)
+    nu = np.atleast_1d(welch_dof(se, dof, pred_se, pred_dof))
+    z = np.atleast_1d(t_quantile(alpha, n, nu))
     sd = np.sqrt(se ** 2 + pred_se ** 2)
     ok = np.isfinite(measured) & np.isfinite(sd) & np.isfinite(predicted)
-    rule = (f"|measured - predicted| <= {z:.2f} * combined SE at each of {n} point(s) "
+    quantile = (f"{z.max():.2f}" if np.all(np.isinf(nu)) else
+                f"the Student-t quantile (Welch dof >= {nu.min():.3g}, at most {z.max():.2f})")
+    rule = (f"|measured - predicted| <= {quantile} * combined SE at each of {n} point(s) "
             f"(two-sided, family-wise alpha = {alpha:g}, Bonferroni){'; ' + what if what else ''}")
     if not ok.all():
         verdict = "inconclusive"
@@ -47,23 +97,26 @@ def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, p
                  ci=[_scalar(measured - half), _scalar(measured + half)], rule=rule, verdict=verdict)
 
 
-def chi2_statistic(measured, se, predicted, pred_se=0.0) -> tuple[float, int]:
-    """``Σ_i (measured_i − predicted_i)² / (se_i² + pred_se_i²)`` and the number of terms."""
-    measured, se, predicted, pred_se = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se)))
-    return float(np.sum((measured - predicted) ** 2 / (se ** 2 + pred_se ** 2))), measured.size
+def chi2_statistic(measured, se, predicted, pred_se=0.0, dof=np.inf, pred_dof=np.inf) -> tuple[float, int]:
+    """``Σ_i z_i²`` and the number of terms, ``z_i = (measured_i − predicted_i) / sqrt(se_i² + pred_se_i²)``
+    mapped by :func:`t_to_z` when the SEs have finite (Welch) degrees of freedom."""
+    measured, se, predicted, pred_se, dof, pred_dof = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (measured, se, predicted, pred_se, dof, pred_dof)))
+    t = (measured - predicted) / np.sqrt(se ** 2 + pred_se ** 2)
+    return float(np.sum(t_to_z(t, welch_dof(se, dof, pred_se, pred_dof)) ** 2)), measured.size
 
 
 def agree_chi2(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, pred_se=0.0,
-               what: str = "", reject: bool = False) -> Claim:
+               what: str = "", reject: bool = False, dof=np.inf, pred_dof=np.inf) -> Claim:
     """Claim that measured values equal predictions jointly: ``T = Σ z_i² <= χ²_N(1 − alpha)``.
 
     Unlike :func:`agree`, deviations of mixed signs accumulate instead of cancelling. The false-failure
-    rate is alpha when the predictions are exact and the estimates normal. With ``reject=True`` the
-    claim is the opposite (the prediction is *rejected*: ``T > χ²_N(1 − alpha)``), used to show that a
-    wrong prediction is caught; its false-pass rate is then alpha.
+    rate is alpha when the predictions are exact and the estimates normal; t-statistics of replicate SEs
+    (finite ``dof`` / ``pred_dof``) are first mapped to normal scores of equal tail probability. With
+    ``reject=True`` the claim is the opposite (the prediction is *rejected*: ``T > χ²_N(1 − alpha)``), used
+    to show that a wrong prediction is caught; its false-pass rate is then alpha.
     """
-    T, n = chi2_statistic(measured, se, predicted, pred_se)
+    T, n = chi2_statistic(measured, se, predicted, pred_se, dof, pred_dof)
     limit = float(stats.chi2.ppf(1 - alpha, df=n))
     sign = ">" if reject else "<="
     rule = (f"T = sum of squared z-scores over {n} point(s) {sign} chi2_{n} quantile {limit:.3g} "
@@ -86,12 +139,14 @@ class SlopeFit:
     intercept_se: float = float("nan")
 
 
-def fit_linear(x, y, cov, *, level: float, weights=None) -> SlopeFit:
+def fit_linear(x, y, cov, *, level: float, weights=None, dof: float = np.inf) -> SlopeFit:
     """Weighted least squares ``y = a + b x`` with the sandwich variance under the full covariance ``cov``.
 
     ``cov`` is a covariance matrix or a vector of variances. ``weights`` default to 1/diag(cov) (pass ones
-    for ordinary least squares). The CI on b uses the normal quantile: ``cov`` is taken as known (Monte
-    Carlo covariances from many draws).
+    for ordinary least squares). The CI on b uses the normal quantile when ``cov`` is known (Monte Carlo
+    covariances from many draws, ``dof`` = ∞), else Student t with ``dof`` degrees of freedom — pass the
+    smallest dof among the variance estimates (Welch–Satterthwaite's effective dof of a combination of
+    independent variance estimates is at least that, so the interval is conservative).
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     cov = np.asarray(cov, float)
@@ -105,13 +160,13 @@ def fit_linear(x, y, cov, *, level: float, weights=None) -> SlopeFit:
     coef = H @ y
     var = H @ cov @ H.T
     se = float(np.sqrt(var[1, 1]))
-    q = float(stats.norm.ppf(0.5 + level / 2))
+    q = t_quantile(1 - level, 1, dof)
     b = float(coef[1])
     return SlopeFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=x.size,
                     intercept_se=float(np.sqrt(var[0, 0])))
 
 
-def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA) -> SlopeFit:
+def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA, dof: float = np.inf) -> SlopeFit:
     """Weighted least-squares fit of ``log y = a + b log x`` with a ``level`` confidence interval on b.
 
     ``y_se`` (standard errors of y) gives weights 1/se(log y)^2 = (y/se)^2 and the CI uses the normal
@@ -123,7 +178,7 @@ def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA) -> Sl
     if n < 3:
         raise ValueError("a slope fit needs at least 3 points")
     if y_se is not None:  # se(log y) = se(y)/y to first order
-        return fit_linear(lx, ly, (np.asarray(y_se, float) / y) ** 2, level=level)
+        return fit_linear(lx, ly, (np.asarray(y_se, float) / y) ** 2, level=level, dof=dof)
     X = np.column_stack([np.ones(n), lx])
     coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
     resid = ly - X @ coef

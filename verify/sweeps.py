@@ -41,3 +41,8 @@ def gd_claim(name: str, pts: list[dict], factor: float, *, by: str = "width", re
                  rule=f"median over seeds of L_gen(GD)/chance <= {factor:g} at every {by} (max over {by}s "
                       f"reported; {what}{'; ' + note if note else ''})",
                  verdict="pass" if worst <= factor else "fail")
+
+
+def dof_of(qs: list[dict], key: str = "se_dof") -> np.ndarray:
+    """Degrees of freedom of each point's standard error (``GncEstimate.se_dof``); ∞ where a record has none."""
+    return np.array([q.get(key, np.inf) for q in qs], float)

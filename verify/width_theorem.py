@@ -22,8 +22,11 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
 - ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): the same statistic against chance exceeds
   the quantile, i.e. "G = chance" at that width is rejected (whatever the tolerance, the check does not
   report leaky ReLU as reaching chance).
-- Points whose effective sample size is below ``min_ess`` (default 100) are left out of the rules (their
-  standard errors are not trustworthy); a claim without enough points is ``inconclusive``.
+- Effective sample size: with ``method=auto``, a point whose rbis ESS is below ``min_ess`` (default 100) is
+  redone by tempered SMC (``numerics.gnc.estimate``; the record's ``method_note`` says so); points still below
+  ``min_ess`` are left out of the rules (their standard errors are not trustworthy); a claim without enough
+  points is ``inconclusive``. Quantiles are Student t with each point's ``se_dof`` (SMC: replicates − 1),
+  normal in the large-sample limit; a fit takes the smallest dof of its points (conservative).
 - ``gd_far_below_chance[σ, d]`` (σ antisymmetric; Proposition 1 is about linear σ): at every width the
   median over seeds of the GD baseline's L_gen is at most ``gd_factor`` (default 0.1) times the chance
   level; non-converged runs count as failures. Leaky ReLU's GD numbers are recorded and drawn, not judged.
@@ -46,8 +49,8 @@ from verify.errors import require
 from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
-from verify.sweeps import chance_of, gd_claim, point_rng, select
-from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, z_quantile
+from verify.sweeps import chance_of, dof_of, gd_claim, point_rng, select
+from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, t_quantile
 
 NAME = "width_theorem"
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
@@ -163,7 +166,8 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         fact = Factorization(m, mp, width, depth, act, p["prior"])
         estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
                              rng=point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
-                             workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update)
+                             workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update,
+                             min_ess=p["min_ess"])
         K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
         gd = _gd_point(prob, width, depth, act, p, point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
@@ -177,6 +181,7 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
                         "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
                         "chance_limit": lim["chance"], "p_accept": est.p_accept,
                         "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
+                        "p_se": est.p_se, "se_dof": est.se_dof,
                         "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(p["sampler"]),
                         "seconds": time.perf_counter() - started, **gd})
         store.put(key, new)
@@ -275,7 +280,8 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     if keep.sum() < 3:
         return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
                      rule=f"needs >= 3 widths with a significant gap ({int(keep.sum())} found); {rule_extra}")
-    fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha)
+    dof = min(dof_of(select(pts, width=int(k))).min() for k in widths[keep])
+    fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha, dof=dof)
     return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
 
 
@@ -292,7 +298,7 @@ def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: s
     target_vals = np.array([_target(q, target) for q in qs])
     se = np.hypot([q["G_se"] for q in qs], [q.get("G_limit_se", 0.0) or 0.0 for q in qs]
                   if target == "G_limit" else 0.0)
-    z = z_quantile(2 * alpha, len(qs))  # one-sided bound at alpha / S
+    z = t_quantile(2 * alpha, len(qs), dof_of(qs))  # one-sided bound at alpha / S
     upper = (np.abs(G - target_vals) + z * se) / target_vals
     verdict = "inconclusive" if not np.all(np.isfinite(upper)) else ("pass" if upper.max() < rtol else "fail")
     return Claim(name=name, predicted=f"|G/{target} - 1| < {rtol:g}", measured=(G / target_vals - 1).tolist(),
@@ -306,7 +312,7 @@ def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     k = max(q["width"] for q in pts)
     qs = select(pts, width=k)
     return agree_chi2(name, [q["G"] for q in qs], [q["G_se"] for q in qs], [chance_of(q) for q in qs],
-                      alpha=alpha, reject=True,
+                      alpha=alpha, reject=True, dof=dof_of(qs),
                       what=f"G at width {k} vs chance, one term per seed: 'G -> chance' must be rejected")
 
 

@@ -1,0 +1,88 @@
+"""The shared statistical rules with replicate (Student-t) standard errors.
+
+Rule of the calibration tests: with the prediction true, a rule at level ``alpha`` = 0.05 applied to T = 4000
+simulated data sets rejects a Binomial(T, q) number of them with q ≤ 0.05 (q = 0.05 for the exact chi-square
+and t rules). We assert the count is at most the binomial upper 1e-4 quantile of q = 0.05 (false-failure rate of
+each such test ≤ 1e-4). The negative controls show the same data judged with normal quantiles (as if the
+replicate SEs were exact) reject far more often than 5%: the count exceeds the binomial 1 − 1e-4 upper quantile.
+"""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from verify.rules import agree, agree_chi2, fit_linear, t_quantile, t_to_z, welch_dof, welch_limit
+
+seeds = st.integers(0, 2 ** 32 - 1)
+TRIALS, LEVEL = 4000, 0.05
+LIMIT = int(stats.binom.ppf(1 - 1e-4, TRIALS, LEVEL))
+
+
+def replicate_means(rng, n_points: int, replicates: int, truth=0.0):
+    """Per point: mean and SE (ddof 1) of ``replicates`` N(truth, 1) draws."""
+    x = rng.standard_normal((n_points, replicates)) + truth
+    return x.mean(1), x.std(1, ddof=1) / np.sqrt(replicates)
+
+
+def test_t_to_z_preserves_tail_probabilities_and_is_identity_at_infinite_dof():
+    t = np.array([-50.0, -3.0, -0.5, 0.0, 0.7, 4.0, 80.0])
+    assert np.array_equal(t_to_z(t, np.inf), t)
+    for dof in (1, 3, 7, 30):
+        z = t_to_z(t, dof)
+        assert np.allclose(stats.norm.sf(np.abs(z)), stats.t.sf(np.abs(t), dof), rtol=1e-10, atol=0)
+        assert np.all(np.sign(z) == np.sign(t)) and np.all(np.abs(z) <= np.abs(t) + 1e-12)
+    assert np.isclose(t_to_z(t_quantile(1e-3, 1, 5), 5), stats.norm.isf(5e-4))
+    # tails below 1e-308: ln P(T > t) ≈ −(ν/2) ln(1 + t²/ν) to leading order, i.e. z ≈ 146.5 at t = 176, ν = 30931
+    huge = t_to_z(np.array([-176.0, 176.0, 1e4]), np.array([30931.0, 30931.0, 1e9]))
+    assert np.all(np.isfinite(huge)) and huge[0] == -huge[1] and 140 < huge[1] < 150 and huge[2] > 9e3
+
+
+def test_welch_dof_reduces_to_the_single_dof_and_lies_between_min_and_sum():
+    assert np.isclose(welch_dof(0.3, 7), 7) and np.isclose(welch_dof(0.3, 7, 0.0, 3), 7)
+    assert welch_dof(0.3, np.inf, 0.2, np.inf) == np.inf
+    nu = welch_dof(0.3, 7, 0.2, 3)
+    assert 3 <= nu <= 10
+    assert np.isclose(welch_limit(0.3, np.inf, 0.4, np.inf, 0.05), stats.norm.isf(0.025) * 0.5)
+
+
+@settings(max_examples=3)
+@given(seed=seeds, replicates=st.integers(3, 6))
+def test_agree_with_replicate_dof_is_calibrated_and_the_normal_rule_is_not(seed, replicates):
+    rng = np.random.default_rng(seed)
+    t_fail = z_fail = 0
+    for _ in range(TRIALS):
+        g, se = replicate_means(rng, 5, replicates)
+        t_fail += agree("x", g, se, 0.0, alpha=LEVEL, dof=replicates - 1).verdict == "fail"
+        z_fail += agree("x", g, se, 0.0, alpha=LEVEL).verdict == "fail"
+    assert t_fail <= LIMIT, t_fail
+    assert z_fail > LIMIT, z_fail  # the defect this rule fixes, visible at these sizes
+
+
+@settings(max_examples=3)
+@given(seed=seeds, replicates=st.integers(3, 6))
+def test_agree_chi2_with_replicate_dof_is_calibrated_and_catches_a_shift(seed, replicates):
+    rng = np.random.default_rng(seed)
+    t_fail = z_fail = shifted_pass = 0
+    for _ in range(TRIALS):
+        g, se = replicate_means(rng, 6, replicates)
+        t_fail += agree_chi2("x", g, se, 0.0, alpha=LEVEL, dof=replicates - 1).verdict == "fail"
+        z_fail += agree_chi2("x", g, se, 0.0, alpha=LEVEL).verdict == "fail"
+        g, se = replicate_means(rng, 6, replicates, truth=3.0)  # 3σ per draw: ≥ 5 replicate SEs off
+        shifted_pass += agree_chi2("x", g, se, 0.0, alpha=LEVEL, dof=replicates - 1).verdict == "pass"
+    assert t_fail <= LIMIT, t_fail
+    assert z_fail > LIMIT, z_fail
+    assert shifted_pass <= TRIALS * 0.01, shifted_pass
+
+
+@settings(max_examples=2)
+@given(seed=seeds)
+def test_fit_linear_with_min_dof_covers_the_true_slope(seed):
+    """Points with replicate SEs (R = 4): the slope's Student-t interval at dof R − 1 covers the truth in ≥ 95%."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(6.0)
+    misses = 0
+    for _ in range(TRIALS):
+        g, se = replicate_means(rng, x.size, 4)
+        fit = fit_linear(x, 1.0 - 0.5 * x + g, se ** 2, level=1 - LEVEL, dof=3)
+        misses += not fit.ci[0] <= -0.5 <= fit.ci[1]
+    assert misses <= LIMIT, misses
