@@ -5,6 +5,7 @@ seed is reported and replayable.
 """
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", deadline=None, max_examples=20,
@@ -12,3 +13,16 @@ settings.register_profile("dev", deadline=None, max_examples=20,
 settings.register_profile("ci", deadline=None, max_examples=20, derandomize=False,
                           suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` runs ``python -m verify *args`` in-process and returns (exit code, stdout, stderr)."""
+    from verify.__main__ import main
+
+    def run(*args):
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -12,7 +12,6 @@ import pytest
 from numerics.activations import parse_activation
 from numerics.problems import SensingProblem, gaussian_measurements, random_problem, save_problem
 from verify import depth_theorem as dt
-from verify.__main__ import main
 
 TINY = ["--no-progress", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
         "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
@@ -22,14 +21,8 @@ POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_acc
               "method", "G_limit", "G_limit_se", "rip_delta2_lower", "rip_bound", "gd_gen_loss"}
 
 
-def run_cli(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_list_names_the_check(capsys):
-    code, out, _ = run_cli(capsys, "--list")
+def test_list_names_the_check(cli):
+    code, out, _ = cli("--list")
     assert code == 0 and "depth_theorem" in out
 
 
@@ -44,30 +37,30 @@ def test_list_names_the_check(capsys):
     (["--set", "width=1"], "width"), (["--seed", "-1"], "seed"),
     (["--problem", "does_not_exist.npz"], "no such file"),
 ])
-def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
-    code, out, err = run_cli(capsys, "depth_theorem", "--out", str(tmp_path), *args)
+def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
+    code, out, err = cli("depth_theorem", "--out", str(tmp_path), *args)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_nested_without_the_module_is_bad_input(capsys, tmp_path, monkeypatch):
+def test_nested_without_the_module_is_bad_input(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(dt, "nested_available", lambda: False)
-    code, _, err = run_cli(capsys, "depth_theorem", "--out", str(tmp_path), "--set", "method=nested")
+    code, _, err = cli("depth_theorem", "--out", str(tmp_path), "--set", "method=nested")
     assert code == 2 and "nested" in err and len(err.strip().splitlines()) == 1
 
 
-def test_malformed_problem_file_is_rejected(capsys, tmp_path):
+def test_malformed_problem_file_is_rejected(cli, tmp_path):
     np.savez(tmp_path / "p.npz", A=np.ones((30, 5, 5)), W_star=np.eye(5))
-    code, _, err = run_cli(capsys, "depth_theorem", "--problem", str(tmp_path / "p.npz"))
+    code, _, err = cli("depth_theorem", "--problem", str(tmp_path / "p.npz"))
     assert code == 2 and err.startswith("error: problem:")
 
 
-def test_end_to_end_record_and_figure(capsys, tmp_path):
+def test_end_to_end_record_and_figure(cli, tmp_path):
     prob = random_problem(4, 4, 1, 9, np.random.default_rng(3))
     save_problem(tmp_path / "prob.npz", prob)
     args = ["depth_theorem", "--out", str(tmp_path), "--problem", str(tmp_path / "prob.npz"), *TINY,
             "--set", "activations=linear,tanh", "--set", "gd=true", "--set", "gd_steps=200"]
-    code, out, _ = run_cli(capsys, *args)
+    code, out, _ = cli(*args)
     assert code in (0, 1) and "verdict:" in out
     record = json.loads((tmp_path / "depth_theorem.json").read_text())
     assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
@@ -88,7 +81,7 @@ def test_end_to_end_record_and_figure(capsys, tmp_path):
     assert (tmp_path / "depth_theorem.png").stat().st_size > 10_000
     assert (tmp_path / "depth_theorem.pdf").exists()
     first = record["points"]
-    run_cli(capsys, *args)  # reproducible bit for bit from the seed
+    cli(*args)  # reproducible bit for bit from the seed
     assert json.loads((tmp_path / "depth_theorem.json").read_text())["points"] == first
 
 

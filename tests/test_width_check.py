@@ -7,7 +7,6 @@ import pytest
 from numerics.activations import parse_activation
 from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
-from verify.__main__ import main
 
 TINY = ["--no-progress", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
         "--set", "draws=4000", "--set", "gd=false", "--set", "limit_samples=5000"]
@@ -15,14 +14,8 @@ POINT_KEYS = {"activation", "width", "depth", "seed", "eps", "G", "G_se", "C", "
               "G_limit", "p_accept", "n_accepted", "n_draws", "gd_gen_loss"}
 
 
-def run_cli(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_list_names_the_check(capsys):
-    code, out, _ = run_cli(capsys, "--list")
+def test_list_names_the_check(cli):
+    code, out, _ = cli("--list")
     assert code == 0 and "width_theorem" in out
 
 
@@ -35,24 +28,24 @@ def test_list_names_the_check(capsys):
     (["--set", "method=magic"], "unknown method"), (["--seed", "-1"], "seed"),
     (["--problem", "does_not_exist.npz"], "no such file"),
 ])
-def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
-    code, out, err = run_cli(capsys, "width_theorem", "--out", str(tmp_path), *args)
+def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
+    code, out, err = cli("width_theorem", "--out", str(tmp_path), *args)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_malformed_problem_file_is_rejected(capsys, tmp_path):
+def test_malformed_problem_file_is_rejected(cli, tmp_path):
     np.savez(tmp_path / "p.npz", A=np.ones((30, 5, 5)), W_star=np.eye(5))
-    code, _, err = run_cli(capsys, "width_theorem", "--problem", str(tmp_path / "p.npz"))
+    code, _, err = cli("width_theorem", "--problem", str(tmp_path / "p.npz"))
     assert code == 2 and err.startswith("error: problem:")
 
 
-def test_end_to_end_record_and_figure(capsys, tmp_path):
+def test_end_to_end_record_and_figure(cli, tmp_path):
     prob = random_problem(4, 4, 1, 8, np.random.default_rng(3))
     save_problem(tmp_path / "prob.npz", prob)
     args = ["width_theorem", "--out", str(tmp_path), "--problem", str(tmp_path / "prob.npz"), *TINY,
             "--set", "activations=linear,leaky_relu", "--set", "gd=true", "--set", "gd_steps=300"]
-    code, out, _ = run_cli(capsys, *args)
+    code, out, _ = cli(*args)
     assert code in (0, 1) and "verdict:" in out
     record = json.loads((tmp_path / "width_theorem.json").read_text())
     assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
@@ -68,7 +61,7 @@ def test_end_to_end_record_and_figure(capsys, tmp_path):
     def numbers(points):
         return [{k: v for k, v in q.items() if k != "seconds"} for q in points]
     first = numbers(record["points"])
-    run_cli(capsys, *args)
+    cli(*args)
     assert numbers(json.loads((tmp_path / "width_theorem.json").read_text())["points"]) == first
 
 
