@@ -17,12 +17,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 @pytest.fixture
 def cli(capsys):
-    """``cli(*args)`` runs ``python -m verify *args`` in-process and returns (exit code, stdout, stderr)."""
+    """``cli(*args)`` runs ``python -m verify *args`` in-process and returns (exit code, stdout, stderr);
+    ``cli.rejects(*args, message=...)`` asserts the run is refused as bad input: exit 2 and one line on stderr
+    that contains ``message``, without a traceback."""
     from verify.__main__ import main
 
-    def run(*args):
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
+    class Cli:
+        def __call__(self, *args):
+            code = main(list(args))
+            out, err = capsys.readouterr()
+            return code, out, err
 
-    return run
+        def rejects(self, *args, message: str) -> str:
+            code, _, err = self(*args)
+            assert code == 2, (code, err)
+            assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+            return err
+
+    return Cli()

@@ -123,6 +123,11 @@ def validate(p: dict) -> None:
     require(p["memory_mb"] >= 1, f"memory_mb must be >= 1, got {p['memory_mb']}")
     require(p["gd_lr"] > 0 and p["gd_init"] > 0 and p["gd_steps"] >= 1, "gd_lr, gd_init, gd_steps must be positive")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
+    narrow = [k for k in p["widths"] + p["extra_widths"] if min(k, p["mp"]) * p["m"] < p["n"]]
+    require(min(p["eps"]) > 0 or (p["prior"] == "gaussian" and not narrow),
+            "eps = 0 needs a Gaussian-linear last layer (gaussian prior, min(k, m')*m >= n); "
+            + (f"prior {p['prior']!r} has none" if p["prior"] != "gaussian" else f"widths {narrow} are too narrow")
+            + ": use eps > 0")
 
 
 def _widths_for(p: dict, activation=None) -> list[int]:
@@ -136,12 +141,12 @@ def _draws_for(p: dict, width: int) -> int:
 def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True,
         checkpoint: Path | None = None) -> Record:
     """The sweep; with ``checkpoint``, finished points go to that file and a rerun resumes from it."""
-    validate(p)
-    activations = [parse_activation(a) for a in p["activations"]]
     user_problem = load_problem(problem) if problem is not None else None
     if user_problem is not None:
         p = {**p, "m": user_problem.shape[0], "mp": user_problem.shape[1], "n": user_problem.n,
              "problem_file": str(problem)}
+    validate(p)
+    activations = [parse_activation(a) for a in p["activations"]]
     m, mp = p["m"], p["mp"]
     jobs = [(s, ai, a, d, k) for s in range(p["seeds"]) for ai, a in enumerate(activations)
             for d in p["depths"] for k in _widths_for(p, a)]
