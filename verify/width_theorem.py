@@ -23,7 +23,8 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   the quantile, i.e. "G = chance" at that width is rejected (whatever the tolerance, the check does not
   report leaky ReLU as reaching chance).
 - Effective sample size: with ``method=auto``, a point whose rbis ESS is below ``min_ess`` (default 100) is
-  redone by tempered SMC (``numerics.gnc.estimate``; the record's ``method_note`` says so); points still below
+  redone by tempered SMC (``numerics.gnc.estimate``; sizes ``smc_particles``, ``smc_moves``, ``smc_replicates``,
+  also used by ``method=smc|nested``; the record's ``method_note`` says so); points still below
   ``min_ess`` are left out of the rules (their standard errors are not trustworthy); a claim without enough
   points is ``inconclusive``. Quantiles are Student t with each point's ``se_dof`` (SMC: replicates − 1),
   normal in the large-sample limit; a fit takes the smallest dof of its points (conservative).
@@ -72,6 +73,9 @@ QUICK = {
     "rank": 1,
     "method": "auto",
     "min_ess": 100.0,
+    "smc_particles": 300,  # auto's SMC fallback at points whose rbis ESS < min_ess (narrow nets)
+    "smc_moves": 20,
+    "smc_replicates": 4,
     "sampler": "auto",
     "workers": 2,
     "memory_mb": 128,  # memory budget of the streamed prior draws (all workers together)
@@ -95,6 +99,8 @@ FULL = {
     "draws": 200_000,
     "gd_steps": 100_000,
     "gd_lr": 1e-4,
+    "smc_particles": 1000,
+    "smc_moves": 60,
 }
 
 
@@ -120,6 +126,9 @@ def validate(p: dict) -> None:
     require(1 <= p["rank"] <= min(p["m"], p["mp"]), f"rank must be in [1, min(m, mp)], got {p['rank']}")
     require(0 < p["alpha"] < 1, f"alpha must be in (0, 1), got {p['alpha']}")
     require(p["workers"] >= 1, f"workers must be >= 1, got {p['workers']}")
+    require(p["min_ess"] >= 0, f"min_ess must be >= 0, got {p['min_ess']}")
+    require(p["smc_particles"] >= 2 and p["smc_moves"] >= 0 and p["smc_replicates"] >= 2,
+            "smc_particles and smc_replicates must be >= 2, smc_moves >= 0")
     require(p["memory_mb"] >= 1, f"memory_mb must be >= 1, got {p['memory_mb']}")
     require(p["gd_lr"] > 0 and p["gd_init"] > 0 and p["gd_steps"] >= 1, "gd_lr, gd_init, gd_steps must be positive")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
@@ -172,7 +181,9 @@ def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = Tru
         estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
                              rng=point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
                              workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update,
-                             min_ess=p["min_ess"])
+                             min_ess=p["min_ess"], options={"particles": p["smc_particles"],
+                                                            "moves": p["smc_moves"],
+                                                            "replicates": p["smc_replicates"]})
         K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
         chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
         gd = _gd_point(prob, width, depth, act, p, point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
