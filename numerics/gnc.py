@@ -226,7 +226,9 @@ def redo_low_ess(out: list[GncEstimate], min_ess: float, fallback: str, why: str
     """Replace the estimates whose ESS is below ``min_ess`` by ``redo(their thresholds)``, and note why.
 
     A fallback that refuses the problem (a :class:`UserInputError`, e.g. smc with every weight zero) leaves
-    the first estimate in place, with the refusal in its note.
+    the first estimate in place, with the refusal in its note. A redone estimate keeps the first one's chance
+    level ``C`` (it does not depend on ε and comes from all ``draws`` prior draws, where smc and nested see
+    only their initial particles, too few for a normal interval when L_gen is heavy-tailed).
     """
     low = [i for i, est in enumerate(out) if not est.ess >= min_ess]
     redone, refusal = [], ""
@@ -244,7 +246,7 @@ def redo_low_ess(out: list[GncEstimate], min_ess: float, fallback: str, why: str
                                             f"{refusal}"))
         else:
             new = redone[low.index(i)]
-            result.append(replace(new, note=f"{why}; measured ess {est.ess:.4g} < min_ess {min_ess:g} -> {fallback} "
+            result.append(replace(new, C=est.C, C_se=est.C_se, note=f"{why}; measured ess {est.ess:.4g} < min_ess {min_ess:g} -> {fallback} "
                                             f"(ess {new.ess:.4g}; {new.note})"))
     return result
 

@@ -84,6 +84,8 @@ def test_auto_redoes_degenerate_rbis_weights_with_smc(seed):
     options = {"particles": 200, "moves": 10, "replicates": 4}
     est, = estimate(prob, fact, 0.0, method="auto", draws=2000, rng=np.random.default_rng(seed), options=options)
     assert est.method == "smc" and est.se_dof == 3 and np.isfinite(est.G)
+    first, = estimate(prob, fact, 0.0, method="rbis", draws=2000, rng=np.random.default_rng(seed).spawn(2)[0])
+    assert (est.C, est.C_se) == (first.C, first.C_se)  # auto's rbis run (its rng.spawn(2)[0]): C of 2000 draws kept
     assert "measured ess" in est.note and "< min_ess 100 -> smc" in est.note and "Rao-Blackwellized" in est.note
 
 

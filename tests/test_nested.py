@@ -68,7 +68,9 @@ def test_nested_agrees_with_rejection_for_every_prior(seed, prior, act, k, d, ki
     rj, = estimate(prob, fact, eps, method="rejection", draws=200_000, rng=rng)
     ne, = estimate(prob, fact, eps, method="nested", draws=0, rng=rng, options=OPTIONS)
     assert agrees_with_rejection(ne, rj), (ne, rj)
-    assert abs(ne.C - rj.C) <= welch_limit(ne.C_se, 1e6, rj.C_se, 1e6, ALPHA)
+    if prior != "gaussian":  # bounded weights, bounded L_gen: the CLT holds for C over nested's 3200 prior particles
+        # (under the gaussian prior L_gen of a depth-5 product has skewness ~4, kurtosis ~30: no normal interval)
+        assert abs(ne.C - rj.C) <= welch_limit(ne.C_se, np.inf, rj.C_se, np.inf, ALPHA)
 
 
 @settings(max_examples=3)

@@ -411,22 +411,30 @@ def seed_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return depths, np.array(gaps), cov
 
 
-def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+def gap_fit(pts: list[dict], alpha: float) -> tuple[np.ndarray, SlopeFit | None]:
+    """The fit of ``ln Δ_d`` against d over the depths with ``Δ_d > 3 SE`` (mask, fit; None below 3 depths)."""
     depths, gaps, cov = seed_gaps(pts)
     sd = np.sqrt(np.diag(cov))
     keep = np.isfinite(gaps) & np.isfinite(sd) & (gaps > 3 * sd)
-    rule = "fit of ln(G_d - G_inf) against d on depths with a gap > 3 SE (GLS weights, shared-G_inf covariance)"
     if keep.sum() < 3:
-        return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
-                     rule=f"needs >= 3 depths with a significant gap ({int(keep.sum())} found); {rule}")
+        return keep, None
     g = gaps[keep]
     log_cov = cov[np.ix_(keep, keep)] / np.outer(g, g)  # delta method
     used = [q for q in pts if q["depth"] in depths[keep]]
     dof = min(dof_of(used).min(), dof_of(used, "G_limit_dof").min())
-    fit = fit_linear(depths[keep], np.log(g), log_cov, level=1 - alpha, dof=dof)
+    return keep, fit_linear(depths[keep], np.log(g), log_cov, level=1 - alpha, dof=dof)
+
+
+def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    keep, fit = gap_fit(pts, alpha)
+    rule = ("fit of ln(G_d - G_inf) against d on depths with a gap > 3 SE (GLS weights, shared-G_inf covariance; "
+            "OLS with a Student-t interval where the SEs come from few replicates, verify.rules.fit_linear)")
+    if fit is None:
+        return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
+                     rule=f"needs >= 3 depths with a significant gap ({int(keep.sum())} found); {rule}")
     return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci),
                  rule=f"upper end of the {100 * (1 - alpha):g}% CI of the slope per layer < 0 over {fit.n_points} "
-                      f"depths; {rule}; the decay rate is reported, not asserted",
+                      f"depths (interval dof {fit.dof:.3g}); {rule}; the decay rate is reported, not asserted",
                  verdict="pass" if fit.ci[1] < 0 else "fail")
 
 
@@ -450,7 +458,7 @@ def vanishing_slopes(pts: list[dict], level: float) -> list[SlopeFit | None]:
             continue
         G = np.array([q["G"] for q in qs])
         var = (np.array([q["G_se"] for q in qs]) / G) ** 2
-        fits.append(fit_linear(np.log([q["eps"] for q in qs]), np.log(G), var, level=level, dof=dof_of(qs).min()))
+        fits.append(fit_linear(np.log([q["eps"] for q in qs]), np.log(G), var, level=level, dof=dof_of(qs)))
     return fits
 
 
@@ -522,7 +530,8 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float) -
     for qs in by_seed.values():
         eps = np.array([q["eps"] for q in qs])
         ratio = np.array([q["G"] for q in qs]) / eps
-        fits.append(fit_linear(eps, ratio, (np.array([q["G_se"] for q in qs]) / eps) ** 2, level=1 - alpha))
+        fits.append(fit_linear(eps, ratio, (np.array([q["G_se"] for q in qs]) / eps) ** 2, level=1 - alpha,
+                               dof=dof_of(qs)))
         kappas.append(qs[0]["local_kappa"])
     ok = [abs(f.intercept - k) <= z * f.intercept_se for f, k in zip(fits, kappas)]
     return Claim(name=name, predicted=kappas if len(kappas) > 1 else kappas[0],
@@ -575,10 +584,8 @@ def _gap_panel(ax, pts, eps, alpha):
     sd = np.sqrt(np.diag(cov))
     ax.errorbar(depths, gaps, yerr=2 * sd, fmt="o", color="C0", capsize=3, label="seed mean ± 2 SE")
     ax.axhline(0.0, color="k", lw=0.8)
-    keep = np.isfinite(gaps) & (gaps > 3 * sd)
-    if keep.sum() >= 3:
-        g = gaps[keep]
-        fit = fit_linear(depths[keep], np.log(g), cov[np.ix_(keep, keep)] / np.outer(g, g), level=1 - alpha)
+    _, fit = gap_fit(pts, alpha)
+    if fit is not None:
         grid = np.linspace(depths.min(), depths.max(), 200)
         ax.plot(grid, np.exp(fit.intercept + fit.slope * grid), "-", color="C3",
                 label=f"fit ∝ exp({fit.slope:.3f} d) (on {fit.n_points} depths > 3 SE)")

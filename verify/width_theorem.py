@@ -51,7 +51,7 @@ from verify.figures import new_figure, save_figure
 from verify.progress import log, progress_bar
 from verify.report import Claim, Record
 from verify.sweeps import chance_of, dof_of, gd_claim, point_rng, select
-from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, t_quantile
+from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, t_quantile, welch_combination_dof
 
 NAME = "width_theorem"
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
@@ -264,18 +264,20 @@ def build_claims(points: list[dict], activations, p: dict) -> list[Claim]:
     return claims
 
 
-def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Widths, seed-averaged Δ_k = (C_k − G_k)/C_k and its Monte Carlo standard error."""
+def relative_gaps(pts: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Widths, seed-averaged Δ_k = (C_k − G_k)/C_k, its Monte Carlo standard error and that SE's
+    Welch–Satterthwaite degrees of freedom (each seed's G_se has its ``se_dof``; C's SE is large-sample)."""
     widths = sorted({q["width"] for q in pts})
-    gaps, ses = [], []
+    gaps, ses, dofs = [], [], []
     for k in widths:
         qs = select(pts, width=k)
-        gap, se = _seed_mean([(chance_of(q) - q["G"]) / chance_of(q) for q in qs],
-                             [np.hypot(q["G_se"], 0 if np.isfinite(q["chance_closed_form"]) else q["C_se"])
-                              / chance_of(q) for q in qs])
+        terms = np.array([np.hypot(q["G_se"], 0 if np.isfinite(q["chance_closed_form"]) else q["C_se"])
+                          / chance_of(q) for q in qs])
+        gap, se = _seed_mean([(chance_of(q) - q["G"]) / chance_of(q) for q in qs], terms)
         gaps.append(gap)
         ses.append(se)
-    return np.array(widths), np.array(gaps), np.array(ses)
+        dofs.append(welch_combination_dof(terms ** 2, dof_of(qs)))
+    return np.array(widths), np.array(gaps), np.array(ses), np.array(dofs)
 
 
 def distance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
@@ -290,14 +292,13 @@ def _distance_points(pts: list[dict]) -> list[dict]:
 
 
 def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
-    widths, gaps, ses = relative_gaps(pts)
+    widths, gaps, ses, dofs = relative_gaps(pts)
     keep = np.isfinite(gaps) & (gaps > 3 * ses)
     rule_extra = "fit on widths with mean gap > 3 SE"
     if keep.sum() < 3:
         return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
                      rule=f"needs >= 3 widths with a significant gap ({int(keep.sum())} found); {rule_extra}")
-    dof = min(dof_of(select(pts, width=int(k))).min() for k in widths[keep])
-    fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha, dof=dof)
+    fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha, dof=dofs[keep])
     return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
 
 
@@ -371,7 +372,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
         ax.set_title(f"{sigma.label} (d = {depth0}, ε = {eps0:g})")
         for i, eps in enumerate(params["eps"]):
             sel = [q for q in points if q["activation"] == act and q["eps"] == eps and q["depth"] == depth0]
-            ws, gaps, ses = relative_gaps(sel if sigma.antisymmetric else _distance_points(sel))
+            ws, gaps, ses, _ = relative_gaps(sel if sigma.antisymmetric else _distance_points(sel))
             name = ("gap_shrinks" if sigma.antisymmetric else "distance_to_limit_shrinks") + \
                 f"[{sigma}, d={depth0}, eps={eps:g}]"
             slope = slopes.get(name)
