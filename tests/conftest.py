@@ -3,7 +3,9 @@
 Select with ``HYPOTHESIS_PROFILE=ci``. Seeds of statistical tests are drawn by hypothesis, so a failing
 seed is reported and replayable.
 """
+import json
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -19,7 +21,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def cli(capsys):
     """``cli(*args)`` runs ``python -m verify *args`` in-process and returns (exit code, stdout, stderr);
     ``cli.rejects(*args, message=...)`` asserts the run is refused as bad input: exit 2 and one line on stderr
-    that contains ``message``, without a traceback."""
+    that contains ``message``, without a traceback; ``cli.record(check, out, *args)`` runs a check into ``out``,
+    asserts the contract of every run (a verdict printed, the record's and each claim's fields, a PNG and a PDF)
+    and returns the record."""
     from verify.__main__ import main
 
     class Cli:
@@ -33,5 +37,15 @@ def cli(capsys):
             assert code == 2, (code, err)
             assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
             return err
+
+        def record(self, check: str, out: Path, *args) -> dict:
+            code, stdout, _ = self(check, "--out", str(out), *args)
+            assert code in (0, 1) and "verdict:" in stdout
+            record = json.loads((out / f"{check}.json").read_text())
+            assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
+            for claim in record["claims"]:
+                assert {"name", "predicted", "measured", "ci", "rule", "verdict"} <= set(claim)
+            assert (out / f"{check}.png").stat().st_size > 10_000 and (out / f"{check}.pdf").exists()
+            return record
 
     return Cli()

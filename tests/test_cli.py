@@ -13,6 +13,17 @@ def test_list_names_every_check(cli):
 
 
 @pytest.mark.parametrize("check", GNC_CHECKS)
+@pytest.mark.parametrize("args, message", [
+    (["--set", "activations=relu6"], "unknown activation"), (["--set", "prior=laplace"], "unknown prior"),
+    (["--set", "bogus=1"], "unknown parameter"), (["--set", "draws=many"], "expected int"),
+    (["--set", "gd=perhaps"], "expected bool"), (["--seed", "-1"], "seed"),
+    (["--problem", "does_not_exist.npz"], "no such file"),
+])
+def test_bad_shared_parameters_are_one_line_and_exit_2(cli, tmp_path, check, args, message):
+    cli.rejects(check, "--out", str(tmp_path), *args, message=message)
+
+
+@pytest.mark.parametrize("check", GNC_CHECKS)
 def test_malformed_problem_file_is_rejected(cli, tmp_path, check):
     np.savez(tmp_path / "p.npz", A=np.ones((30, 5, 5)), W_star=np.eye(5))
     err = cli.rejects(check, "--problem", str(tmp_path / "p.npz"), message="problem:")
