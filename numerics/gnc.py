@@ -246,8 +246,9 @@ def redo_low_ess(out: list[GncEstimate], min_ess: float, fallback: str, why: str
                                             f"{refusal}"))
         else:
             new = redone[low.index(i)]
-            result.append(replace(new, C=est.C, C_se=est.C_se, note=f"{why}; measured ess {est.ess:.4g} < min_ess {min_ess:g} -> {fallback} "
-                                            f"(ess {new.ess:.4g}; {new.note})"))
+            result.append(replace(new, C=est.C, C_se=est.C_se,
+                                  note=f"{why}; measured ess {est.ess:.4g} < min_ess {min_ess:g} -> {fallback} "
+                                       f"(ess {new.ess:.4g}; {new.note})"))
     return result
 
 

@@ -20,8 +20,8 @@ there, and we do not extrapolate; ε must be > 0 (a ``UserInputError`` otherwise
 prior) for ε = 0, or report G at a ladder of small ε.
 
 Error bars come from ``replicates`` independent runs (generators from ``rng.spawn``): short walks bias the
-levels' laws, and within-run formulas would not show it. G, p are replicate means, G_se = sd/√R (R − 1 degrees
-of freedom; the p standard error is in ``note``); ``ess = min(points below ε over all runs, Var_π(L_gen)/G_se²)``,
+levels' laws, and within-run formulas would not show it. G, p are replicate means, G_se and p_se = sd/√R
+(``se_dof`` = R − 1 degrees of freedom); ``ess = min(points below ε over all runs, Var_π(L_gen)/G_se²)``,
 the number of independent posterior draws that would give the replicates' standard error. The chance level C is
 the mean L_gen of every run's initial prior population. ``n_draws`` counts loss evaluations (all runs).
 """

@@ -46,8 +46,9 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
   per-depth initialization scales (1e-3 for d ≤ 4, 0.1 for 5–8, 0.2 beyond).
 Standard errors of nested-sampling estimates come from ``nested_replicates`` independent runs (R − 1 degrees of
 freedom, the points' ``se_dof``); every rule on G&C estimates uses Student-t quantiles with those dof (Welch
-for differences, normal scores of equal tail probability in chi-square sums, the smallest dof for fits),
-which reduce to the normal ones for rejection estimates with many accepted draws.
+for differences, normal scores of equal tail probability in chi-square sums, ``verify.rules.fit_linear``'s
+rule for fits: OLS with Welch–Satterthwaite dof below 100 dof), which reduce to the normal ones for rejection
+estimates with many accepted draws.
 Tanh and leaky ReLU G&C curves are recorded and drawn (outside the theorem) without a claim.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
 """

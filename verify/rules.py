@@ -17,11 +17,6 @@ from verify.report import Claim
 DEFAULT_ALPHA = 1e-3  # per claim: a true prediction fails a check with probability at most 0.1%
 
 
-def z_quantile(alpha: float, n_tests: int = 1) -> float:
-    """Two-sided normal quantile for level ``alpha`` Bonferroni-corrected over ``n_tests``."""
-    return float(stats.norm.ppf(1.0 - alpha / (2.0 * max(n_tests, 1))))
-
-
 def t_quantile(alpha: float, n_tests: int = 1, dof=np.inf):
     """Two-sided Student-t quantile (``dof`` degrees of freedom; ∞ gives the normal one), Bonferroni over ``n_tests``."""
     q = stats.t.ppf(1.0 - alpha / (2.0 * max(n_tests, 1)), np.asarray(dof, float))

@@ -27,7 +27,8 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   also used by ``method=smc|nested``; the record's ``method_note`` says so); points still below
   ``min_ess`` are left out of the rules (their standard errors are not trustworthy); a claim without enough
   points is ``inconclusive``. Quantiles are Student t with each point's ``se_dof`` (SMC: replicates − 1),
-  normal in the large-sample limit; a fit takes the smallest dof of its points (conservative).
+  normal in the large-sample limit; a width's seed-mean gap gets the Welch–Satterthwaite dof of its seeds, and
+  the slope fits use them as ``verify.rules.fit_linear`` says (OLS below 100 dof).
 - ``gd_far_below_chance[σ, d]`` (σ antisymmetric; Proposition 1 is about linear σ): at every width the
   median over seeds of the GD baseline's L_gen is at most ``gd_factor`` (default 0.1) times the chance
   level; non-converged runs count as failures. Leaky ReLU's GD numbers are recorded and drawn, not judged.
