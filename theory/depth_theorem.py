@@ -36,7 +36,7 @@ formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations c
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -145,21 +145,7 @@ def latent_nested(latent_dim: int, losses: LatentLosses, eps, rng: np.random.Gen
     """Nested sampling on the Gaussian latent via ``numerics.nested.nested_on_gaussian_latent``."""
     require(nested_available(), "method 'nested' needs numerics/nested.py, which is not available in this build")
     from numerics.nested import nested_on_gaussian_latent
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    out = nested_on_gaussian_latent(latent_dim, losses, eps_list, rng, **(options or {}))
-    return [_as_estimate(item, e) for item, e in zip(out, eps_list)]
-
-
-def _as_estimate(item, eps: float) -> GncEstimate:
-    """A :class:`GncEstimate` from whatever per-ε record the nested sampler returns (object or dict)."""
-    if isinstance(item, GncEstimate):
-        return replace(item, method=item.method or "nested")
-    get = item.get if isinstance(item, dict) else (lambda key, default=None: getattr(item, key, default))
-    nan = float("nan")
-    return GncEstimate(eps=float(get("eps", eps)), G=float(get("G", nan)), G_se=float(get("G_se", nan)),
-                       C=float(get("C", nan)), C_se=float(get("C_se", nan)), p_accept=float(get("p_accept", nan)),
-                       n_accepted=int(get("n_accepted", -1)), n_draws=int(get("n_draws", -1)), method="nested",
-                       ess=float(get("ess", nan)))
+    return nested_on_gaussian_latent(latent_dim, losses, eps, rng, **(options or {}))
 
 
 def rank1_depth_limit(problem: SensingProblem, eps, rng: np.random.Generator, *, method: str = "auto",
