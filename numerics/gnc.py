@@ -22,6 +22,21 @@ from verify.errors import UserInputError, require
 DEFAULT_MEMORY_BYTES = 128 * 2 ** 20
 
 
+def thresholds(eps, method: str, *, zero_ok: bool, detail: str = "") -> list[float]:
+    """``eps`` (a number or a sequence) as a list of floats, each ≥ 0 (``zero_ok``) or > 0, else a one-line
+    :class:`UserInputError` naming ``method``."""
+    eps_list = [float(e) for e in np.atleast_1d(eps)]
+    require(all(e >= 0 if zero_ok else e > 0 for e in eps_list),
+            f"{method} needs eps {'>=' if zero_ok else '>'} 0{detail}, got {eps_list}")
+    return eps_list
+
+
+def require_matching(problem: SensingProblem, fact: Factorization) -> None:
+    """A one-line :class:`UserInputError` unless the factorization's m × m' is the problem's."""
+    require(problem.shape == (fact.m, fact.mp),
+            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+
+
 def chunk_size(memory_bytes: int, workers: int, bytes_per_draw: int) -> int:
     return int(max(1, min(2 ** 16, memory_bytes // max(int(workers), 1) // bytes_per_draw)))
 
@@ -139,10 +154,8 @@ def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: 
     seed and number of workers, and the memory budget is shared between them. ``on_chunk(n)`` is called
     after each chunk with the number of draws it held (for progress bars).
     """
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    require(all(e > 0 for e in eps_list), f"eps must be > 0 for rejection sampling, got {eps_list}")
-    require(problem.shape == (fact.m, fact.mp),
-            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+    eps_list = thresholds(eps, "rejection sampling", zero_ok=False)
+    require_matching(problem, fact)
     sampler = fact.resolve_sampler(sampler)
     return rejection_stream(lambda b, gen_rng: problem.losses(sample(fact, b, gen_rng, sampler)), eps_list, n_draws,
                             rng, chunk_size(memory_bytes, workers, fact.bytes_per_draw(sampler)), workers, on_chunk)

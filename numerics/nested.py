@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from numerics.factorization import Factorization
-from numerics.gnc import GncEstimate, RunningMoments
+from numerics.gnc import GncEstimate, RunningMoments, require_matching, thresholds
 from numerics.problems import SensingProblem
 from numerics.smc import (adapted_step, check_sizes, combine_replicates, hidden_latent_dim, hidden_root_from_latent,
                           pcn_proposal, run_jobs)
@@ -107,10 +107,9 @@ def nested_on_gaussian_latent(latent_dim: int, losses: LatentLosses, eps, rng: n
     ``losses(z)`` maps a batch (B, latent_dim) to ``(L_train (B,), L_gen (B,))``. Returns one
     :class:`GncEstimate` per ε, in the order given, with ``method="nested"`` (see the module docstring).
     """
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
+    eps_list = thresholds(eps, "nested sampling", zero_ok=False,
+                          detail=" (eps = 0 has prior probability 0 and is not extrapolated)")
     require(len(eps_list) > 0, "eps must not be empty")
-    require(all(e > 0 for e in eps_list),
-            f"nested sampling needs eps > 0 (eps = 0 has prior probability 0 and is not extrapolated), got {eps_list}")
     require(isinstance(latent_dim, (int, np.integer)) and latent_dim >= 1, f"latent_dim must be >= 1, got {latent_dim}")
     check_sizes(particles, moves, replicates, workers)
     require(0 < keep < 1, f"keep must be in (0, 1), got {keep}")
@@ -173,7 +172,6 @@ def factorization_latent(problem: SensingProblem, fact: Factorization) -> tuple[
 def nested_sampling(problem: SensingProblem, fact: Factorization, eps, rng: np.random.Generator,
                     **options) -> list[GncEstimate]:
     """Nested sampling for a factorization prior (gaussian, normalized or uniform) at every ε > 0 of ``eps``."""
-    require(problem.shape == (fact.m, fact.mp),
-            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+    require_matching(problem, fact)
     dim, losses = factorization_latent(problem, fact)
     return nested_on_gaussian_latent(dim, losses, eps, rng, **options)

@@ -26,7 +26,7 @@ from scipy.special import gammaln
 
 from numerics.factorization import Factorization, hidden_root
 from numerics.gnc import (DEFAULT_MEMORY_BYTES, GncEstimate, RunningMoments, chunk_size, rbis_applicable,
-                          stream_draws)
+                          require_matching, stream_draws, thresholds)
 from numerics.problems import SensingProblem
 from verify.errors import require
 
@@ -170,10 +170,8 @@ def rao_blackwell_is(problem: SensingProblem, fact: Factorization, eps, n_draws:
                      *, sampler: str = "auto", memory_bytes: int = DEFAULT_MEMORY_BYTES, workers: int = 1,
                      on_chunk: Callable[[int], None] | None = None) -> list[GncEstimate]:
     """G&C estimates at every ε ≥ 0 in ``eps`` from ``n_draws`` prior draws of the hidden root U."""
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    require(all(e >= 0 for e in eps_list), f"eps must be >= 0, got {eps_list}")
-    require(problem.shape == (fact.m, fact.mp),
-            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+    eps_list = thresholds(eps, "rbis", zero_ok=True)
+    require_matching(problem, fact)
     require(rbis_applicable(problem, fact),
             f"rbis needs the gaussian prior and min(k, m')*m >= n (prior {fact.prior!r}, k = {fact.width}, "
             f"n = {problem.n}); use method=rejection or nested")

@@ -38,7 +38,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
-from numerics.gnc import GncEstimate, RunningMoments, covariance_is_regular
+from numerics.gnc import GncEstimate, RunningMoments, covariance_is_regular, require_matching, thresholds
 from numerics.problems import SensingProblem
 from numerics.rbis import ball_share, conditional_terms, log_weight_and_gen, mixture_proposal
 from verify.errors import require
@@ -239,10 +239,8 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
                  ball_points: int = 4, accept_target: float = 0.3, max_stages: int = 1000,
                  workers: int = 1) -> list[GncEstimate]:
     """G&C estimates at every ε ≥ 0 in ``eps`` by adaptive-tempered SMC (``replicates`` runs per ε)."""
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    require(all(e >= 0 for e in eps_list), f"eps must be >= 0, got {eps_list}")
-    require(problem.shape == (fact.m, fact.mp),
-            f"problem is {problem.shape[0]}x{problem.shape[1]} but the factorization is {fact.m}x{fact.mp}")
+    eps_list = thresholds(eps, "smc", zero_ok=True)
+    require_matching(problem, fact)
     require(fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n,
             f"smc needs the gaussian prior and min(k, m')*m >= n (prior {fact.prior!r}, k = {fact.width}, "
             f"n = {problem.n}); use method=nested or rejection")

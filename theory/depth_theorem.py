@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from numerics.factorization import bartlett_factors
-from numerics.gnc import GncEstimate, chunk_size, redo_low_ess, rejection_stream
+from numerics.gnc import GncEstimate, chunk_size, redo_low_ess, rejection_stream, thresholds
 from numerics.problems import SensingProblem
 from numerics.rip import operator_scale
 from verify.errors import require
@@ -129,8 +129,7 @@ def latent_rejection(latent_dim: int, losses: LatentLosses, eps, draws: int, rng
     Streams ``draws`` latents in chunks (threads as in ``numerics.gnc.stream_draws``), keeping running
     moments only; zero accepted draws give NaN. The chance level C is the mean of gen over all draws.
     """
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    require(all(e > 0 for e in eps_list), f"eps must be > 0 for rejection, got {eps_list}")
+    eps_list = thresholds(eps, "rejection", zero_ok=False)
     return rejection_stream(lambda b, gen_rng: losses(gen_rng.standard_normal((b, latent_dim))), eps_list, draws,
                             rng, chunk_size(memory_bytes, workers, 8 * 8 * (latent_dim + 64)), workers, on_chunk)
 
