@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verify.errors import UserInputError
+from numerics.errors import UserInputError
 
 NAMES = ("linear", "tanh", "leaky_relu")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numerics.activations import Activation, parse_activation
-from verify.errors import require
+from numerics.errors import require
 
 PRIORS = ("gaussian", "uniform", "normalized")
 SAMPLERS = ("auto", "materialized", "qr", "bartlett")

@@ -38,7 +38,7 @@ import torch
 
 from numerics.activations import Activation, parse_activation
 from numerics.problems import SensingProblem
-from verify.errors import require
+from numerics.errors import require
 
 OPTIMIZERS = ("gd", "adaptive")
 ENGINES = ("manual", "autograd")

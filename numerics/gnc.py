@@ -17,7 +17,7 @@ import numpy as np
 
 from numerics.factorization import Factorization, sample
 from numerics.problems import SensingProblem
-from verify.errors import UserInputError, require
+from numerics.errors import UserInputError, require
 
 DEFAULT_MEMORY_BYTES = 128 * 2 ** 20
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from verify.errors import require
+from numerics.errors import require
 
 ODE_RTOL = 1e-13  # DOP853 tolerances for every reference flow (spec B, check 5)
 ODE_ATOL = 1e-15

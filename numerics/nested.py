@@ -38,7 +38,7 @@ from numerics.gnc import GncEstimate, RunningMoments, require_matching, threshol
 from numerics.problems import SensingProblem
 from numerics.smc import (adapted_step, check_sizes, combine_replicates, hidden_latent_dim, hidden_root_from_latent,
                           pcn_proposal, run_jobs)
-from verify.errors import require
+from numerics.errors import require
 
 LatentLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verify.errors import UserInputError, require
+from numerics.errors import UserInputError, require
 
 
 @dataclass(frozen=True)

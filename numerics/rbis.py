@@ -28,7 +28,7 @@ from numerics.factorization import Factorization, hidden_root
 from numerics.gnc import (DEFAULT_MEMORY_BYTES, GncEstimate, RunningMoments, chunk_size, rbis_applicable,
                           require_matching, stream_draws, thresholds)
 from numerics.problems import SensingProblem
-from verify.errors import require
+from numerics.errors import require
 
 
 def log_density(problem: SensingProblem, L: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from numerics.problems import completion_measurements, gaussian_measurements
-from verify.errors import require
+from numerics.errors import require
 
 ENSEMBLES = ("gaussian", "normalized", "completion")
 

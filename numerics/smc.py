@@ -41,7 +41,7 @@ from numerics.factorization import Factorization, materialized_chain_root, qr_ch
 from numerics.gnc import GncEstimate, RunningMoments, covariance_is_regular, require_matching, thresholds
 from numerics.problems import SensingProblem
 from numerics.rbis import ball_share, conditional_terms, log_weight_and_gen, mixture_proposal
-from verify.errors import require
+from numerics.errors import require
 
 
 def latent_chain(fact: Factorization) -> str:

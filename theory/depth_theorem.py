@@ -46,7 +46,7 @@ from numerics.factorization import bartlett_factors
 from numerics.gnc import GncEstimate, chunk_size, redo_low_ess, rejection_stream, thresholds
 from numerics.problems import SensingProblem
 from numerics.rip import operator_scale
-from verify.errors import require
+from numerics.errors import require
 
 LIMIT_METHODS = ("auto", "rejection", "nested")
 LatentLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]

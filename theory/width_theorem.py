@@ -37,7 +37,7 @@ from numerics.activations import Activation, parse_activation
 from numerics.problems import SensingProblem
 from numerics.rbis import (WeightedMoments, ball_share, conditional_terms, log_weight_and_gen,
                            mixture_proposal)
-from verify.errors import require
+from numerics.errors import require
 
 _PRIOR_VARIANCE_FACTOR = {"gaussian": 1.0, "uniform": 1.0 / 3.0}  # entry variance × rows
 

@@ -1,15 +1,4 @@
-"""The one exception type for bad user input.
+"""Re-export of :mod:`numerics.errors` (the error type lives at the bottom layer; ``verify`` only reports it)."""
+from numerics.errors import UserInputError, require
 
-Library code raises :class:`UserInputError` (a ``ValueError``) with a message that names the offending
-parameter; the CLI prints it as a single line on stderr and exits with code 2.
-"""
-
-
-class UserInputError(ValueError):
-    """Bad input from the user: a parameter, a ``--set`` override or a ``--problem`` file."""
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise :class:`UserInputError` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise UserInputError(message)
+__all__ = ["UserInputError", "require"]

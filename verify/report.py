@@ -1,8 +1,14 @@
 """The record every check writes (``DIR/<check>.json``) and the table it prints.
 
-Record fields (spec README): ``check``, ``verdict`` (pass / fail / inconclusive), ``claims`` (a list of
-``{name, predicted, measured, ci, rule, verdict}``), ``params``, ``seed``, ``versions``, ``runtime_s``,
-``points`` (one object per computed point, with every number needed to redraw the figure).
+Record fields (spec README): ``check``, ``verdict``, ``claims`` (a list of ``{name, predicted, measured, ci,
+rule, verdict, test}``), ``params``, ``seed``, ``versions``, ``runtime_s``, ``execution`` (executor, workers,
+device), ``points`` (one object per computed point, with every number needed to redraw the figure).
+
+Verdicts mean one thing everywhere (``sweeps_and_scale.md``):
+- ``pass``: the data support the prediction at the stated level;
+- ``fail``: the data contradict it at the stated level (e.g. a slope predicted < 0 whose CI lies above 0);
+- ``inconclusive``: neither (a CI straddling the boundary, too few usable points);
+- ``vacuous``: a bound that holds but says nothing (it lies above chance, what ignoring the data gives).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-VERDICTS = ("pass", "fail", "inconclusive")
+VERDICTS = ("pass", "fail", "inconclusive", "vacuous")
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Claim:
     ci: Any
     rule: str
     verdict: str
+    test: str = ""  # the statistic against its threshold, in words: "T = 3.1 <= 16.3"
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -34,11 +41,13 @@ class Claim:
 
 
 def overall_verdict(claims: list[Claim]) -> str:
-    """``fail`` if any claim fails, else ``inconclusive`` if any is inconclusive, else ``pass``."""
+    """``fail`` if any claim fails, else ``inconclusive`` if any is inconclusive (or there are no claims),
+    else ``vacuous`` if any is vacuous, else ``pass``."""
     verdicts = {c.verdict for c in claims}
-    if not claims or "fail" in verdicts:
-        return "fail" if claims else "inconclusive"
-    return "inconclusive" if "inconclusive" in verdicts else "pass"
+    for v in ("fail", "inconclusive", "vacuous"):
+        if v in verdicts:
+            return v
+    return "pass" if claims else "inconclusive"
 
 
 @dataclass
@@ -50,6 +59,7 @@ class Record:
     points: list[dict]
     runtime_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    execution: dict = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -65,6 +75,7 @@ class Record:
             "versions": versions(),
             "runtime_s": self.runtime_s,
             "notes": self.notes,
+            "execution": self.execution,
             "points": self.points,
         }
 
@@ -101,15 +112,24 @@ def _jsonable(obj):
 
 
 def format_claims(record: Record) -> str:
-    """A fixed-width table of the claims, one line each, and the overall verdict."""
-    rows = [("claim", "predicted", "measured", "CI", "verdict")]
+    """A fixed-width table of the claims, one line each (the statistic against its threshold, in words), and the
+    overall verdict."""
+    rows = [("claim", "test", "verdict")]
     for c in record.claims:
-        rows.append((c.name, _fmt(c.predicted), _fmt(c.measured), _fmt(c.ci), c.verdict.upper()))
-    widths = [min(max(len(r[i]) for r in rows), 44) for i in range(5)]
-    lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(r, widths)) for r in rows]
+        rows.append((c.name, statement(c), c.verdict.upper()))
+    widths = [min(max(len(r[i]) for r in rows), w) for i, w in enumerate((52, 64, 12))]
+    lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"verdict: {record.verdict.upper()}  ({record.check}, {record.runtime_s:.1f} s)")
     return "\n".join(lines)
+
+
+def statement(c: Claim) -> str:
+    """``c.test`` where the rule wrote one, else "measured M vs predicted P (CI [a, b])"."""
+    if c.test:
+        return c.test
+    ci = f" (CI {_fmt(c.ci)})" if c.ci is not None else ""
+    return f"measured {_fmt(c.measured)}{ci} vs predicted {_fmt(c.predicted)}"
 
 
 def _fmt(v) -> str:

@@ -1,7 +1,10 @@
 """Statistical rules shared by every check.
 
 Each rule returns a :class:`verify.report.Claim`, which records what was predicted, what was measured, the
-confidence interval, the rule in words and the verdict. The false-failure rate of a rule is its stated
+confidence interval, the rule in words, the statistic against its threshold (``test``) and the verdict.
+One verdict rule everywhere: ``fail`` only when the data contradict the prediction at the stated level,
+``inconclusive`` when they neither support nor contradict it (a CI straddling the boundary), ``vacuous`` for a
+bound that holds but lies above chance. The false-failure rate of a rule is its stated
 ``alpha`` when the prediction is true and the estimates are (asymptotically) normal; rules over several
 points use a Bonferroni correction, so the family-wise false-failure rate stays at most ``alpha``.
 """
@@ -90,12 +93,16 @@ def agree(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALPHA, p
     rule = (f"|measured - predicted| <= {quantile} * combined SE at each of {n} point(s) "
             f"(two-sided, family-wise alpha = {alpha:g}, Bonferroni){'; ' + what if what else ''}")
     if not ok.all():
-        verdict = "inconclusive"
+        verdict, worst = "inconclusive", float("nan")
     else:
-        verdict = "pass" if np.all(np.abs(measured - predicted) <= z * sd) else "fail"
+        worst = float(np.max(np.abs(measured - predicted) / np.where(z * sd > 0, z * sd, np.inf)))
+        if np.any((z * sd == 0) & (measured != predicted)):
+            worst = float("inf")
+        verdict = "pass" if worst <= 1 else "fail"
     half = z * sd
     return Claim(name=name, predicted=_scalar(predicted), measured=_scalar(measured),
-                 ci=[_scalar(measured - half), _scalar(measured + half)], rule=rule, verdict=verdict)
+                 ci=[_scalar(measured - half), _scalar(measured + half)], rule=rule, verdict=verdict,
+                 test=f"max |measured - predicted| / (q * SE) = {worst:.3g} <= 1")
 
 
 def chi2_statistic(measured, se, predicted, pred_se=0.0, dof=np.inf, pred_dof=np.inf) -> tuple[float, int]:
@@ -122,12 +129,16 @@ def agree_chi2(name: str, measured, se, predicted, *, alpha: float = DEFAULT_ALP
     sign = ">" if reject else "<="
     rule = (f"T = sum of squared z-scores over {n} point(s) {sign} chi2_{n} quantile {limit:.3g} "
             f"(level 1 - {alpha:g}){'; ' + what if what else ''}")
+    if reject:  # the claim is "the prediction is wrong": not rejecting it does not contradict the claim
+        rule += "; not rejecting is inconclusive (the data lack the power to tell), not a failure"
     if not np.isfinite(T):
         verdict = "inconclusive"
+    elif reject:
+        verdict = "pass" if T > limit else "inconclusive"
     else:
-        verdict = "pass" if ((T > limit) if reject else (T <= limit)) else "fail"
+        verdict = "pass" if T <= limit else "fail"
     return Claim(name=name, predicted=_scalar(predicted), measured=_scalar(measured), ci=[0.0, limit],
-                 rule=rule + f"; T = {T:.3g}", verdict=verdict)
+                 rule=rule + f"; T = {T:.3g}", verdict=verdict, test=f"T = {T:.3g} {sign} {limit:.3g}")
 
 
 @dataclass(frozen=True)
@@ -208,20 +219,79 @@ def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA, dof: 
     return SlopeFit(slope=b, intercept=float(coef[0]), slope_se=se, ci=(b - q * se, b + q * se), n_points=n)
 
 
+def interval_verdict(ci, low: float = -np.inf, high: float = np.inf) -> str:
+    """The one three-valued rule for a confidence interval against a predicted range [low, high]:
+    ``pass`` if the CI lies inside it, ``fail`` if it lies wholly outside, ``inconclusive`` if it straddles a
+    boundary (or is not finite)."""
+    a, b = float(ci[0]), float(ci[1])
+    if not (np.isfinite(a) or np.isfinite(b)) or np.isnan(a) or np.isnan(b):
+        return "inconclusive"
+    if low <= a and b <= high:
+        return "pass"
+    if b < low or a > high:
+        return "fail"
+    return "inconclusive"
+
+
 def slope_within(name: str, fit: SlopeFit, low: float, high: float, *, what: str = "") -> Claim:
-    """Claim that a fitted log-log slope lies in the band [low, high] (its point estimate)."""
-    rule = f"fitted log-log slope in [{low:g}, {high:g}] over {fit.n_points} points{'; ' + what if what else ''}"
-    verdict = "pass" if low <= fit.slope <= high else "fail"
+    """Claim that a fitted log-log slope lies in the band [low, high]: pass if its CI lies inside the band,
+    fail if it lies wholly outside, else inconclusive (:func:`interval_verdict`)."""
+    rule = (f"CI of the fitted log-log slope inside [{low:g}, {high:g}] over {fit.n_points} points "
+            f"(wholly outside: fail; straddling: inconclusive){'; ' + what if what else ''}")
     return Claim(name=name, predicted=[low, high], measured=fit.slope, ci=list(fit.ci), rule=rule,
-                 verdict=verdict)
+                 verdict=interval_verdict(fit.ci, low, high),
+                 test=f"slope {fit.slope:.3g}, CI [{fit.ci[0]:.3g}, {fit.ci[1]:.3g}] within [{low:g}, {high:g}]")
 
 
 def slope_negative(name: str, fit: SlopeFit, *, level: float, what: str = "") -> Claim:
-    """Claim that a fitted log-log slope is negative: the upper end of its ``level`` CI is below 0."""
+    """Claim that a fitted log-log slope is negative: pass if the upper end of its ``level`` CI is below 0,
+    fail if the lower end is above 0, inconclusive if the CI straddles 0."""
     rule = (f"upper end of the {100 * level:g}% CI of the fitted log-log slope < 0 "
-            f"over {fit.n_points} points{'; ' + what if what else ''}")
-    verdict = "pass" if fit.ci[1] < 0 else "fail"
-    return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci), rule=rule, verdict=verdict)
+            f"over {fit.n_points} points (lower end > 0: fail; straddling 0: inconclusive)"
+            f"{'; ' + what if what else ''}")
+    return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci), rule=rule,
+                 verdict=interval_verdict(fit.ci, -np.inf, 0.0),
+                 test=f"slope {fit.slope:.3g}, CI [{fit.ci[0]:.3g}, {fit.ci[1]:.3g}] < 0")
+
+
+def equivalent(name: str, difference: float, se: float, tolerance: float, *, alpha: float = DEFAULT_ALPHA,
+               dof=np.inf, what: str = "") -> Claim:
+    """Equivalence claim |Δ| < ``tolerance`` (two one-sided tests at level ``alpha``).
+
+    The (1 − 2 alpha) CI of Δ is Δ ± q·se with q the one-sided Student-t quantile (``dof``): pass if it lies
+    inside (−tol, tol) (equivalence shown; false-pass rate ≤ alpha when |Δ| = tol), fail if it lies wholly
+    outside (a difference larger than the tolerance shown; false-failure rate ≤ alpha when |Δ| ≤ tol),
+    inconclusive otherwise (too little data to tell).
+    """
+    q = t_quantile(2 * alpha, 1, dof)
+    lo, hi = float(difference - q * se), float(difference + q * se)
+    verdict = "inconclusive" if not np.isfinite(difference + se) else interval_verdict((lo, hi), -tolerance, tolerance)
+    if verdict == "inconclusive" and (hi < -tolerance or lo > tolerance):
+        verdict = "fail"
+    rule = (f"{100 * (1 - 2 * alpha):g}% CI of the difference inside ±{tolerance:g} (TOST, alpha = {alpha:g}); "
+            f"wholly outside: fail; straddling: inconclusive{'; ' + what if what else ''}")
+    return Claim(name=name, predicted=f"|diff| < {tolerance:g}", measured=float(difference), ci=[lo, hi], rule=rule,
+                 verdict=verdict, test=f"diff {difference:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{tolerance:g}")
+
+
+def bound_claim(name: str, measured: float, upper_ci: float, lower_ci: float, bound: float, chance: float, *,
+                what: str = "") -> Claim:
+    """A bound ``measured <= bound``: fail if the CI of ``measured`` lies wholly above it, ``vacuous`` if it
+    holds but the bound is not below ``chance`` (it says nothing beyond ignoring the data), pass if it holds
+    with the bound below chance, inconclusive if the CI straddles the bound."""
+    if not np.isfinite(measured + bound):
+        verdict = "inconclusive"
+    elif lower_ci > bound:
+        verdict = "fail"
+    elif upper_ci > bound:
+        verdict = "inconclusive"
+    else:
+        verdict = "vacuous" if bound >= chance else "pass"
+    rule = (f"CI of the measured value below the bound (wholly above: fail; straddling: inconclusive); a bound "
+            f">= chance ({chance:.3g}) that holds is vacuous{'; ' + what if what else ''}")
+    return Claim(name=name, predicted=f"<= {bound:.4g}", measured=float(measured), ci=[float(lower_ci), float(upper_ci)],
+                 rule=rule, verdict=verdict,
+                 test=f"{measured:.3g} (CI up to {upper_ci:.3g}) <= bound {bound:.3g}; chance {chance:.3g}")
 
 
 def _scalar(a):

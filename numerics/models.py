@@ -1,0 +1,242 @@
+"""Small real networks as pure functions of a flat parameter vector or a batch of them (``real_networks.md``).
+
+- :class:`MLP`: ``in_dim → widths… → out_dim``, activation ``relu`` / ``tanh`` / ``linear``, with or without
+  biases. Parameters are laid out layer by layer, ``W_l`` (out × in, row-major) then ``b_l``.
+- :class:`CNN` for 8×8 inputs: conv 3×3 (``c`` channels, padding 1) → ReLU → max-pool 2 → conv 3×3 (``2c``)
+  → ReLU → max-pool 2 → dense (``hidden``) → ReLU → dense (``out_dim``); ``c`` and ``hidden`` scale with a
+  width factor.
+- ``model(theta, X)``: ``theta`` of shape (P,) gives logits (N, out); (B, P) gives (B, N, out): B models on the
+  same inputs (the first layer is one GEMM for all of them).
+- Priors (:func:`sample_prior`): ``uniform`` (every parameter U(−a, a), no fan-in scaling; Chiang et al.
+  a = 1), ``kaiming_uniform`` (U(±√(6/fan_in)) weights), ``kaiming_normal`` (N(0, 2/fan_in)), ``gaussian``
+  (N(0, σ_w²/fan_in) weights, N(0, σ_b²) biases), ``torch_default`` (PyTorch's ``nn.Linear``/``nn.Conv2d``
+  initialization: U(±1/√fan_in) for weights and biases). Draws are made on a CPU generator (same numbers on
+  every device), in float64 unless asked otherwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from numerics.errors import require
+
+ACTIVATIONS = ("relu", "tanh", "linear")
+ARCHS = ("mlp", "cnn")
+PRIORS = ("uniform", "kaiming_uniform", "kaiming_normal", "gaussian", "torch_default")
+
+
+def activate(name: str, a: torch.Tensor) -> torch.Tensor:
+    if name == "relu":
+        return torch.relu(a)
+    if name == "tanh":
+        return torch.tanh(a)
+    return a
+
+
+@dataclass(frozen=True)
+class ParamBlock:
+    name: str
+    shape: tuple
+    fan_in: int
+    is_bias: bool
+    layer: int
+
+
+class _Model:
+    blocks: tuple
+    out_dim: int
+
+    @property
+    def n_params(self) -> int:
+        return sum(math.prod(b.shape) for b in self.blocks)
+
+    def split(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Views of ``theta`` ((P,) or (B, P)) per block, shaped (*batch, *block.shape)."""
+        batch = theta.shape[:-1]
+        out, i = [], 0
+        for b in self.blocks:
+            size = math.prod(b.shape)
+            out.append(theta[..., i:i + size].reshape(*batch, *b.shape))
+            i += size
+        return out
+
+    def weight_mask(self) -> np.ndarray:
+        """Boolean (P,) mask: True for weights, False for biases."""
+        return np.concatenate([np.full(math.prod(b.shape), not b.is_bias) for b in self.blocks])
+
+    def layer_index(self) -> np.ndarray:
+        """(P,) layer number of every parameter (0-based)."""
+        return np.concatenate([np.full(math.prod(b.shape), b.layer) for b in self.blocks])
+
+    def __call__(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        return self.forward(theta, X)
+
+    def predict(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        return self.forward(theta, X).argmax(-1)
+
+
+class MLP(_Model):
+    def __init__(self, in_dim: int, widths, out_dim: int, activation: str = "relu", bias: bool = True):
+        widths = tuple(int(w) for w in widths)
+        require(activation in ACTIVATIONS, f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+        require(all(w >= 1 for w in widths) and in_dim >= 1 and out_dim >= 1,
+                f"MLP sizes must be positive, got in {in_dim}, widths {list(widths)}, out {out_dim}")
+        self.in_dim, self.widths, self.out_dim, self.activation, self.bias = in_dim, widths, out_dim, activation, bias
+        dims = (in_dim, *widths, out_dim)
+        blocks = []
+        for l, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            blocks.append(ParamBlock(f"W{l + 1}", (b, a), a, False, l))
+            if bias:
+                blocks.append(ParamBlock(f"b{l + 1}", (b,), a, True, l))
+        self.blocks = tuple(blocks)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    def layers(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        parts = self.split(theta)
+        if self.bias:
+            return [(parts[2 * i], parts[2 * i + 1]) for i in range(len(parts) // 2)]
+        return [(w, None) for w in parts]
+
+    def features(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's activations: (N, width) or (B, N, width)."""
+        h = X
+        for W, b in self.layers(theta)[:-1]:
+            h = _dense(h, W, b)
+            h = activate(self.activation, h)
+        return h
+
+    def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        W, b = self.layers(theta)[-1]
+        return _dense(self.features(theta, X), W, b)
+
+    def __repr__(self) -> str:
+        return f"MLP({self.in_dim}→{'→'.join(map(str, self.widths))}→{self.out_dim}, {self.activation}, bias={self.bias})"
+
+
+def _dense(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """h (N, a) or (B, N, a); W (b, a) or (B, b, a). The first layer (h shared, W batched) is one GEMM."""
+    if W.dim() == 3 and h.dim() == 2:
+        B, o, a = W.shape
+        out = (h @ W.reshape(B * o, a).T).reshape(h.shape[0], B, o).transpose(0, 1)
+    elif W.dim() == 3:
+        out = torch.bmm(h, W.transpose(1, 2))
+    else:
+        out = h @ W.T
+    if b is not None:
+        out = out + (b.unsqueeze(-2) if b.dim() == 2 else b)
+    return out
+
+
+class CNN(_Model):
+    """Two 3×3 conv layers with max-pooling, then two dense layers, for ``image_shape`` inputs (8×8 digits)."""
+
+    def __init__(self, image_shape=(8, 8), channels: int = 4, hidden: int = 32, out_dim: int = 2,
+                 bias: bool = True, in_channels: int = 1):
+        H, W = image_shape
+        require(H % 4 == 0 and W % 4 == 0, f"CNN needs image sides divisible by 4, got {image_shape}")
+        require(channels >= 1 and hidden >= 1 and out_dim >= 1, "CNN sizes must be positive")
+        self.image_shape, self.channels, self.hidden, self.out_dim, self.bias = (H, W), channels, hidden, out_dim, bias
+        self.in_channels = in_channels
+        self.in_dim = in_channels * H * W
+        c1, c2 = channels, 2 * channels
+        flat = c2 * (H // 4) * (W // 4)
+        spec = [("C1", (c1, in_channels, 3, 3), in_channels * 9), ("C2", (c2, c1, 3, 3), c1 * 9),
+                ("W3", (hidden, flat), flat), ("W4", (out_dim, hidden), hidden)]
+        blocks = []
+        for l, (name, shape, fan) in enumerate(spec):
+            blocks.append(ParamBlock(name, shape, fan, False, l))
+            if bias:
+                blocks.append(ParamBlock("b" + name[1:], (shape[0],), fan, True, l))
+        self.blocks = tuple(blocks)
+        self.activation = "relu"
+
+    def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        single = theta.dim() == 1
+        th = theta.unsqueeze(0) if single else theta
+        parts = self.split(th)
+        ws = parts[0::2] if self.bias else parts
+        bs = parts[1::2] if self.bias else [None] * 4
+        B, N = th.shape[0], X.shape[0]
+        H, W = self.image_shape
+        x = X.reshape(N, self.in_channels, H, W).repeat(1, B, 1, 1)  # models as conv groups
+        for k in range(2):
+            w = ws[k]
+            x = F.conv2d(x, w.reshape(-1, *w.shape[2:]), None if bs[k] is None else bs[k].reshape(-1),
+                         padding=1, groups=B)
+            x = F.max_pool2d(torch.relu(x), 2)
+        x = x.reshape(N, B, -1).transpose(0, 1)  # (B, N, flat)
+        h = torch.relu(_dense(x, ws[2], bs[2]))
+        out = _dense(h, ws[3], bs[3])
+        return out[0] if single else out
+
+    def __repr__(self) -> str:
+        return f"CNN({self.image_shape}, channels={self.channels}, hidden={self.hidden}, out={self.out_dim}, bias={self.bias})"
+
+
+def make_model(arch: str, in_dim: int, out_dim: int, *, width: int, depth: int = 1, activation: str = "relu",
+               bias: bool = True, image_shape=(8, 8)):
+    """``mlp``: ``depth`` hidden layers of ``width``; ``cnn``: ``channels = max(1, width // 8)``, ``hidden = width``."""
+    require(arch in ARCHS, f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
+    require(width >= 1 and depth >= 1, f"width and depth must be >= 1, got {width}, {depth}")
+    if arch == "mlp":
+        return MLP(in_dim, [width] * depth, out_dim, activation, bias)
+    require(image_shape is not None and math.prod(image_shape) == in_dim,
+            f"cnn needs image inputs ({in_dim} features is not an image of shape {image_shape})")
+    return CNN(image_shape, channels=max(1, width // 8), hidden=width, out_dim=out_dim, bias=bias)
+
+
+def sample_prior(model: _Model, prior: str, n: int, generator: torch.Generator, *, scale: float = 1.0,
+                 bias_scale: float | None = None, dtype=torch.float64, device="cpu") -> torch.Tensor:
+    """``n`` parameter vectors (n, P) from ``prior`` (see the module docstring). ``scale`` is a for ``uniform``,
+    σ_w for ``gaussian`` (``bias_scale`` σ_b, default σ_w), a multiplier for the others."""
+    require(prior in PRIORS, f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
+    require(n >= 0 and scale > 0, f"need n >= 0 and scale > 0, got n={n}, scale={scale}")
+    cols = []
+    for b in model.blocks:
+        size = math.prod(b.shape)
+        if prior == "uniform":
+            half = scale
+        elif prior == "kaiming_uniform":
+            half = scale * math.sqrt(6.0 / b.fan_in) if not b.is_bias else 0.0
+        elif prior == "torch_default":
+            half = scale / math.sqrt(b.fan_in)
+        else:
+            half = None
+        if half is not None:
+            u = torch.rand(n, size, generator=generator, dtype=dtype)
+            cols.append((2 * u - 1) * half)
+            continue
+        if prior == "kaiming_normal":
+            sd = scale * math.sqrt(2.0 / b.fan_in) if not b.is_bias else 0.0
+        else:  # gaussian
+            sd = (bias_scale if bias_scale is not None else scale) if b.is_bias else scale / math.sqrt(b.fan_in)
+        cols.append(torch.randn(n, size, generator=generator, dtype=dtype) * sd)
+    return torch.cat(cols, dim=1).to(device) if cols else torch.zeros(n, 0, dtype=dtype, device=device)
+
+
+def prior_variances(model: _Model, prior: str, *, scale: float = 1.0, bias_scale: float | None = None) -> list[tuple[float, float]]:
+    """Per layer (weight variance × fan_in, bias variance): the σ_w², σ_b² of the NNGP kernel recursion."""
+    out = []
+    for b in model.blocks:
+        if b.is_bias:
+            continue
+        fan = b.fan_in
+        if prior == "uniform":
+            vw, vb = scale ** 2 / 3 * fan, scale ** 2 / 3
+        elif prior == "kaiming_uniform":
+            vw, vb = 2.0 * scale ** 2, 0.0
+        elif prior == "torch_default":
+            vw, vb = scale ** 2 / 3, scale ** 2 / (3 * fan)
+        elif prior == "kaiming_normal":
+            vw, vb = 2.0 * scale ** 2, 0.0
+        else:
+            vw, vb = scale ** 2, (bias_scale if bias_scale is not None else scale) ** 2
+        out.append((vw, vb if model.bias else 0.0))
+    return out
