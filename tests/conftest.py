@@ -49,3 +49,14 @@ def cli(capsys):
             return record
 
     return Cli()
+
+
+def _devices():
+    import torch
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+@pytest.fixture(params=_devices())
+def device(request):
+    """Every torch device available here (the CPU only on machines without CUDA)."""
+    return request.param

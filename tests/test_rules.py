@@ -102,3 +102,74 @@ def test_fit_linear_keeps_inverse_variance_weights_for_known_variances():
     v = np.array([1.0, 1.0, 1.0, 100.0, 100.0])
     assert known.dof == np.inf and np.isclose(known.slope, np.polyfit(x, y, 1, w=1 / np.sqrt(v))[0])
     assert np.isclose(ols.slope, np.polyfit(x, y, 1)[0]) and 5 <= ols.dof <= 25  # Satterthwaite: in [min, sum]
+
+
+# --- the one three-valued verdict rule (sweeps_and_scale.md, Verdicts) ---
+
+from verify.report import Claim, overall_verdict  # noqa: E402
+from verify.rules import SlopeFit, bound_claim, equivalent, interval_verdict, slope_negative, slope_within  # noqa: E402
+
+
+def _fit(lo, hi):
+    return SlopeFit(slope=(lo + hi) / 2, intercept=0.0, slope_se=(hi - lo) / 4, ci=(lo, hi), n_points=5)
+
+
+def test_interval_verdict_passes_inside_fails_outside_and_is_inconclusive_when_straddling():
+    assert interval_verdict((-2, -1), high=0) == "pass"
+    assert interval_verdict((0.5, 1), high=0) == "fail"
+    assert interval_verdict((-0.65, 0.05), high=0) == "inconclusive"  # the depth_gap_shrinks case of issue 11
+    assert interval_verdict((float("nan"), 1), high=0) == "inconclusive"
+    assert interval_verdict((1.9, 2.1), 1.8, 2.2) == "pass"
+    assert interval_verdict((1.7, 2.1), 1.8, 2.2) == "inconclusive"
+    assert interval_verdict((0.9, 1.1), 1.8, 2.2) == "fail"
+
+
+def test_slope_rules_are_three_valued_and_state_their_test():
+    assert slope_negative("s", _fit(-0.65, 0.05), level=0.999).verdict == "inconclusive"
+    assert slope_negative("s", _fit(0.1, 0.3), level=0.999).verdict == "fail"
+    c = slope_negative("s", _fit(-1.2, -0.8), level=0.999)
+    assert c.verdict == "pass" and "< 0" in c.test
+    assert slope_within("s", _fit(0.9, 1.1), 1.8, 2.2).verdict == "fail"
+    assert slope_within("s", _fit(1.9, 2.1), 1.8, 2.2).verdict == "pass"
+
+
+def test_agree_chi2_reject_without_power_is_inconclusive_not_fail():
+    weak = agree_chi2("x", [0.1], [1.0], [0.0], alpha=0.05, reject=True)
+    assert weak.verdict == "inconclusive"
+    assert agree_chi2("x", [10.0], [1.0], [0.0], alpha=0.05, reject=True).verdict == "pass"
+    assert "T = " in weak.test
+
+
+@settings(max_examples=3)
+@given(seed=seeds)
+def test_equivalent_is_calibrated_at_the_margin_and_fails_a_planted_difference(seed):
+    """At |Δ| = tol exactly, TOST passes with probability ≤ alpha; at Δ = 0 with a small SE it fails with
+    probability ≤ alpha; a planted Δ = 3 tol with the same SE fails (nearly) always."""
+    rng = np.random.default_rng(seed)
+    tol, se = 1.0, 0.3
+    at_margin_pass = true_fail = planted_not_fail = 0
+    for _ in range(TRIALS):
+        at_margin_pass += equivalent("e", tol + se * rng.standard_normal(), se, tol, alpha=LEVEL).verdict == "pass"
+        true_fail += equivalent("e", se * rng.standard_normal(), se, tol, alpha=LEVEL).verdict == "fail"
+        planted_not_fail += equivalent("e", 3 * tol + se * rng.standard_normal(), se, tol,
+                                       alpha=LEVEL).verdict != "fail"
+    assert at_margin_pass <= LIMIT, at_margin_pass
+    assert true_fail <= LIMIT, true_fail
+    assert planted_not_fail <= TRIALS * 0.01, planted_not_fail
+
+
+def test_bound_claim_says_vacuous_above_chance_and_fails_a_violated_bound():
+    assert bound_claim("b", 0.05, 0.06, 0.04, bound=10.0, chance=0.08).verdict == "vacuous"
+    assert bound_claim("b", 0.05, 0.06, 0.04, bound=0.07, chance=0.08).verdict == "pass"
+    assert bound_claim("b", 0.05, 0.06, 0.04, bound=0.03, chance=0.08).verdict == "fail"
+    assert bound_claim("b", 0.05, 0.06, 0.04, bound=0.055, chance=0.08).verdict == "inconclusive"
+
+
+def test_overall_verdict_orders_fail_inconclusive_vacuous_pass():
+    def c(v):
+        return Claim("c", None, None, None, "r", v)
+    assert overall_verdict([c("pass"), c("vacuous")]) == "vacuous"
+    assert overall_verdict([c("vacuous"), c("inconclusive")]) == "inconclusive"
+    assert overall_verdict([c("inconclusive"), c("fail")]) == "fail"
+    assert overall_verdict([c("pass")]) == "pass"
+    assert overall_verdict([]) == "inconclusive"

@@ -94,9 +94,9 @@ def _run(args) -> int:
     params = apply_overrides(defaults, args.overrides, getattr(module, "TYPES", None))
     params["mode"] = "full" if args.full else "quick"
     checkpoint = args.out / f"{args.check}.partial.jsonl"
+    workers = args.workers if args.workers is not None else default_workers()
+    execution = Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
     if hasattr(module, "points"):
-        workers = args.workers if args.workers is not None else default_workers()
-        execution = Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
         record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},
                            execution=execution, checkpoint=checkpoint, progress=not args.no_progress)
     else:  # a check not yet ported to the engine

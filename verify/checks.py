@@ -2,8 +2,8 @@
 
 A check module defines ``NAME``, ``SUMMARY`` (one line), ``QUICK`` (default parameters), ``FULL``
 (overrides for ``--full``), optionally ``TYPES`` (parameter types where a default is ``None``),
-``validate(params)`` raising :class:`verify.errors.UserInputError`, ``run(params, seed, *, problem=None,
-progress=True) -> Record`` and ``plot(record_dict, stem) -> list[Path]``.
+``validate(params)`` raising :class:`verify.errors.UserInputError`, and the engine's anatomy
+(:mod:`verify.engine`): ``points``, ``compute``, ``judge``, ``plot`` (optionally ``prepare``, ``INPUTS``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ CHECKS = {
     "norm_sharpness": "verify.norm_sharpness",
     "which_minimizer": "verify.which_minimizer",
     "modified_loss": "verify.modified_loss",
+    "volume_hypothesis": "verify.volume_hypothesis",
+    "volume_width": "verify.volume_width",
+    "edge_of_stability": "verify.edge_of_stability",
+    "implicit_regularization": "verify.implicit_regularization",
 }
 
 
