@@ -110,9 +110,10 @@ def digits_pairs(n_pairs: int, rng: np.random.Generator) -> list[tuple[int, int]
 
 
 def standardize(ds: Dataset) -> Dataset:
-    """Centre and scale every feature by the training set's mean and overall standard deviation."""
+    """Centre every feature by its training mean, then divide all by one number: the standard deviation of the
+    centred training inputs (so they have mean 0 and overall standard deviation 1)."""
     mu = ds.X_train.mean(axis=0)
-    sd = float(ds.X_train.std()) or 1.0
+    sd = float((ds.X_train - mu).std()) or 1.0
     return replace(ds, X_train=(ds.X_train - mu) / sd, X_test=(ds.X_test - mu) / sd)
 
 

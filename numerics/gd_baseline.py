@@ -8,18 +8,23 @@ generalization loss that vanishes as α → 0. The checks use this module as the
 compared with (spec §5): ``L_gen(GD)`` far below chance at every width and depth, decreasing as α → 0.
 
 This package's formalization:
-- Model ``W = W_d σ(W_{d−1} σ(⋯ σ(W_1)))`` evaluated on the identity input (W_1 k×m', W_j k×k, W_d m×k),
-  every entry of every layer i.i.d. N(0, α²) drawn from the caller's ``torch.Generator`` (one
-  ``torch.randn`` over all entries, W_1 first, each layer row-major).
+- Model ``W = W_d σ(W_{d−1} σ(⋯ σ(W_1)))`` evaluated on the identity input (W_1 k×m', W_j k×k, W_d m×k).
+  Initialization (``init``), drawn from the caller's CPU ``torch.Generator`` in one call over all entries
+  (W_1 first, each layer row-major): ``"torch_default"`` — the authors' (spec §7): PyTorch's default
+  ``nn.Linear`` weight law U(±1/√fan_in) (fan_in = the layer's columns: m' for W_1, k after) times the scale
+  α; ``"gaussian"`` — every entry i.i.d. N(0, α²) (this package's first baseline). With the latter the
+  initial product's norm grows like √k, with the former it does not (the 1/√fan_in factor).
 - ``optimizer="gd"``: plain gradient descent. ``optimizer="adaptive"``: the authors' "GroupRMSprop", one
   global step ``lr / (√v̂_t + 1e-6)`` with ``v_t = 0.99 v_{t−1} + 0.01 ‖g_t‖²`` (squared gradient norm
   over all layers) and ``v̂_t = v_t / (1 − 0.99^t)``.
 - Heavy-ball momentum μ: ``b ← μ b + g; θ ← θ − step · b``. Applying the buffer is our choice: the authors'
   optimizer kept a momentum buffer that was never applied to the parameters.
 - Gradients: by default a hand-written backward pass in numpy (``engine="manual"``), several times faster
-  than torch autograd for these tiny matrices (the per-op overhead dominates); ``engine="autograd"``
-  computes the same loss with torch autograd and is the reference the manual pass is tested against. Both
-  start from the same torch-drawn initialization and produce the same trajectory up to rounding.
+  than torch autograd for these tiny matrices (the per-op overhead dominates); ``engine="autograd"`` runs
+  the whole loop in torch tensors on ``device`` (``numerics.device.resolve_device``) with torch autograd; it
+  is the reference the manual pass is tested against, and the engine used on a non-CPU device. Both start
+  from the same CPU-drawn initialization (moved to the device) and produce the same trajectory up to
+  rounding.
 - Stopping: ``L_train < tol`` → converged; a non-finite loss → diverged (reported, never raised).
 
 Measured on m = m' = 5, r = 1, n = 15 Gaussian problems (not claims of the paper): about one problem in ten
@@ -37,11 +42,13 @@ import numpy as np
 import torch
 
 from numerics.activations import Activation, parse_activation
-from numerics.problems import SensingProblem
+from numerics.device import resolve_device
 from numerics.errors import require
+from numerics.problems import SensingProblem
 
 OPTIMIZERS = ("gd", "adaptive")
 ENGINES = ("manual", "autograd")
+INITS = ("gaussian", "torch_default")
 RMS_DECAY = 0.99  # EMA factor of the adaptive step (the authors' value)
 RMS_EPS = 1e-6  # added to √v̂ (the authors' value)
 HISTORY_POINTS = 200  # at most this many (step, loss) pairs are kept, log-spaced in the step
@@ -120,31 +127,39 @@ def manual_loss_and_gradients(weights: list[np.ndarray], activation: Activation,
     return loss, grads
 
 
-def autograd_loss_and_gradients(weights: list[np.ndarray], activation: Activation, A_flat: torch.Tensor,
-                                y: torch.Tensor, out: list[np.ndarray] | None = None):
-    """``(L_train, [dL/dW_1, …, dL/dW_d])`` by torch autograd (the reference); ``out`` as above."""
-    leaves = [torch.from_numpy(W).requires_grad_() for W in weights]
+def autograd_loss_and_gradients(weights, activation: Activation, A_flat: torch.Tensor, y: torch.Tensor,
+                                out=None):
+    """``(L_train, [dL/dW_1, …, dL/dW_d])`` by torch autograd (the reference); ``weights`` numpy arrays or
+    torch tensors (then on the device of ``A_flat``), ``out`` as above (of the same kind)."""
+    tensors = torch.is_tensor(weights[0])
+    leaves = [(W.detach() if tensors else torch.from_numpy(W)).requires_grad_() for W in weights]
     residual = A_flat @ end_to_end(leaves, activation).reshape(-1) - y
     loss = residual.dot(residual) / y.shape[0]
-    grads = [g.numpy() for g in torch.autograd.grad(loss, leaves)]
+    grads = list(torch.autograd.grad(loss, leaves))
+    if not tensors:
+        grads = [g.numpy() for g in grads]
     if out is not None:
         for target, g in zip(out, grads):
-            np.copyto(target, g)
+            target.copy_(g) if tensors else np.copyto(target, g)
         grads = out
     return float(loss.detach()), grads
 
 
-def gradient_oracle(problem: SensingProblem, activation: Activation, engine: str = "manual"):
+def gradient_oracle(problem: SensingProblem, activation: Activation, engine: str = "manual",
+                    device: torch.device | str = "cpu"):
     """A function ``(weights, out) -> L_train`` that writes ``dL/dW_j`` into ``out[j]``."""
     require(engine in ENGINES, f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     if engine == "manual":
         A_flat, y, compute = np.ascontiguousarray(problem.A_flat), problem.y, manual_loss_and_gradients
     else:
-        A_flat, y, compute = torch.from_numpy(problem.A_flat), torch.from_numpy(problem.y), autograd_loss_and_gradients
+        A_flat, y = (torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (problem.A_flat, problem.y))
+        compute = autograd_loss_and_gradients
     return lambda weights, out: compute(weights, activation, A_flat, y, out)[0]
 
 
-def squared_norm(v: np.ndarray) -> float:
+def squared_norm(v) -> float:
+    if torch.is_tensor(v):
+        return float(torch.dot(v, v))
     # OpenBLAS runs ddot multi-threaded above 10^4 entries, which under CPU contention can cost
     # milliseconds per call (measured); einsum never threads.
     return float(v @ v) if v.size <= 10_000 else float(np.einsum("i,i->", v, v))
@@ -156,10 +171,17 @@ def split_layers(flat: np.ndarray, shapes) -> list[np.ndarray]:
     return [flat[a:b].reshape(shape) for a, b, shape in zip(sizes[:-1], sizes[1:], shapes)]
 
 
-def initial_parameters(shapes, init_scale: float, generator: torch.Generator) -> np.ndarray:
-    """All layers (W_1 first, row-major) in one flat vector; entries i.i.d. N(0, init_scale²) from ``generator``."""
+def initial_parameters(shapes, init_scale: float, generator: torch.Generator, init: str = "gaussian") -> np.ndarray:
+    """All layers (W_1 first, row-major) in one flat vector, drawn from the CPU ``generator``: entries i.i.d.
+    N(0, init_scale²) (``gaussian``) or U(±init_scale/√fan_in), fan_in = the layer's columns
+    (``torch_default``: PyTorch's default ``nn.Linear`` weight law times the scale)."""
+    require(init in INITS, f"unknown init {init!r}; known: {', '.join(INITS)}")
     size = sum(r * c for r, c in shapes)
-    return (init_scale * torch.randn(size, generator=generator, dtype=torch.float64)).numpy()
+    if init == "gaussian":
+        return (init_scale * torch.randn(size, generator=generator, dtype=torch.float64)).numpy()
+    bound = np.concatenate([np.full(r * c, 1.0 / math.sqrt(c)) for r, c in shapes])
+    u = torch.rand(size, generator=generator, dtype=torch.float64).numpy()
+    return init_scale * bound * (2.0 * u - 1.0)
 
 
 def _is_integer(value) -> bool:
@@ -186,24 +208,31 @@ def validate_training(width, depth, init_scale, lr, steps, optimizer, momentum, 
 def train_factorization(problem: SensingProblem, *, width: int, depth: int, activation: Activation | str,
                         init_scale: float, lr: float, steps: int, optimizer: str = "adaptive",
                         momentum: float = 0.0, tol: float = 1e-8, generator: torch.Generator,
-                        engine: str = "manual") -> GDResult:
+                        engine: str = "manual", init: str = "gaussian", device: str = "cpu") -> GDResult:
     """Train the depth-``depth``, width-``width`` factorization on ``problem`` by (adaptive) GD.
 
     At most ``steps`` updates; stops as soon as ``L_train < tol``. The returned losses are those of the
-    returned end-to-end matrix, computed by ``problem.train_loss`` / ``problem.gen_loss``.
+    returned end-to-end matrix, computed by ``problem.train_loss`` / ``problem.gen_loss``. ``init`` is the
+    initialization law (module doc); on a non-CPU ``device`` the autograd engine runs there (the manual
+    engine is numpy, CPU only), from the same CPU-drawn initialization.
     """
     validate_training(width, depth, init_scale, lr, steps, optimizer, momentum, tol)
     require(isinstance(generator, torch.Generator), "generator must be a torch.Generator")
+    require(engine in ENGINES, f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    dev = resolve_device(device)
+    engine = "autograd" if dev.type != "cpu" else engine
     activation = parse_activation(activation)
-    oracle = gradient_oracle(problem, activation, engine)
+    oracle = gradient_oracle(problem, activation, engine, dev)
     m, mp = problem.shape
     shapes = layer_shapes(m, mp, width, depth)
     # Parameters and gradients live in flat vectors with per-layer views: the optimizer's update, norm and
-    # momentum are then one numpy call each, whatever the depth.
-    theta = initial_parameters(shapes, init_scale, generator)
-    grad = np.empty_like(theta)
+    # momentum are then one numpy (or torch) call each, whatever the depth.
+    theta = initial_parameters(shapes, init_scale, generator, init)
+    if engine == "autograd":
+        theta = torch.from_numpy(theta).to(dev)
+    grad = theta.new_zeros(theta.shape) if engine == "autograd" else np.empty_like(theta)
     weights, grads = split_layers(theta, shapes), split_layers(grad, shapes)
-    buffer = np.zeros_like(theta) if momentum > 0 else None
+    buffer = (grad.clone() if engine == "autograd" else np.zeros_like(theta)) if momentum > 0 else None
     adaptive = optimizer == "adaptive"
     second_moment, decay_power = 0.0, 1.0
     losses = np.empty(steps + 1)
@@ -230,6 +259,8 @@ def train_factorization(problem: SensingProblem, *, width: int, depth: int, acti
                 step = lr / (math.sqrt(second_moment / (1 - decay_power)) + RMS_EPS)
             theta -= step * direction
         W_end = end_to_end(weights, activation)
+    if engine == "autograd":
+        W_end, weights = W_end.cpu().numpy(), [W.cpu().numpy() for W in weights]
     seconds = time.perf_counter() - start
     history_steps = _log_spaced(t)
     converged = (not diverged) and losses[t] < tol
@@ -243,7 +274,8 @@ def train_factorization(problem: SensingProblem, *, width: int, depth: int, acti
 def gd_gen_vs_init_scale(problem: SensingProblem, width: int, init_scales, *, depth: int = 2,
                          activation: Activation | str = "linear", lr: float = 1e-4, steps: int = 20_000,
                          optimizer: str = "adaptive", momentum: float = 0.9, tol: float = 1e-9,
-                         generator: torch.Generator, engine: str = "manual") -> InitScaleSweep:
+                         generator: torch.Generator, engine: str = "manual", init: str = "gaussian",
+                         device: str = "cpu") -> InitScaleSweep:
     """GD's ``L_gen`` at each initialization scale α (Proposition 1: decreases as α → 0 for d = 2, linear σ).
 
     Every run starts from the same standard-normal draw rescaled by its α (common random numbers, so the
@@ -266,7 +298,8 @@ def gd_gen_vs_init_scale(problem: SensingProblem, width: int, init_scales, *, de
         generator.set_state(state)
         results.append(train_factorization(problem, width=width, depth=depth, activation=activation,
                                            init_scale=float(alpha), lr=lr, steps=steps, optimizer=optimizer,
-                                           momentum=momentum, tol=tol, generator=generator, engine=engine))
+                                           momentum=momentum, tol=tol, generator=generator, engine=engine,
+                                           init=init, device=device))
     return InitScaleSweep(init_scales=scales,
                           gen_loss=np.array([r.gen_loss for r in results]),
                           train_loss=np.array([r.train_loss for r in results]),

@@ -72,6 +72,24 @@ class _Model:
         """(P,) layer number of every parameter (0-based)."""
         return np.concatenate([np.full(math.prod(b.shape), b.layer) for b in self.blocks])
 
+    def permute_outputs(self, theta: torch.Tensor, perm) -> torch.Tensor:
+        """Parameters whose logit ``perm[c]`` is logit ``c`` of ``theta``: the rows of the last layer's weight and
+        bias permuted, nothing else touched (a relabelling of the classes; G&C's label-swap symmetry)."""
+        perm = np.asarray(perm)
+        require(sorted(perm.tolist()) == list(range(self.out_dim)), f"perm must permute 0..{self.out_dim - 1}")
+        inv = np.argsort(perm)
+        src = np.arange(self.n_params)
+        last = max(b.layer for b in self.blocks)
+        i = 0
+        for b in self.blocks:
+            size = math.prod(b.shape)
+            if b.layer == last:
+                per = size // b.shape[0]  # entries of one output row
+                for r in range(b.shape[0]):
+                    src[i + r * per: i + (r + 1) * per] = i + inv[r] * per + np.arange(per)
+            i += size
+        return theta[..., torch.as_tensor(src, device=theta.device)]
+
     def __call__(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         return self.forward(theta, X)
 
@@ -97,6 +115,11 @@ class MLP(_Model):
     @property
     def depth(self) -> int:
         return len(self.widths)
+
+    @property
+    def activation_size(self) -> int:
+        """Numbers computed per input and model in a forward pass (hidden units and logits): sizes buffers."""
+        return sum(self.widths) + self.out_dim
 
     def layers(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         parts = self.split(theta)
@@ -157,6 +180,13 @@ class CNN(_Model):
         self.blocks = tuple(blocks)
         self.activation = "relu"
 
+    @property
+    def activation_size(self) -> int:
+        """Numbers computed per input and model in a forward pass (conv maps, pooled maps, dense): sizes buffers."""
+        H, W = self.image_shape
+        c1, c2 = self.channels, 2 * self.channels
+        return 2 * c1 * H * W + c1 * H * W // 4 + 2 * c2 * H * W // 4 + c2 * H * W // 16 + self.hidden + self.out_dim
+
     def forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         single = theta.dim() == 1
         th = theta.unsqueeze(0) if single else theta
@@ -192,33 +222,63 @@ def make_model(arch: str, in_dim: int, out_dim: int, *, width: int, depth: int =
     return CNN(image_shape, channels=max(1, width // 8), hidden=width, out_dim=out_dim, bias=bias)
 
 
+def prior_law(block: ParamBlock, prior: str, scale: float = 1.0, bias_scale: float | None = None) -> tuple[str, float]:
+    """The law of every entry of ``block`` under ``prior``: ``("uniform", a)`` for U(−a, a) or ``("normal", sd)``
+    (a = 0 or sd = 0: the entries are 0). One definition for both samplers below."""
+    if prior == "uniform":
+        return "uniform", scale
+    if prior == "kaiming_uniform":
+        return "uniform", scale * math.sqrt(6.0 / block.fan_in) if not block.is_bias else 0.0
+    if prior == "torch_default":
+        return "uniform", scale / math.sqrt(block.fan_in)
+    if prior == "kaiming_normal":
+        return "normal", scale * math.sqrt(2.0 / block.fan_in) if not block.is_bias else 0.0
+    # gaussian
+    return "normal", (bias_scale if bias_scale is not None else scale) if block.is_bias else scale / math.sqrt(block.fan_in)
+
+
+def _check_prior(prior: str, n: int, scale: float) -> None:
+    require(prior in PRIORS, f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
+    require(n >= 0 and scale > 0, f"need n >= 0 and scale > 0, got n={n}, scale={scale}")
+
+
 def sample_prior(model: _Model, prior: str, n: int, generator: torch.Generator, *, scale: float = 1.0,
                  bias_scale: float | None = None, dtype=torch.float64, device="cpu") -> torch.Tensor:
     """``n`` parameter vectors (n, P) from ``prior`` (see the module docstring). ``scale`` is a for ``uniform``,
     σ_w for ``gaussian`` (``bias_scale`` σ_b, default σ_w), a multiplier for the others."""
-    require(prior in PRIORS, f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
-    require(n >= 0 and scale > 0, f"need n >= 0 and scale > 0, got n={n}, scale={scale}")
+    _check_prior(prior, n, scale)
     cols = []
     for b in model.blocks:
         size = math.prod(b.shape)
-        if prior == "uniform":
-            half = scale
-        elif prior == "kaiming_uniform":
-            half = scale * math.sqrt(6.0 / b.fan_in) if not b.is_bias else 0.0
-        elif prior == "torch_default":
-            half = scale / math.sqrt(b.fan_in)
-        else:
-            half = None
-        if half is not None:
+        kind, width = prior_law(b, prior, scale, bias_scale)
+        if kind == "uniform":
             u = torch.rand(n, size, generator=generator, dtype=dtype)
-            cols.append((2 * u - 1) * half)
-            continue
-        if prior == "kaiming_normal":
-            sd = scale * math.sqrt(2.0 / b.fan_in) if not b.is_bias else 0.0
-        else:  # gaussian
-            sd = (bias_scale if bias_scale is not None else scale) if b.is_bias else scale / math.sqrt(b.fan_in)
-        cols.append(torch.randn(n, size, generator=generator, dtype=dtype) * sd)
+            cols.append((2 * u - 1) * width)
+        else:
+            cols.append(torch.randn(n, size, generator=generator, dtype=dtype) * width)
     return torch.cat(cols, dim=1).to(device) if cols else torch.zeros(n, 0, dtype=dtype, device=device)
+
+
+def sample_prior_np(model: _Model, prior: str, n: int, rng: np.random.Generator, *, scale: float = 1.0,
+                    bias_scale: float | None = None) -> np.ndarray:
+    """The same law as :func:`sample_prior`, drawn by a numpy ``rng`` into one float64 (n, P) array (numpy's
+    PCG64 is about twice as fast as torch's CPU generator; the G&C hot path uses it). Not the same numbers."""
+    _check_prior(prior, n, scale)
+    out = np.empty((n, model.n_params))
+    i = 0
+    for b in model.blocks:
+        size = math.prod(b.shape)
+        kind, width = prior_law(b, prior, scale, bias_scale)
+        view = out[:, i:i + size]
+        if kind == "uniform":
+            view[...] = rng.random((n, size))
+            view *= 2 * width
+            view -= width
+        else:
+            view[...] = rng.standard_normal((n, size))
+            view *= width
+        i += size
+    return out
 
 
 def prior_variances(model: _Model, prior: str, *, scale: float = 1.0, bias_scale: float | None = None) -> list[tuple[float, float]]:

@@ -33,12 +33,12 @@ from typing import Callable
 import numpy as np
 from scipy.special import ndtr
 
-from numerics.factorization import Factorization
-from numerics.gnc import GncEstimate, RunningMoments, require_matching, thresholds
-from numerics.problems import SensingProblem
-from numerics.smc import (adapted_step, check_sizes, combine_replicates, hidden_latent_dim, hidden_root_from_latent,
-                          pcn_proposal, run_jobs)
 from numerics.errors import require
+from numerics.estimates import (GncEstimate, RunningMoments, check_sizes, combine_replicates, require_matching,
+                                run_jobs, thresholds)
+from numerics.factorization import Factorization
+from numerics.problems import SensingProblem
+from numerics.smc import adapted_step, hidden_latent_dim, hidden_root_from_latent, pcn_proposal
 
 LatentLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -24,11 +24,31 @@ from typing import Callable
 import numpy as np
 from scipy.special import gammaln
 
-from numerics.factorization import Factorization, hidden_root
-from numerics.gnc import (DEFAULT_MEMORY_BYTES, GncEstimate, RunningMoments, chunk_size, rbis_applicable,
-                          require_matching, stream_draws, thresholds)
-from numerics.problems import SensingProblem
 from numerics.errors import require
+from numerics.estimates import (DEFAULT_MEMORY_BYTES, GncEstimate, RunningMoments, WeightedMoments, chunk_size,
+                                require_matching, stream_draws, thresholds)
+from numerics.factorization import Factorization, hidden_root
+from numerics.problems import SensingProblem
+
+__all__ = ["WeightedMoments", "ball_share", "conditional_terms", "covariance_is_regular", "log_density",
+           "log_weight_and_gen", "mixture_proposal", "rao_blackwell_is", "rbis_applicable"]
+
+
+def rbis_applicable(problem: SensingProblem, fact: Factorization) -> bool:
+    """Gaussian-linear last layer and an invertible ``Cov(A vec W | hidden layers)``."""
+    return (fact.prior == "gaussian" and min(fact.width, fact.mp) * fact.m >= problem.n
+            and covariance_is_regular(problem, fact))
+
+
+def covariance_is_regular(problem: SensingProblem, fact: Factorization) -> bool:
+    """Whether ``S(U) = Cov(A vec W | U)`` is invertible for generic U (r = min(k, m') rows): it is singular for
+    *every* U when, e.g., a completion row is observed at more than r entries (W's rows lie in an r-dim space).
+    Checked at three fixed generic U (a local generator; relative smallest singular value > 1e-10)."""
+    r, (m, mp) = min(fact.width, fact.mp), problem.shape
+    U = np.random.default_rng(0).standard_normal((3, r, mp))
+    M = np.einsum("iaj,blj->bial", problem.A, U).reshape(3, problem.n, m * r)
+    sv = np.linalg.svd(M @ np.swapaxes(M, 1, 2), compute_uv=False)
+    return bool(np.all(sv[:, -1] > 1e-10 * sv[:, 0]))
 
 
 def log_density(problem: SensingProblem, L: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -50,75 +70,6 @@ def mixture_proposal(batch: int, n: int, y: np.ndarray, eps: float, chol: np.nda
     coin = rng.uniform(size=(batch, 1)) < share
     prior = np.einsum("...ij,...j->...i", chol, rng.standard_normal((batch, n)))
     return np.where(coin, y + np.sqrt(n * eps) * uniform_ball(batch, n, rng), prior)
-
-
-class WeightedMoments:
-    """Streaming self-normalized importance-sampling sums with log-space weights."""
-
-    def __init__(self):
-        self.shift = -np.inf
-        self.count = 0
-        self.sw = self.swf = self.sw2 = self.sw2f = self.sw2f2 = 0.0
-
-    def update(self, log_w: np.ndarray, f: np.ndarray) -> None:
-        self.count += log_w.size
-        top = float(np.max(log_w))
-        if not np.isfinite(top):
-            return
-        self._rescale(max(self.shift, top))
-        w = np.exp(log_w - self.shift)
-        w2 = w * w
-        self.sw += float(w.sum())
-        self.swf += float(w @ f)
-        self.sw2 += float(w2.sum())
-        self.sw2f += float(w2 @ f)
-        self.sw2f2 += float(w2 @ (f * f))
-
-    def merge(self, other: "WeightedMoments") -> None:
-        self.count += other.count
-        if not np.isfinite(other.shift):
-            return
-        self._rescale(max(self.shift, other.shift))
-        a, a2 = np.exp(other.shift - self.shift), np.exp(2 * (other.shift - self.shift))
-        self.sw += a * other.sw
-        self.swf += a * other.swf
-        self.sw2 += a2 * other.sw2
-        self.sw2f += a2 * other.sw2f
-        self.sw2f2 += a2 * other.sw2f2
-
-    def _rescale(self, new_shift: float) -> None:
-        if np.isfinite(self.shift) and new_shift > self.shift:
-            a = np.exp(self.shift - new_shift)
-            self.sw *= a
-            self.swf *= a
-            self.sw2 *= a * a
-            self.sw2f *= a * a
-            self.sw2f2 *= a * a
-        self.shift = new_shift
-
-    @property
-    def mean(self) -> float:
-        return self.swf / self.sw if self.sw > 0 else float("nan")
-
-    @property
-    def se(self) -> float:
-        if self.sw <= 0:
-            return float("nan")
-        g = self.mean
-        return float(np.sqrt(max(self.sw2f2 - 2 * g * self.sw2f + g * g * self.sw2, 0.0)) / self.sw)
-
-    @property
-    def ess(self) -> float:
-        return self.sw ** 2 / self.sw2 if self.sw2 > 0 else 0.0
-
-    def mean_weight(self) -> tuple[float, float]:
-        """The mean weight Σw/N (unbiased for p(ε) when the weights carry the ball volume) and its SE."""
-        if self.count == 0 or not np.isfinite(self.shift):
-            return 0.0, float("nan")
-        scale = np.exp(self.shift)
-        mean = self.sw / self.count
-        var = max(self.sw2 / self.count - mean * mean, 0.0)
-        return float(scale * mean), float(scale * np.sqrt(var / self.count))
 
 
 def conditional_terms(problem: SensingProblem, U: np.ndarray, s_last: float):

@@ -31,17 +31,21 @@ count. Each ε is a separate set of runs; the chance level pools every run's pri
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
-from numerics.gnc import GncEstimate, RunningMoments, covariance_is_regular, require_matching, thresholds
-from numerics.problems import SensingProblem
-from numerics.rbis import ball_share, conditional_terms, log_weight_and_gen, mixture_proposal
 from numerics.errors import require
+from numerics.estimates import (GncEstimate, RunningMoments, check_sizes, combine_replicates, require_matching,
+                                run_jobs, thresholds)
+from numerics.factorization import Factorization, materialized_chain_root, qr_chain_root, qr_latent_shapes
+from numerics.problems import SensingProblem
+from numerics.rbis import ball_share, conditional_terms, covariance_is_regular, log_weight_and_gen, mixture_proposal
+
+__all__ = ["AcceptanceWeight", "RunResult", "adapted_step", "check_sizes", "combine_replicates",
+           "covariance_is_regular", "guarded_terms", "hidden_latent_dim", "hidden_root_from_latent", "next_increment",
+           "pcn_proposal", "run_jobs", "systematic_resample", "tempered_run", "tempered_smc"]
 
 
 def latent_chain(fact: Factorization) -> str:
@@ -201,39 +205,6 @@ def tempered_run(weight: AcceptanceWeight, dim: int, particles: int, moves: int,
                      float(np.mean(accepted)) if accepted else np.nan, weight.singular)
 
 
-def combine_replicates(eps: float, G: np.ndarray, f_var: np.ndarray, p: np.ndarray, chance: RunningMoments,
-                       evaluations: int, n_particles: int, method: str, note: str) -> GncEstimate:
-    """Replicate mean ± sd/√R; ess = min(n_particles, mean within-run variance of f / G_se²) (module docs)."""
-    R = len(G)
-    if not np.all(np.isfinite(G)):
-        return GncEstimate(eps=eps, G=np.nan, G_se=np.nan, C=chance.value, C_se=chance.se, p_accept=np.nan,
-                           n_accepted=-1, n_draws=evaluations, method=method, ess=0.0,
-                           note=note + "; a replicate did not finish (NaN)", se_dof=R - 1)
-    g, g_se = float(np.mean(G)), float(np.std(G, ddof=1) / np.sqrt(R))
-    ess = float(n_particles) if g_se == 0 else float(min(n_particles, np.mean(f_var) / g_se ** 2))
-    p_se = float(np.std(p, ddof=1) / np.sqrt(R))
-    return GncEstimate(eps=eps, G=g, G_se=g_se, C=chance.value, C_se=chance.se, p_accept=float(np.mean(p)),
-                       n_accepted=-1, n_draws=int(evaluations), method=method, ess=ess, note=note, p_se=p_se,
-                       se_dof=R - 1)
-
-
-def run_jobs(job, seeds: list, workers: int) -> list:
-    """``job(rng)`` for every generator, on ``workers`` threads (numpy releases the GIL in its kernels)."""
-    if workers <= 1 or len(seeds) == 1:
-        return [job(s) for s in seeds]
-    with ThreadPoolExecutor(min(workers, len(seeds))) as pool:
-        return list(pool.map(job, seeds))
-
-
-def check_sizes(particles, moves, replicates, workers) -> None:
-    require(isinstance(particles, (int, np.integer)) and particles >= 2,
-            f"particles must be an integer >= 2, got {particles}")
-    require(isinstance(moves, (int, np.integer)) and moves >= 0, f"moves must be an integer >= 0, got {moves}")
-    require(isinstance(replicates, (int, np.integer)) and replicates >= 2,
-            f"replicates must be an integer >= 2 (error bars come from their spread), got {replicates}")
-    require(isinstance(workers, (int, np.integer)) and workers >= 1, f"workers must be an integer >= 1, got {workers}")
-
-
 def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.random.Generator, *,
                  particles: int = 1000, moves: int = 60, replicates: int = 4, target_ess: float = 0.5,
                  ball_points: int = 4, accept_target: float = 0.3, max_stages: int = 1000,
@@ -247,19 +218,32 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
     require(covariance_is_regular(problem, fact),
             "smc: Cov(A vec W | hidden layers) is singular for every hidden draw (e.g. a completion row observed at "
             f"more than min(k, m') = {min(fact.width, fact.mp)} entries); use method=nested or rejection")
+    require(isinstance(ball_points, (int, np.integer)) and ball_points >= 1,
+            f"ball_points must be >= 1, got {ball_points}")
+    return tempered_over_latent(lambda e: AcceptanceWeight(problem, fact, e, ball_points), hidden_latent_dim(fact),
+                                eps_list, rng, particles=particles, moves=moves, replicates=replicates,
+                                target_ess=target_ess, accept_target=accept_target, max_stages=max_stages,
+                                workers=workers, method="smc")
+
+
+def tempered_over_latent(make_weight, dim: int, eps_list: list[float], rng: np.random.Generator, *, particles: int,
+                         moves: int, replicates: int, target_ess: float, accept_target: float, max_stages: int,
+                         workers: int, method: str) -> list[GncEstimate]:
+    """``replicates`` runs of :func:`tempered_run` per ε on a latent N(0, I_dim), combined (module doc).
+
+    ``make_weight(ε)`` returns a fresh callable ``(z, rng) -> (log ŵ, f, chance)`` with a ``singular`` counter
+    (:class:`AcceptanceWeight` here; ``numerics.angular.AngularWeight`` for the normalized prior); ``method``
+    names the estimates.
+    """
     check_sizes(particles, moves, replicates, workers)
     require(0 < target_ess < 1, f"target_ess must be in (0, 1), got {target_ess}")
     require(0 < accept_target < 1, f"accept_target must be in (0, 1), got {accept_target}")
-    require(isinstance(ball_points, (int, np.integer)) and ball_points >= 1,
-            f"ball_points must be >= 1, got {ball_points}")
-    dim = hidden_latent_dim(fact)
     seeds = rng.spawn(len(eps_list) * replicates)
     jobs = [(e, s) for i, e in enumerate(eps_list) for s in seeds[i * replicates:(i + 1) * replicates]]
 
     def job(item):
         e, gen = item
-        return tempered_run(AcceptanceWeight(problem, fact, e, ball_points), dim, particles, moves, target_ess,
-                            accept_target, max_stages, gen)
+        return tempered_run(make_weight(e), dim, particles, moves, target_ess, accept_target, max_stages, gen)
 
     results = run_jobs(job, jobs, workers)
     chance = RunningMoments()
@@ -270,12 +254,12 @@ def tempered_smc(problem: SensingProblem, fact: Factorization, eps, rng: np.rand
         runs = results[i * replicates:(i + 1) * replicates]
         p = np.array([np.exp(r.log_p) if e > 0 else 0.0 for r in runs])
         acceptance = np.mean([r.accept_rate for r in runs]) if moves else float("nan")
-        note = (f"smc: {replicates} replicates x {particles} particles, {moves} moves/stage, "
+        note = (f"{method}: {replicates} replicates x {particles} particles, {moves} moves/stage, "
                 f"{np.mean([r.stages for r in runs]):.1f} stages, pCN acceptance {acceptance:.2f}")
         singular = sum(r.singular for r in runs)
         if singular:
             total = sum(r.evaluations for r in runs)
-            note += f"; S numerically singular (weight 0) at {singular} of {total} evaluations"
+            note += f"; numerically singular covariance (weight 0) at {singular} of {total} evaluations"
         out.append(combine_replicates(e, np.array([r.G for r in runs]), np.array([r.f_var for r in runs]), p,
-                                      chance, sum(r.evaluations for r in runs), particles * replicates, "smc", note))
+                                      chance, sum(r.evaluations for r in runs), particles * replicates, method, note))
     return out

@@ -8,12 +8,23 @@ Adam and RMSProp on cross-entropy or MSE, on a flat parameter vector, float64 by
   - ``heavy_ball``: v ← β v + g, θ ← θ − η v (v₀ = 0 unless ``init_velocity`` is given);
   - ``rmsprop``: s ← β₂ s + (1 − β₂) g², θ ← θ − η g / (√s + ε) (s₀ = 0);
   - ``adam``: m ← β₁ m + (1 − β₁) g, s as RMSProp, bias-corrected, θ ← θ − η m̂ / (√ŝ + ε).
+  These equal ``torch.optim.SGD`` (with ``momentum=β``, no dampening), ``RMSprop(alpha=β₂)`` and ``Adam``
+  step for step (tests/test_trainers.py). Two options serve the modified-flow analyses of
+  ``theory/implicit_regularizers.py``: ``eps_in_sqrt`` (divide by √(s + ε) instead of √s + ε, the form of
+  Cattaneo, Klusowski & Shigida 2024) and ``bias_correction=False`` (Adam without m̂, ŝ); ``init_state``
+  warm-starts the optimizer's buffers (e.g. m₀ = g₀, s₀ = g₀²).
+  Heavy-ball's buffer: with ``init_velocity`` v₋₁ the first step uses v₀ = β v₋₁ + g₀, so
+  ``init_velocity = g₀/(1 − β)`` makes v₀ = g₀/(1 − β), the buffer's steady state (no O(h) transient).
 - Mini-batches: each epoch a permutation from the given CPU ``torch.Generator`` (``batch_size=None`` is
   full-batch GD); ``drop_last`` is False.
 - ``penalty`` λ > 0 adds the explicit regularizer (λ/4)‖∇C_k‖² of the mini-batch loss C_k (double backprop;
   Smith et al. 2021).
 - ``callbacks``: ``fn(state) -> dict | None`` called every ``every`` steps (and at the end); returned dicts go
-  to ``history`` (with ``step``). ``stop(state) -> str | None`` ends training with that reason.
+  to ``history`` (with ``step``). ``stop(state) -> str | None`` ends training with that reason. The state
+  carries the batch's own loss gradient (``loss_grad``, without the penalty), so per-mini-batch gradient
+  norms cost nothing extra (:func:`batch_grad_norm`); :class:`LossGoal` is a stop rule on the full training
+  loss of the raw iterate or of the average of the last epoch's iterates (the mean iterate that
+  backward-error analyses describe, Smith et al. 2021).
 """
 from __future__ import annotations
 
@@ -53,6 +64,8 @@ class Optimizer:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+    bias_correction: bool = True  # Adam's m̂ = m/(1 − β₁ᵗ), ŝ = s/(1 − β₂ᵗ)
+    eps_in_sqrt: bool = False  # RMSProp/Adam divide by √(s + ε) instead of √s + ε
 
     def __post_init__(self):
         require(self.name in OPTIMIZERS, f"unknown optimizer {self.name!r}; known: {', '.join(OPTIMIZERS)}")
@@ -60,13 +73,34 @@ class Optimizer:
         require(0 <= self.momentum < 1 and 0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps >= 0,
                 "momentum, beta1, beta2 must be in [0, 1) and eps >= 0")
 
-    def init(self, theta: torch.Tensor, init_velocity: torch.Tensor | None = None) -> dict:
+    def init(self, theta: torch.Tensor, init_velocity: torch.Tensor | None = None,
+             init_state: dict | None = None) -> dict:
+        """The optimizer's buffers: zeros, or ``init_velocity`` (heavy-ball's v), or any of ``init_state``'s
+        entries (``v``; ``m``, ``s``, ``t``)."""
         z = torch.zeros_like(theta)
         if self.name == "heavy_ball":
-            return {"v": z if init_velocity is None else init_velocity.clone()}
-        if self.name in ("rmsprop", "adam"):
-            return {"m": z.clone(), "s": z.clone(), "t": 0}
-        return {}
+            st = {"v": z if init_velocity is None else init_velocity.clone()}
+        elif self.name in ("rmsprop", "adam"):
+            st = {"m": z.clone(), "s": z.clone(), "t": 0}
+        else:
+            st = {}
+        for key, value in (init_state or {}).items():
+            require(key in st, f"init_state key {key!r} is not a buffer of {self.name} (has: {', '.join(st) or 'none'})")
+            st[key] = value.detach().clone() if isinstance(value, torch.Tensor) else value
+        return st
+
+    def denominator(self, s: torch.Tensor) -> torch.Tensor:
+        return (s + self.eps).sqrt() if self.eps_in_sqrt else s.sqrt() + self.eps
+
+    def preconditioner(self, st: dict) -> torch.Tensor:
+        """RMSProp's / Adam's elementwise factor of the current state: 1/(√ŝ + ε) (or 1/√(ŝ + ε)), ŝ = s
+        bias-corrected for Adam; a ``ValueError`` for the other optimizers (they have none)."""
+        if self.name not in ("rmsprop", "adam"):
+            raise ValueError(f"{self.name} has no preconditioner")
+        s = st["s"]
+        if self.name == "adam" and self.bias_correction and st["t"] > 0:
+            s = s / (1 - self.beta2 ** st["t"])
+        return 1.0 / self.denominator(s)
 
     def step(self, theta: torch.Tensor, g: torch.Tensor, st: dict) -> torch.Tensor:
         if self.name in ("sgd", "gd"):
@@ -77,11 +111,13 @@ class Optimizer:
         st["t"] += 1
         st["s"] = self.beta2 * st["s"] + (1 - self.beta2) * g * g
         if self.name == "rmsprop":
-            return theta - self.lr * g / (st["s"].sqrt() + self.eps)
+            return theta - self.lr * g / self.denominator(st["s"])
         st["m"] = self.beta1 * st["m"] + (1 - self.beta1) * g
-        m_hat = st["m"] / (1 - self.beta1 ** st["t"])
-        s_hat = st["s"] / (1 - self.beta2 ** st["t"])
-        return theta - self.lr * m_hat / (s_hat.sqrt() + self.eps)
+        m_hat, s_hat = st["m"], st["s"]
+        if self.bias_correction:
+            m_hat = m_hat / (1 - self.beta1 ** st["t"])
+            s_hat = s_hat / (1 - self.beta2 ** st["t"])
+        return theta - self.lr * m_hat / self.denominator(s_hat)
 
 
 @dataclass
@@ -92,6 +128,8 @@ class TrainState:
     batch_loss: float
     grad: torch.Tensor  # the gradient used for this step (of the penalized objective if penalty > 0)
     optimizer_state: dict
+    loss_grad: torch.Tensor | None = None  # ∇C_k of this step's batch alone (= grad when penalty = 0)
+    batch: torch.Tensor | None = None  # the rows of this step's batch (None: full batch)
 
 
 @dataclass
@@ -109,19 +147,28 @@ class TrainResult:
 def batch_gradient(model, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, loss: str,
                    penalty: float = 0.0) -> tuple[float, torch.Tensor]:
     """Loss C_k of the batch and the gradient of C_k + (penalty/4)‖∇C_k‖² (double backprop when penalty > 0)."""
+    value, _, g = penalized_gradient(model, theta, X, y, loss, penalty)
+    return value, g
+
+
+def penalized_gradient(model, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, loss: str,
+                       penalty: float = 0.0) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """(C_k, ∇C_k, ∇[C_k + (penalty/4)‖∇C_k‖²]) of the batch (X, y); ∇‖∇C_k‖² = 2 H_k ∇C_k by double backprop."""
     th = theta.detach().requires_grad_(True)
     value = loss_value(loss, model(th, X), y)
     (g,) = torch.autograd.grad(value, th, create_graph=penalty > 0)
     if penalty > 0:
         (g_pen,) = torch.autograd.grad(g.pow(2).sum(), th)
-        return float(value.detach()), (g + penalty / 4 * g_pen).detach()
-    return float(value.detach()), g.detach()
+        return float(value.detach()), g.detach(), (g + penalty / 4 * g_pen).detach()
+    g = g.detach()
+    return float(value.detach()), g, g
 
 
 def train(model, theta0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, optimizer: Optimizer, *, loss: str = "ce",
           max_steps: int = 1000, batch_size: int | None = None, generator: torch.Generator | None = None,
           penalty: float = 0.0, stop: Callable[[TrainState], str | None] | None = None,
-          callbacks: tuple = (), every: int = 1, init_velocity: torch.Tensor | None = None) -> TrainResult:
+          callbacks: tuple = (), every: int = 1, init_velocity: torch.Tensor | None = None,
+          init_state: dict | None = None) -> TrainResult:
     """Train ``theta0`` (P,) on (X, y) and return the final parameters, steps, reason and ``history``."""
     require(loss in LOSSES, f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
     require(max_steps >= 0 and every >= 1, "max_steps must be >= 0 and every >= 1")
@@ -129,14 +176,19 @@ def train(model, theta0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, optimiz
     full = batch_size is None or batch_size >= n
     require(full or generator is not None, "mini-batch training needs a torch generator")
     require(full or batch_size >= 1, f"batch_size must be >= 1, got {batch_size}")
+    require(penalty >= 0, f"penalty must be >= 0, got {penalty}")
     theta = theta0.detach().clone()
-    opt_state = optimizer.init(theta, init_velocity)
+    opt_state = optimizer.init(theta, init_velocity, init_state)
     history: list[dict] = []
     order, pos, epoch = None, n, 0
     reason = "max_steps"
     state = None
 
+    last_recorded = None
+
     def record(st: TrainState):
+        nonlocal last_recorded
+        last_recorded = st.step
         for cb in callbacks:
             row = cb(st)
             if row is not None:
@@ -151,8 +203,8 @@ def train(model, theta0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, optimiz
             idx = order[pos:pos + batch_size]
             pos += batch_size
         Xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-        value, g = batch_gradient(model, theta, Xb, yb, loss, penalty)
-        state = TrainState(step, epoch, theta, value, g, opt_state)
+        value, g_loss, g = penalized_gradient(model, theta, Xb, yb, loss, penalty)
+        state = TrainState(step, epoch, theta, value, g, opt_state, g_loss, idx)
         if not (torch.isfinite(g).all() and abs(value) < float("inf")):
             reason = "diverged"
             break
@@ -169,6 +221,56 @@ def train(model, theta0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, optimiz
     else:
         step = max_steps
     final = TrainState(step, epoch, theta, float("nan"), torch.zeros(0), opt_state)
-    if callbacks and reason != "diverged":
+    if callbacks and reason != "diverged" and last_recorded != step:  # a stop rule may end on a recorded step
         record(final)
     return TrainResult(theta=theta, steps=step, reason=reason, history=history)
+
+
+def full_loss(model, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, loss: str) -> float:
+    with torch.no_grad():
+        return float(loss_value(loss, model(theta, X), y))
+
+
+def batch_grad_norm(state: TrainState) -> dict | None:
+    """Callback: ‖∇C_k‖² of the step's own mini-batch, from the gradient the step computed anyway (free)."""
+    if state.loss_grad is None:
+        return None
+    return {"batch_grad_sq": float(state.loss_grad.pow(2).sum()), "batch_loss": state.batch_loss}
+
+
+class LossGoal:
+    """Stop rule: the full training loss at or below ``goal``.
+
+    ``average=False`` tests the raw iterate every ``every`` steps; ``average=True`` tests, at the start of each
+    epoch, the mean of the previous epoch's iterates (full batch: every step is an epoch, so this is the raw
+    iterate). After a stop, ``theta`` is the iterate (or average) that met the goal, ``loss`` its loss, and
+    ``step`` the step at which it was met; before, ``theta`` is None.
+    """
+
+    def __init__(self, model, X: torch.Tensor, y: torch.Tensor, loss: str, goal: float, *, average: bool = False,
+                 every: int = 1):
+        require(every >= 1, f"every must be >= 1, got {every}")
+        self.model, self.X, self.y, self.loss, self.goal = model, X, y, loss, float(goal)
+        self.average, self.every = average, every
+        self.theta, self.loss_at_stop, self.step = None, float("nan"), None
+        self._sum, self._count, self._epoch = None, 0, None
+
+    def _test(self, theta: torch.Tensor, step: int) -> str | None:
+        value = full_loss(self.model, theta, self.X, self.y, self.loss)
+        if value <= self.goal:
+            self.theta, self.loss_at_stop, self.step = theta.clone(), value, step
+            return "goal"
+        return None
+
+    def __call__(self, state: TrainState) -> str | None:
+        if not self.average:
+            return self._test(state.theta, state.step) if state.step % self.every == 0 else None
+        if self._epoch is not None and state.epoch != self._epoch:
+            why = self._test(self._sum / self._count, state.step)
+            self._sum, self._count = None, 0
+            if why:
+                return why
+        self._epoch = state.epoch
+        self._sum = state.theta.clone() if self._sum is None else self._sum + state.theta
+        self._count += 1
+        return None

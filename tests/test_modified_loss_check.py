@@ -1,24 +1,23 @@
 """The ``modified_loss`` check end to end: it passes on the package's predictions, each of its rules rejects a
-wrong modified loss or a wrong closed form, the frozen-preconditioner result is stated plainly, and bad input
-gives one line and exit code 2."""
-import json
+wrong modified loss or a wrong closed form, the frozen-preconditioner result is stated plainly, a slope whose
+interval straddles its band is inconclusive (not a failure), and bad input gives one line and exit code 2.
 
+The negative controls replace a formula in the module (monkeypatch) and run in this process (workers=1)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import verify
 from theory import modified_losses as ml
 from verify import modified_loss as check
-from verify.__main__ import main
+from verify.rules import SlopeFit
 
-SMALL = {**check.QUICK, "mode": "quick", "halvings": 4, "partition_n": 6, "betas": [0.9]}
+SMALL = {"halvings": 4, "partition_n": 6, "betas": [0.9]}
 
 
 def run_small(seed=0, **overrides):
-    params = {**SMALL, **overrides}
-    check.validate(params)
-    return check.run(params, seed, progress=False)
+    return verify.run("modified_loss", seed=seed, workers=1, **{**SMALL, **overrides})
 
 
 def claims_named(record, fragment):
@@ -32,28 +31,27 @@ def claims_named(record, fragment):
        m=st.integers(2, 5), batch_size=st.integers(1, 3), beta=st.floats(0.3, 0.9))
 def test_check_passes_across_dimensions_schedules_and_betas(seed, d, hidden, k, m, batch_size, beta):
     record = run_small(seed, d=d, hidden=hidden, k=k, sgd_batches=m, sgd_batch_size=batch_size, betas=[beta])
-    assert record.verdict == "pass", [(c.name, c.measured) for c in record.claims if c.verdict != "pass"]
+    assert record.verdict == "pass", [(c.name, c.verdict, c.test) for c in record.claims if c.verdict != "pass"]
 
 
-def test_default_run_record_figure_and_frozen_statement(tmp_path):
-    params = {**check.QUICK, "mode": "quick"}
-    record = check.run(params, 3, progress=False)
-    assert record.verdict == "pass"
-    assert len(record.claims) == 10 + 2 * len(params["betas"])
-    for beta in params["betas"]:
-        lag, = claims_named(record, f"RMSProp β={beta:g}: lag-corrected")
-        frozen, = claims_named(record, f"RMSProp β={beta:g}: frozen-P loss FAILS")
-        assert lag.measured >= ml.RMSPROP_PASS_SLOPE  # passes its slope test
-        assert frozen.measured < ml.RMSPROP_PASS_SLOPE  # fails its slope test, and the claim says so
-        assert "FAILS its slope test" in frozen.rule
-        assert any(n.startswith("The frozen-preconditioner modified loss") and "FAILS its slope test at "
-                   f"β={beta:g}" in n for n in record.notes)
-    path = tmp_path / "modified_loss.json"
-    record.write_json(path)
-    loaded = json.loads(path.read_text())
-    assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(loaded)
-    files = check.plot(loaded, tmp_path / "modified_loss")
-    assert [f.suffix for f in files] == [".png", ".pdf"] and all(f.stat().st_size > 10_000 for f in files)
+def test_default_run_record_figure_and_frozen_statement(cli, tmp_path):
+    record = cli.record("modified_loss", tmp_path, "--seed", "3", "--workers", "1", "--no-progress")
+    assert record["verdict"] == "pass"
+    betas = check.QUICK["betas"]
+    assert len(record["claims"]) == 10 + 2 * len(betas)
+    by_name = {c["name"]: c for c in record["claims"]}
+    for beta in betas:
+        lag = by_name[f"RMSProp β={beta:g}: lag-corrected passes ~η^2"]
+        frozen = by_name[f"RMSProp β={beta:g}: frozen-P loss FAILS ~η^1"]
+        assert lag["measured"] >= ml.RMSPROP_PASS_SLOPE  # passes its slope test
+        assert frozen["measured"] < ml.RMSPROP_PASS_SLOPE  # fails its slope test, and the claim says so
+        assert "FAILS its slope test" in frozen["rule"]
+        assert f"the frozen-P loss FAILS its slope test at β={beta:g}" in frozen["test"]
+    assert all(c["test"] for c in record["claims"])
+    probe = [p for p in record["points"] if p["panel"] == "RMSProp β=0 probe"]
+    assert {p["series"] for p in probe} == {"lag-corrected flow", "frozen-preconditioner flow"}
+    assert all(p.get("claim") is None for p in probe)  # recorded, not claimed
+    assert (tmp_path / "modified_loss.png").stat().st_size > 10_000
 
 
 def wrong(monkeypatch, name, replacement):
@@ -86,10 +84,9 @@ def test_frozen_claim_fails_if_the_frozen_loss_were_right(monkeypatch):
     # if the "frozen" flow were the correct one, the package's prediction (it fails) is contradicted
     wrong(monkeypatch, "rmsprop_frozen_field",
           lambda f, th, eta, delta: ml.rmsprop_lag_corrected_field(f, th, eta, 0.9, delta))
-    record = run_small()
-    claim, = claims_named(record, "frozen-P loss FAILS")
+    claim, = claims_named(run_small(), "frozen-P loss FAILS")
     assert claim.verdict == "fail" and claim.measured >= ml.RMSPROP_PASS_SLOPE
-    assert any("PASSES (against the prediction)" in n for n in record.notes)
+    assert "PASSES (against the prediction)" in claim.test
 
 
 def test_wrong_ab_closed_form_is_rejected(monkeypatch):
@@ -113,19 +110,30 @@ def test_too_few_points_above_round_off_is_inconclusive():
     assert check.slope_claim("x", fit, (1.85, 2.15)).verdict == "inconclusive"
 
 
-@pytest.mark.parametrize("argv", [
-    ["--set", "halvings=2"],
-    ["--set", "betas=0.5,1.2"],
-    ["--set", "delta=-1"],
-    ["--set", "igr_h0=0.03"],  # horizon / h0 not an integer number of steps
-    ["--set", "sgd_batches=9"],
-    ["--set", "partition_n=40"],
-    ["--set", "d=0"],
-    ["--set", "halvings=two"],
-    ["--set", "nonsense=1"],
-    ["--problem", "some.npz"],
+@pytest.mark.parametrize("ci, verdict", [((1.9, 2.1), "pass"), ((1.8, 2.0), "inconclusive"),
+                                         ((2.2, 2.4), "fail")])
+def test_slope_band_rule_is_three_valued(ci, verdict):
+    """Inside the band: pass; straddling an edge: inconclusive (the window bends); wholly outside: fail."""
+    fit = SlopeFit(slope=sum(ci) / 2, intercept=0.0, slope_se=0.01, ci=ci, n_points=5)
+    assert check.slope_claim("x", fit, (1.85, 2.15)).verdict == verdict
+
+
+def test_a_non_finite_defect_is_inconclusive_not_a_failure():
+    assert check.exact_claim("x", float("nan"), 1e-12, "rule").verdict == "inconclusive"
+    assert check.exact_claim("x", 1e-11, 1e-12, "rule").verdict == "fail"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "halvings=2"], "halvings"),
+    (["--set", "betas=0.5,1.2"], "betas"),
+    (["--set", "delta=-1"], "delta"),
+    (["--set", "igr_h0=0.03"], "igr_h0"),  # horizon / h0 not an integer number of steps
+    (["--set", "sgd_batches=9"], "sgd_batches"),
+    (["--set", "partition_n=40"], "partition_n"),
+    (["--set", "d=0"], "d"),
+    (["--set", "halvings=two"], "halvings"),
+    (["--set", "nonsense=1"], "nonsense"),
+    (["--problem", "some.npz"], "--problem"),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(argv, capsys, tmp_path):
-    assert main(["modified_loss", "--no-progress", "--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+def test_bad_input_is_one_line_and_exit_code_2(cli, tmp_path, argv, message):
+    cli.rejects("modified_loss", "--no-progress", "--workers", "1", "--out", str(tmp_path), *argv, message=message)

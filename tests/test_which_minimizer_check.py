@@ -1,5 +1,9 @@
 """The which_minimizer check: its claims pass on small settings, reject wrong closed forms and a violated
-hypothesis, bad input is one line with exit code 2, and (slow) the quick CLI run passes within 60 s."""
+hypothesis, statistical rules are three-valued, bad input is one line with exit code 2, and (slow) the quick
+CLI run does not fail within 60 s of CPU.
+
+The negative controls replace a closed form in ``check.FORMULAS`` (monkeypatch) and run in this process
+(workers=1)."""
 import json
 import math
 import resource
@@ -10,76 +14,91 @@ import numpy as np
 import pytest
 import torch
 
+import verify
 from numerics.linearized_mlp import NTKMLP, sphere_regression_data, torch_generator
 from theory import which_minimizer as theory
 from verify import rules
 from verify import which_minimizer as check
 from verify.errors import UserInputError
 
-TINY = {**check.QUICK, "problems": 1, "max_rows": 5, "pairs": 2, "independent_inits": 8, "width": 64,
+TINY = {"problems": 1, "max_rows": 5, "pairs": 2, "independent_inits": 8, "width": 64,
         "n_train": 6, "n_test": 20, "alphas": [0.5, 1.0, 2.0], "adagrad_problems": 1,
-        "adagrad_lrs": [0.1, 0.05, 0.025], "widths": [32, 64, 128], "gap_seeds": 2, "gap_steps": 30,
-        "mode": "quick"}
+        "adagrad_lrs": [0.1, 0.05, 0.025], "widths": [32, 64, 128], "gap_seeds": 2, "gap_steps": 30}
+# the two claims ruled on a fitted interval: with TINY's 3 learning rates / 2 inits per width they lack power
+STATISTICAL = ("A3: AdaGrad limit -> AdaGrad-flow limit as lr -> 0", "linearization gap -> 0 with width (exponent)")
 
 
-def _verdicts(claims):
-    return {c.name: c.verdict for c in claims}
+def run_tiny(seed=3, **over):
+    return verify.run("which_minimizer", seed=seed, workers=1, **{**TINY, **over})
 
 
-def _rng(seed=0):
-    return np.random.default_rng(seed)
+def _verdicts(record):
+    return {c.name: c.verdict for c in record.claims}
 
 
 def test_small_run_passes_and_plots(tmp_path):
-    check.validate(TINY)
-    record = check.run(TINY, 3, progress=False)
-    verdicts = _verdicts(record.claims)
-    assert len(verdicts) == 17
-    deterministic = [name for name in verdicts if not name.startswith("linearization gap")]
+    record = run_tiny()
+    verdicts = _verdicts(record)
+    assert len(verdicts) == 17 and all(c.test for c in record.claims)
+    deterministic = [name for name in verdicts if name not in STATISTICAL]
     assert all(verdicts[name] == "pass" for name in deterministic), verdicts
+    assert all(verdicts[name] in ("pass", "inconclusive") for name in STATISTICAL), verdicts
     record.write_json(tmp_path / "wm.json")
     paths = check.plot(json.loads((tmp_path / "wm.json").read_text()), tmp_path / "wm")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
 
 
-def test_wrong_gd_closed_form_is_rejected():
+def test_tasks_are_independent_points():
+    params = {**check.QUICK, **TINY, "mode": "quick"}
+    tasks = check.points(params, 0, {})
+    assert len({t.key for t in tasks}) == len(tasks) and len({t.seed for t in tasks}) == len(tasks)
+    gap = [t for t in tasks if t.params["part"] == "gap"]
+    assert len(gap) == len(TINY["widths"]) * TINY["gap_seeds"]  # one task per width and init
+    assert {t.params["width"] for t in gap} == set(TINY["widths"])
+
+
+def test_wrong_gd_closed_form_is_rejected(monkeypatch):
     def without_theta0(J, r0, theta0):
         return J.T @ np.linalg.solve(J @ J.T, r0)
 
-    verdicts = _verdicts(check.optimizer_limits(TINY, _rng(), gd_formula=without_theta0)[0])
+    monkeypatch.setitem(check.FORMULAS, "gd", without_theta0)
+    verdicts = _verdicts(run_tiny())
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "fail"
     assert verdicts["A1: SGD schedules, step sizes, momentum -> same"] == "fail"
 
 
-def test_preconditioner_ignored_is_rejected():
+def test_preconditioner_ignored_is_rejected(monkeypatch):
     def ignore_p(J, r0, theta0, P):
         return theory.gd_limit(J, r0, theta0)
 
-    verdicts = _verdicts(check.optimizer_limits(TINY, _rng(), precond_formula=ignore_p)[0])
+    monkeypatch.setitem(check.FORMULAS, "preconditioned", ignore_p)
+    verdicts = _verdicts(run_tiny())
     assert verdicts["A1: fixed preconditioner -> theta0 + P J^T (J P J^T)^-1 r0"] == "fail"
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "pass"
 
 
-def test_perturbed_init_scale_coefficients_are_rejected():
+def test_perturbed_init_scale_coefficients_are_rejected(monkeypatch):
     def one_percent_off(*args):
         c = theory.init_scale_coefficients(*args)
         return theory.InitScaleCoefficients(A=c.A, B=c.B, C=1.01 * c.C)
 
-    verdicts = _verdicts(check.init_scale_law(TINY, _rng(), coefficients=one_percent_off)[0])
+    monkeypatch.setitem(check.FORMULAS, "init_scale", one_percent_off)
+    verdicts = _verdicts(run_tiny())
     assert verdicts["A2: fitted A, C = kernel closed forms"] == "fail"
     assert verdicts["A2: E test MSE = A + C alpha^2 (antithetic pairs)"] == "pass"
 
 
-def test_l2_normalized_one_point_adagrad_formula_is_rejected():
+def test_l2_normalized_one_point_adagrad_formula_is_rejected(monkeypatch):
     def gd_instead(j, r0, theta0):
         return theory.gd_limit(np.asarray(j)[None, :], [r0], theta0)
 
-    verdicts = _verdicts(check.adagrad_limits(TINY, _rng(), one_point=gd_instead)[0])
+    monkeypatch.setitem(check.FORMULAS, "adagrad_one_point", gd_instead)
+    verdicts = _verdicts(run_tiny())
     assert verdicts["A3: one point, AdaGrad -> theta0 + sign(j) r0/||j||_1"] == "fail"
 
 
 def _linear_term_setup(offset):
-    rng = _rng(11)
+    rng = np.random.default_rng(11)
     X, y = sphere_regression_data(8, 4, rng)
     Xt, yt = sphere_regression_data(30, 4, rng)
     return (NTKMLP(4, (64,)), torch_generator(rng), torch.cat([X, Xt]), 8, y.numpy() + offset,
@@ -113,11 +132,21 @@ def test_without_antithetic_pairs_the_quadratic_fit_is_not_exact():
     (lambda lr: 0.3 * lr, "pass"),  # first order
     (lambda lr: 0.05 + 0 * lr, "fail"),  # no limit as lr -> 0
     (lambda lr: 1e-10 * lr, "inconclusive"),  # below the flow's accuracy
+    (lambda lr: 0.3 * lr * np.array([1.0, 1.6, 1.0, 1.6]), "inconclusive"),  # too bent to tell: CI straddles
 ])
 def test_learning_rate_slope_rule(distances, verdict):
     lrs = np.array([0.2, 0.1, 0.05, 0.025])
     to_flow = np.array([distances(lrs), 1.5 * distances(lrs)])
     assert check._lr_slope_claim(lrs, to_flow, True)[0].verdict == verdict
+
+
+def test_a_gap_growing_with_width_fails_and_a_flat_noisy_one_is_inconclusive():
+    widths = [128, 256, 512, 1024]
+    rows = [{"kind": "gap_run", "width": w, "init": i, "gap": 0.01 * w ** 0.5 * (1 + 0.01 * i)}
+            for w in widths for i in range(4)]
+    assert check._gap_claim(rows, {**check.QUICK, "gap_seeds": 4}).verdict == "fail"
+    noisy = [{**r, "gap": 0.1 * (1 + 0.3 * ((r["init"] + r["width"] // 128) % 3))} for r in rows]
+    assert check._gap_claim(noisy, {**check.QUICK, "gap_seeds": 4}).verdict == "inconclusive"
 
 
 @pytest.mark.parametrize("override, key", [
@@ -132,25 +161,27 @@ def test_validate_names_the_bad_parameter(override, key):
 
 def test_problem_file_is_refused():
     with pytest.raises(UserInputError, match="problem"):
-        check.run(TINY, 0, problem="x.npz", progress=False)
+        run_tiny(problem="x.npz")
 
 
-def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "verify", "which_minimizer", "--set", "momentum=1.5",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "momentum" in proc.stderr
+def test_cli_bad_input_is_one_line_and_exit_code_2(cli, tmp_path):
+    cli.rejects("which_minimizer", "--set", "momentum=1.5", "--workers", "1", "--out", str(tmp_path),
+                message="momentum")
 
 
 @pytest.mark.slow
-def test_quick_cli_run_passes_within_a_minute(tmp_path):
-    """Budget: 60 s on 2 cores. Measured as the child's CPU time, which a busy machine does not inflate."""
+def test_quick_cli_run_does_not_fail_within_a_minute(tmp_path):
+    """Budget: 60 s of CPU on 2 cores (the child's CPU time, which a busy machine does not inflate). Every
+    claim passes except possibly the AdaGrad learning-rate slope, whose 2-dof interval (4 learning rates) is
+    wide at quick settings: inconclusive, never a failure, is allowed for it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([sys.executable, "-m", "verify", "which_minimizer", "--no-progress", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "verify", "which_minimizer", "--no-progress", "--workers", "1",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     record = json.loads((tmp_path / "which_minimizer.json").read_text())
-    assert record["verdict"] == "pass"
+    verdicts = {c["name"]: c["verdict"] for c in record["claims"]}
+    assert verdicts.pop(STATISTICAL[0]) in ("pass", "inconclusive")
+    assert set(verdicts.values()) == {"pass"}, verdicts
     assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 60
     assert (tmp_path / "which_minimizer.png").exists() and (tmp_path / "which_minimizer.pdf").exists()

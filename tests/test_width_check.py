@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
+import verify
 from numerics.activations import parse_activation
 from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
+from verify.engine import run_check
 
 TINY = ["--no-progress", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
         "--set", "draws=4000", "--set", "gd=false", "--set", "limit_samples=5000"]
@@ -27,10 +29,13 @@ def test_end_to_end_record_and_figure(cli, tmp_path):
     args = ["--problem", str(tmp_path / "prob.npz"), *TINY,
             "--set", "activations=linear,leaky_relu", "--set", "gd=true", "--set", "gd_steps=300"]
     record = cli.record("width_theorem", tmp_path, *args)
-    assert record["params"]["n"] == 8 and len(record["points"]) == 8  # 2 activations x 2 widths x 2 eps
-    assert {q["eps"] for q in record["points"]} == {0.02, 0.0} and {q["method"] for q in record["points"]} == {"rbis"}
-    for point in record["points"]:
-        assert POINT_KEYS <= set(point)
+    points = wt.joined(record["points"])
+    assert record["params"]["n"] == 8 and len(points) == 8  # 2 activations x 2 widths x 2 eps
+    # one NNGP-limit row per (seed, activation, depth, eps), shared by the widths
+    assert sum(q["kind"] == "limit" for q in record["points"]) == 4
+    assert {q["eps"] for q in points} == {0.02, 0.0} and {q["method"] for q in points} == {"rbis"}
+    for point in points:
+        assert POINT_KEYS <= set(point) and np.isfinite(point["G_limit"])
     # a run is reproducible bit for bit from its seed (all but the wall-clock time)
     def numbers(points):
         return [{k: v for k, v in q.items() if k != "seconds"} for q in points]
@@ -51,7 +56,7 @@ def leaky_points():
     lim = gaussian_limit_posterior(prob, K, 0.1, np.random.default_rng(1), n_samples=100_000)
     for k in params["widths"]:
         est, = estimate(prob, Factorization(5, 5, k, 2, "leaky_relu"), 0.1, method="rbis", draws=params["draws"],
-                        rng=np.random.default_rng(k), workers=2)
+                        rng=np.random.default_rng(k))
         points.append({"activation": "leaky_relu", "width": k, "depth": 2, "seed": 0, "eps": 0.1,
                        "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se, "ess": est.ess,
                        "chance_closed_form": chance_level(prob, K), "G_limit": lim.G, "G_limit_se": lim.G_se})
@@ -65,6 +70,20 @@ def test_leaky_relu_meets_its_own_limit_and_asserting_chance_fails(leaky_points)
     assert wt.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
     claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
     assert {c.name.split("[")[0]: c.verdict for c in claims}["not_chance_at_largest_width"] == "pass"
+    # at width 5 the same rule cannot reject "G = chance" with huge SEs: inconclusive, not a failure
+    noisy = [{**q, "G_se": 10 * q["G"]} for q in points]
+    assert wt.not_chance_claim("not chance", noisy, 1e-3).verdict == "inconclusive"
+
+
+def test_limit_rule_is_three_valued():
+    """Equivalence within ±rtol: inside → pass, wholly outside → fail, straddling the tolerance → inconclusive."""
+    def pts(G, se):
+        return [{"width": 80, "seed": s, "G": G, "G_se": se, "G_limit": 0.2, "G_limit_se": 0.0, "se_dof": np.inf}
+                for s in range(3)]
+    assert wt.limit_claim("l", pts(0.2002, 1e-5), 1e-3, 0.01).verdict == "pass"
+    assert wt.limit_claim("l", pts(0.21, 1e-5), 1e-3, 0.01).verdict == "fail"  # 5% off, precisely
+    straddling = wt.limit_claim("l", pts(0.202, 1e-3), 1e-3, 0.01)  # 1% off ± 2%
+    assert straddling.verdict == "inconclusive" and "<" in straddling.test
 
 
 def test_perturbed_chance_formula_is_rejected(leaky_points):
@@ -80,10 +99,12 @@ def synthetic(gap_of_width, widths=(5, 20, 80, 320), se=1e-4):
              "G_se": se, "C": 0.2, "C_se": se, "chance_closed_form": 0.2} for k in widths for s in range(3)]
 
 
-def test_gap_rule_passes_a_shrinking_gap_and_fails_a_constant_one():
+def test_gap_rule_passes_a_shrinking_gap_and_fails_a_growing_one():
     shrinking = wt.gap_claim("g", synthetic(lambda k: 0.5 / k), 1e-3)
     assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-1.0, abs=1e-6)
-    assert wt.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "fail"
+    assert wt.gap_claim("g", synthetic(lambda k: 0.01 * k ** 0.2), 1e-3).verdict == "fail"
+    # a constant gap: slope 0 within its CI, neither shown to shrink nor to grow
+    assert wt.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "inconclusive"
     assert wt.gap_claim("g", synthetic(lambda k: 0.0), 1e-3).verdict == "inconclusive"
 
 
@@ -95,7 +116,8 @@ def test_gd_rule_counts_unconverged_runs_as_failures():
 
 
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    """Points already on disk are reused (not recomputed) when the same run is restarted."""
+    """Points already on disk are reused (not recomputed) when the same run is restarted (serial engine; the
+    executors' resume: tests/test_executors.py)."""
     params = {**wt.QUICK, "activations": ["linear"], "widths": [5, 40], "extra_widths": [], "seeds": 1,
               "draws": 2000, "gd": False, "limit_samples": 2000, "mode": "quick"}
     path = tmp_path / "w.partial.jsonl"
@@ -110,12 +132,13 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wt, "estimate", counting)
     with pytest.raises(KeyboardInterrupt):
-        wt.run(params, 0, progress=False, checkpoint=path)
+        run_check(wt, params, 0, checkpoint=path, progress=False)
     assert path.exists()
     monkeypatch.setattr(wt, "estimate", lambda *a, **k: calls.append(a[1].width) or real(*a, **k))
-    resumed = wt.run(params, 0, progress=False, checkpoint=path)
-    assert calls == [5, 40, 40] and not path.exists()
-    fresh = wt.run(params, 0, progress=False)
+    resumed = run_check(wt, params, 0, checkpoint=path, progress=False)
+    assert sorted(calls[:2]) == [5, 40] and len(calls) == 3 and calls[2] == calls[1] and not path.exists()
+    fresh = run_check(wt, params, 0, progress=False)
+    assert len(resumed.points) == len(fresh.points) == 6
     for a, b in zip(resumed.points, fresh.points):
         assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
             {k: v for k, v in b.items() if k != "seconds"}, nan_ok=True)
@@ -124,10 +147,10 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_degenerate_rbis_points_are_redone_by_smc_and_recorded():
     """Leaky ReLU at k = 5 with 300 draws: rbis keeps far fewer than min_ess effective samples (measured 3–64
     of 12,000 draws over seeds 0–2), so the check's points must come from its SMC fallback, with the reason."""
-    params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5], "extra_widths": [], "seeds": 1,
-              "draws": 300, "eps": [0.02, 0.0], "gd": False, "limit_samples": 2000, "smc_particles": 100,
-              "smc_moves": 5, "smc_replicates": 3}
-    record = wt.run(params, 0, progress=False)
-    assert [q["method"] for q in record.points] == ["smc", "smc"]
-    for q in record.points:
+    record = verify.run("width_theorem", 0, activations=["leaky_relu"], widths=[5], extra_widths=[], seeds=1,
+                        draws=300, eps=[0.02, 0.0], gd=False, limit_samples=2000, smc_particles=100, smc_moves=5,
+                        smc_replicates=3)
+    points = wt.joined(record.points)
+    assert [q["method"] for q in points] == ["smc", "smc"]
+    for q in points:
         assert "-> smc" in q["method_note"] and q["se_dof"] == 2 and np.isfinite(q["G"])

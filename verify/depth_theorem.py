@@ -61,18 +61,20 @@ import numpy as np
 from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
 from numerics.gnc import estimate
-from numerics.problems import MEASUREMENTS, load_problem, random_problem
+from numerics.gd_baseline import INITS
+from numerics.problems import MEASUREMENTS, SensingProblem, load_problem, random_problem
 from numerics.rip import isometry_constants, rank_variety_dimension, rip_versus_measurements
 from theory.depth_theorem import (LocalLaw, chain_log_singular_values, limit_chance, local_limit_law, log_ratio_slope,
                                   nested_available, rank1_depth_limit, rip_bound, rip_bound_applies)
+from verify.engine import Task, task
 from verify.errors import UserInputError, require
-from verify.progress import log, progress_bar
-from verify.report import Claim, Record
-from verify.rules import SlopeFit, agree, agree_chi2, fit_linear, t_quantile
+from verify.report import Claim
+from verify.rules import SlopeFit, agree, agree_chi2, bound_claim as _bound_claim, fit_linear, interval_verdict, t_quantile
 from verify.sweeps import gd_claim as _gd_claim
-from verify.sweeps import dof_of, point_rng, select
+from verify.sweeps import dof_of, gd_point, point_rng, select
 
 NAME = "depth_theorem"
+INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
 SUMMARY = ("G&C improves with depth (Thm 2, Fig 2): Lyapunov gap, rank-1 depth limit, RIP bound and "
            "estimated RIP constants, GD baseline")
 
@@ -101,7 +103,6 @@ QUICK = {
     "nested_moves": 20,
     "nested_replicates": 8,
     "sampler": "auto",
-    "workers": 2,
     "alpha": 1e-3,
     "lyapunov_chains": 20_000,
     "lyapunov_min_depth": 80,
@@ -116,7 +117,10 @@ QUICK = {
     "gd_lr": 1e-2,
     "gd_steps": 3000,
     "gd_momentum": 0.0,
+    "gd_tol": 1e-8,
+    "gd_init_law": "gaussian",  # or torch_default (the authors'; the figure presets' default)
     "gd_factor": 0.1,
+    "figure": "none",  # a paper figure's preset (verify.gnc_figures): 2, 4, 6, 8, 10, 11
 }
 FULL = {
     "depths": [2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -176,7 +180,6 @@ def validate(p: dict) -> None:
     require(all(n >= 1 for n in p["rip_study_n"]), f"rip_study_n must be positive, got {p['rip_study_n']}")
     require(1 <= p["rank"] <= min(p["m"], p["mp"]), f"rank must be in [1, min(m, mp)], got {p['rank']}")
     require(0 < p["alpha"] < 1, f"alpha must be in (0, 1), got {p['alpha']}")
-    require(p["workers"] >= 1, f"workers must be >= 1, got {p['workers']}")
     require(1 <= p["lyapunov_min_depth"] and p["lyapunov_max_depth"] >= p["lyapunov_min_depth"] + 2 * LYAPUNOV_STEP,
             f"need 1 <= lyapunov_min_depth and lyapunov_max_depth >= lyapunov_min_depth + {2 * LYAPUNOV_STEP}")
     require(p["width"] >= 2, f"the Lyapunov gap needs width >= 2, got {p['width']}")
@@ -186,6 +189,7 @@ def validate(p: dict) -> None:
     require(p["gd_lr"] > 0 and p["gd_steps"] >= 1 and p["gd_max_depth"] >= 2,
             "gd_lr, gd_steps must be positive and gd_max_depth >= 2")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
+    require(p["gd_init_law"] in INITS, f"unknown gd_init_law {p['gd_init_law']!r}; known: {', '.join(INITS)}")
     require(p["gd_factor"] > 0, f"gd_factor must be > 0, got {p['gd_factor']}")
     require(0 < p["local_fraction"] <= 1, f"local_fraction must be in (0, 1], got {p['local_fraction']}")
 
@@ -197,89 +201,169 @@ def _depths_for(p: dict, activation) -> list[int]:
 
 def _nested_options(p: dict) -> dict:
     return {"particles": p["nested_particles"], "moves": p["nested_moves"], "replicates": p["nested_replicates"],
-            "workers": p["workers"]}
+            "workers": 1}  # parallelism is across the sweep's tasks
 
 
-def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True) -> Record:
-    validate(p)
-    activations = [parse_activation(a) for a in p["activations"]]
-    user_problem = load_problem(problem) if problem is not None else None
-    if user_problem is not None:  # its own n; the rip_n problems are random ones and are dropped
-        p = {**p, "m": user_problem.shape[0], "mp": user_problem.shape[1], "n": user_problem.n, "rip_n": [],
-             "problem_file": str(problem)}
-    m, mp = p["m"], p["mp"]
-    ladder = sorted(set(p["limit_eps"]) | set(p["eps"]))
-    jobs = [(s, ai, a, d) for s in range(p["seeds"]) for ai, a in enumerate(activations) for d in _depths_for(p, a)]
-    log(f"{NAME}: {len(jobs)} G&C points x {p['draws']:,} draws (eps = {p['eps']}, method {p['method']}), "
-        f"rank-1 limit at {len(ladder)} eps, {'GD on' if p['gd'] else 'no GD'}", progress)
-    notes: list[str] = []
-    points: list[dict] = []
+# ---------------------------------------------------------------------------------------------- sweep
+def prepare(p: dict, inputs: dict) -> dict:
+    """Apply a figure preset (``figure``, :mod:`verify.gnc_figures`) and fold a ``--problem`` file into
+    (m, m', n); a user problem has its own n, so the random ``rip_n`` problems are dropped."""
+    from verify.gnc_figures import apply_preset
+    p = apply_preset(NAME, p)
+    if inputs.get("problem") is not None:
+        prob = load_problem(inputs["problem"])
+        p = {**p, "m": prob.shape[0], "mp": prob.shape[1], "n": prob.n, "rip_n": [],
+             "problem_file": str(inputs["problem"])}
+    return p
 
-    problems = {}  # (seed, n) -> (problem, RIP estimate)
+
+def problems(p: dict, seed: int, inputs: dict | None = None) -> dict[tuple[int, int], SensingProblem]:
+    """(seed index, n) → problem: the ``--problem`` file, else the main problem of seed s from stream (s, 0)
+    and the ``rip_n`` problems from (s, 4, n), as before the engine port."""
+    path = (inputs or {}).get("problem")
+    user = load_problem(path) if path is not None else None
+    out = {}
     for s in range(p["seeds"]):
         for n in [p["n"]] + [n for n in p["rip_n"] if n != p["n"]]:
-            prob = user_problem if user_problem is not None else random_problem(
-                m, mp, p["rank"], n, point_rng(seed, s, 0) if n == p["n"] else point_rng(seed, s, 4, n),
-                kind=p["measurements"])
-            same = user_problem is not None and s > 0  # one user problem: estimate its constants once
-            rip = problems[0, n][1] if same else isometry_constants(prob.A, RIP_ORDER, point_rng(seed, s, 7, n),
-                                                                     restarts=p["rip_restarts"])
-            problems[s, n] = (prob, rip)
+            rng = point_rng(seed, s, 0) if n == p["n"] else point_rng(seed, s, 4, n)
+            out[s, n] = user if user is not None else random_problem(p["m"], p["mp"], p["rank"], n, rng,
+                                                                     kind=p["measurements"])
+    return out
 
-    limits = {}
-    for (s, n), (prob, rip) in problems.items():
-        ests = rank1_depth_limit(prob, ladder, point_rng(seed, s, 3, n), method=p["limit_method"],
-                                 draws=p["limit_draws"], workers=p["workers"], options=_nested_options(p),
-                                 min_accepted=p["limit_min_accepted"])
-        law = _local_law(prob)
-        for est in ests:
-            limits[s, n, est.eps] = est
-            points.append({"kind": "limit", "seed": s, "n": n, **_estimate_fields(est),
-                           "chance_closed_form": limit_chance(prob), **_rip_fields(prob, rip, est.eps),
-                           "local_kappa": law.kappa, "local_scale": law.scale,
-                           "local_log_p": law.log_p_coeff + law.dim / 2 * np.log(est.eps)})
 
-    bar = progress_bar(len(jobs) * p["draws"], "G&C draws", progress)
-    gd_cache = {}
-    for s, ai, act, depth in jobs:
-        prob, rip = problems[s, p["n"]]
-        fact = Factorization(m, mp, p["width"], depth, act, p["prior"])
-        ests = estimate(prob, fact, p["eps"], method=p["method"], draws=p["draws"],
-                        rng=point_rng(seed, s, 1, ai, depth), sampler=p["sampler"], workers=p["workers"],
-                        on_chunk=bar.update, options=_nested_options(p), min_ess=p["limit_min_accepted"])
-        if p["gd"] and depth <= p["gd_max_depth"] and (s, ai, depth) not in gd_cache:
-            gd_cache[s, ai, depth] = _gd_point(prob, p["width"], depth, act, p, point_rng(seed, s, 2, ai, depth))
-        # The theorem's prior (normalized, σ odd) has this chance level exactly; other priors are held to it too.
-        exact_chance = act.antisymmetric
-        for est in ests:
-            lim = limits[s, p["n"], est.eps]
-            points.append({"kind": "depth", "activation": str(act), "depth": depth, "width": p["width"],
-                           "seed": s, "n": p["n"], **_estimate_fields(est),
-                           "chance_closed_form": limit_chance(prob) if exact_chance else float("nan"),
-                           "sampler": fact.resolve_sampler(p["sampler"]), "G_limit": lim.G,
-                           "G_limit_se": lim.G_se, "G_limit_dof": lim.se_dof, **_rip_fields(prob, rip, est.eps),
-                           **gd_cache.get((s, ai, depth), {"gd_gen_loss": float("nan")})})
-    bar.close()
+def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
+    """Tasks: ``limit/s/n`` (RIP constants and the rank-1 limit G_∞ at every ε of the ladder, per problem),
+    ``depth/s/σ/d`` (a G&C point with its GD run; joined to its limit by :func:`joined`), ``lyapunov`` (the
+    chains) and ``rip_study/n`` (estimated δ_2 against n). The problems travel in the task parameters."""
+    activations = [parse_activation(a) for a in p["activations"]]
+    ladder = sorted(set(p["limit_eps"]) | set(p["eps"]))
+    out = []
+    for (s, n), prob in problems(p, seed, inputs).items():
+        arrays = {"A": prob.A, "W_star": prob.W_star, "problem_kind": prob.kind, "s": s, "n_problem": n}
+        out.append(task(f"limit/s{s}/n{n}", {**p, **arrays, "kind": "limit", "ladder": ladder}, seed, s, 3, n,
+                        weight=p["limit_draws"] // 10))
+        if n != p["n"]:
+            continue
+        for ai, act in enumerate(activations):
+            for depth in _depths_for(p, act):
+                out.append(task(f"depth/s{s}/{act}/d{depth}",
+                                {**p, **arrays, "kind": "depth", "activation": str(act), "depth": depth},
+                                seed, s, 1, ai, depth, weight=p["draws"] * max(1, depth // 4)))
+    out.append(task("lyapunov", {**p, "kind": "lyapunov"}, seed, 5, weight=p["lyapunov_chains"] * 5))
+    for n in p["rip_study_n"]:
+        out.append(task(f"rip_study/n{n}", {**p, "kind": "rip_study", "n_study": n}, seed, 6, n,
+                        weight=p["rip_study_draws"] * p["rip_restarts"] * 2000))
+    return sorted(out, key=lambda t: -t.weight)  # heaviest first: no worker left alone with a long task at the end
 
-    log(f"{NAME}: Lyapunov chains and RIP study", progress)
-    lyap_depths = lyapunov_depths(p)
-    Y = chain_log_singular_values(p["width"], lyap_depths, p["lyapunov_chains"], point_rng(seed, 5))
+
+def _problem_of(tp: dict) -> SensingProblem:
+    return SensingProblem(np.asarray(tp["A"], float), np.asarray(tp["W_star"], float), kind=tp["problem_kind"])
+
+
+def compute(t: Task) -> list[dict]:
+    return {"limit": _limit_rows, "depth": _depth_rows, "lyapunov": _lyapunov_rows,
+            "rip_study": _rip_study_rows}[t.params["kind"]](t)
+
+
+def _limit_rows(t: Task) -> list[dict]:
+    tp = t.params
+    prob, s, n = _problem_of(tp), tp["s"], tp["n_problem"]
+    rip = isometry_constants(prob.A, RIP_ORDER, t.rng(7), restarts=tp["rip_restarts"])
+    ests = rank1_depth_limit(prob, tp["ladder"], t.rng(), method=tp["limit_method"], draws=tp["limit_draws"],
+                             workers=1, options=_nested_options(tp), min_accepted=tp["limit_min_accepted"])
+    law = _local_law(prob)
+    return [{"kind": "limit", "seed": s, "n": n, **_estimate_fields(est), "chance_closed_form": limit_chance(prob),
+             **_rip_fields(prob, rip, est.eps), "local_kappa": law.kappa, "local_scale": law.scale,
+             "local_log_p": law.log_p_coeff + law.dim / 2 * np.log(est.eps) if est.eps > 0 else float("nan")}
+            for est in ests]
+
+
+def _depth_rows(t: Task) -> list[dict]:
+    tp = t.params
+    prob, act, depth = _problem_of(tp), parse_activation(tp["activation"]), tp["depth"]
+    fact = Factorization(tp["m"], tp["mp"], tp["width"], depth, act, tp["prior"])
+    ests = estimate(prob, fact, tp["eps"], method=tp["method"], draws=tp["draws"], rng=t.rng(1),
+                    sampler=tp["sampler"], workers=1, options=_nested_options(tp), min_ess=tp["limit_min_accepted"])
+    gd = {"gd_gen_loss": float("nan")}
+    if tp["gd"] and depth <= tp["gd_max_depth"]:
+        gd = gd_point(prob, tp["width"], depth, act, tp, t.torch_generator(2), t.device, paper_init_scale(depth))
+    # The theorem's prior (normalized, σ odd) has this chance level exactly; other priors are held to it too.
+    chance = limit_chance(prob) if act.antisymmetric else float("nan")
+    return [{"kind": "depth", "activation": str(act), "depth": depth, "width": tp["width"], "seed": tp["s"],
+             "n": tp["n"], **_estimate_fields(est), "chance_closed_form": chance,
+             "sampler": fact.resolve_sampler(tp["sampler"]), **gd} for est in ests]
+
+
+def _lyapunov_rows(t: Task) -> list[dict]:
+    tp = t.params
+    depths = lyapunov_depths(tp)
+    Y = chain_log_singular_values(tp["width"], depths, tp["lyapunov_chains"], t.rng())
     log_ratio = Y[:, :, 1] - Y[:, :, 0]
-    fit = lyapunov_fit(lyap_depths, log_ratio, p["lyapunov_min_depth"], p["alpha"])
-    for d, mean, se in zip(lyap_depths, log_ratio.mean(0), log_ratio.std(0, ddof=1) / np.sqrt(len(log_ratio))):
-        points.append({"kind": "lyapunov", "depth": int(d), "mean_log_ratio": float(mean), "se": float(se)})
-    points.append({"kind": "lyapunov_fit", "width": p["width"], "slope": fit.slope, "intercept": fit.intercept,
-                   "slope_se": fit.slope_se, "predicted_slope": log_ratio_slope(p["width"]),
-                   "min_depth": p["lyapunov_min_depth"], "max_depth": int(lyap_depths[-1])})
-    study = rip_versus_measurements(p["rip_study_n"], m, mp, RIP_ORDER, point_rng(seed, 6), ensemble="normalized",
-                                    draws=p["rip_study_draws"], restarts=p["rip_restarts"])
-    for row in study:
-        points.append({"kind": "rip_study", "m": m, "mp": mp, "rank": RIP_ORDER,
-                       "dimension_count": rank_variety_dimension(m, mp, RIP_ORDER), **row.as_dict()})
+    fit = lyapunov_fit(depths, log_ratio, tp["lyapunov_min_depth"], tp["alpha"])
+    rows = [{"kind": "lyapunov", "depth": int(d), "mean_log_ratio": float(mean), "se": float(se)}
+            for d, mean, se in zip(depths, log_ratio.mean(0), log_ratio.std(0, ddof=1) / np.sqrt(len(log_ratio)))]
+    return rows + [{"kind": "lyapunov_fit", "width": tp["width"], "slope": fit.slope, "intercept": fit.intercept,
+                    "slope_se": fit.slope_se, "ci": list(fit.ci), "n_points": fit.n_points, "dof": fit.dof,
+                    "predicted_slope": log_ratio_slope(tp["width"]), "min_depth": tp["lyapunov_min_depth"],
+                    "max_depth": int(depths[-1])}]
 
-    notes += rip_notes(problems, p)
-    claims = build_claims(points, activations, p, fit)
-    return Record(check=NAME, claims=claims, params=p, seed=seed, points=points, notes=notes)
+
+def _rip_study_rows(t: Task) -> list[dict]:
+    tp = t.params
+    row, = rip_versus_measurements([tp["n_study"]], tp["m"], tp["mp"], RIP_ORDER, t.rng(), ensemble="normalized",
+                                   draws=tp["rip_study_draws"], restarts=tp["rip_restarts"])
+    return [{"kind": "rip_study", "m": tp["m"], "mp": tp["mp"], "rank": RIP_ORDER,
+             "dimension_count": rank_variety_dimension(tp["m"], tp["mp"], RIP_ORDER), **row.as_dict()}]
+
+
+JOINED_FIELDS = ("rip_delta2_lower", "rip_delta2_minus_lower", "rip_delta2_upper", "rip_exact", "rip_bound",
+                 "w_star_rank")
+
+
+def joined(rows: list[dict]) -> list[dict]:
+    """Every row, the ``depth`` rows with their problem's rank-1 limit (``G_limit``, ``G_limit_se``,
+    ``G_limit_dof``) and RIP fields joined in from the ``limit`` row of the same (seed, n, ε); rows ordered by
+    kind as the figure and the claims read them."""
+    limits = {(q["seed"], q["n"], q["eps"]): q for q in rows if q["kind"] == "limit"}
+    out = []
+    for q in rows:
+        if q["kind"] == "depth":
+            lim = limits[q["seed"], q["n"], q["eps"]]
+            q = {**q, "G_limit": lim["G"], "G_limit_se": lim["G_se"], "G_limit_dof": lim["se_dof"],
+                 **{f: lim[f] for f in JOINED_FIELDS}}
+        out.append(q)
+    kinds = {"depth": 0, "limit": 1, "lyapunov": 2, "lyapunov_fit": 3, "rip_study": 4}
+    return sorted(out, key=lambda q: (kinds[q["kind"]], q.get("seed", 0), q.get("activation", ""),
+                                      q.get("n", 0), q.get("depth", 0), q.get("eps", 0)))
+
+
+def judge(rows: list[dict], p: dict) -> list[Claim]:
+    rows = joined(rows)
+    fit_row = next((q for q in rows if q["kind"] == "lyapunov_fit"), None)
+    fit = None if fit_row is None else SlopeFit(slope=fit_row["slope"], intercept=fit_row["intercept"],
+                                                slope_se=fit_row["slope_se"], ci=tuple(fit_row["ci"]),
+                                                n_points=fit_row["n_points"], dof=fit_row["dof"])
+    return build_claims(rows, [parse_activation(a) for a in p["activations"]], p, fit)
+
+
+def notes(rows: list[dict], p: dict) -> list[str]:
+    """What the RIP estimates of this run's problems allow one to say (stated, not asserted)."""
+    out = []
+    limit_rows = [q for q in rows if q["kind"] == "limit"]
+    for n in sorted({q["n"] for q in limit_rows}):
+        rips = {q["seed"]: q for q in limit_rows if q["n"] == n}.values()  # one per problem
+        two = min(r["rip_delta2_lower"] for r in rips)
+        one = min(r["rip_delta2_minus_lower"] for r in rips)
+        applies = sum(rip_bound_applies(r["rip_delta2_minus_lower"]) for r in rips)
+        verdict = (f"< 1 for {applies} of {len(rips)} problem(s): there the RIP bound is evaluated with this lower "
+                   "bound, a conditional check" if applies else "numerically 1: the RIP bound does not apply")
+        out.append(
+            f"n = {n}: two-sided delta_2 >= {two:.3g} over all seeds (certified by witnesses: the paper's RIP "
+            f"hypothesis delta_2 < 1 {'FAILS' if two >= 1 else 'is not refuted'}); one-sided delta_2^- >= {one:.6g} "
+            f"({verdict}); "
+            f"the dimension count r(m+m'-r) = {rank_variety_dimension(p['m'], p['mp'], RIP_ORDER)} "
+            "is where rank-2 null matrices stop existing generically")
+    return out
 
 
 def lyapunov_depths(p: dict) -> list[int]:
@@ -309,38 +393,6 @@ def _local_law(prob):
         return local_limit_law(prob)
     except UserInputError:
         return LocalLaw(kappa=float("nan"), log_p_coeff=float("nan"), dim=0, scale=float("nan"))
-
-
-def _gd_point(prob, width, depth, act, p, rng) -> dict:
-    import torch
-
-    from numerics.gd_baseline import train_factorization
-    init = paper_init_scale(depth)
-    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
-    res = train_factorization(prob, width=width, depth=depth, activation=act, init_scale=init, lr=p["gd_lr"],
-                              steps=p["gd_steps"], optimizer=p["gd_optimizer"], momentum=p["gd_momentum"],
-                              generator=gen)
-    return {"gd_gen_loss": res.gen_loss, "gd_train_loss": res.train_loss, "gd_converged": bool(res.converged),
-            "gd_steps": res.steps, "gd_init": init}
-
-
-def rip_notes(problems: dict, p: dict) -> list[str]:
-    """What the RIP estimates of this run's problems allow one to say (stated, not asserted)."""
-    notes = []
-    for n in sorted({n for _, n in problems}):
-        rips = [rip for (s, k), (_, rip) in problems.items() if k == n]
-        two = min(r.delta_lower for r in rips)
-        one = min(r.delta_minus_lower for r in rips)
-        applies = sum(rip_bound_applies(r.delta_minus_lower) for r in rips)
-        verdict = (f"< 1 for {applies} of {len(rips)} problem(s): there the RIP bound is evaluated with this lower "
-                   "bound, a conditional check" if applies else "numerically 1: the RIP bound does not apply")
-        notes.append(
-            f"n = {n}: two-sided delta_2 >= {two:.3g} over all seeds (certified by witnesses: the paper's RIP "
-            f"hypothesis delta_2 < 1 {'FAILS' if two >= 1 else 'is not refuted'}); one-sided delta_2^- >= {one:.6g} "
-            f"({verdict}); "
-            f"the dimension count r(m+m'-r) = {rank_variety_dimension(p['m'], p['mp'], RIP_ORDER)} "
-            "is where rank-2 null matrices stop existing generically")
-    return notes
 
 
 # ---------------------------------------------------------------------------------------------- fits
@@ -432,11 +484,14 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
             "OLS with a Student-t interval where the SEs come from few replicates, verify.rules.fit_linear)")
     if fit is None:
         return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
-                     rule=f"needs >= 3 depths with a significant gap ({int(keep.sum())} found); {rule}")
+                     rule=f"needs >= 3 depths with a significant gap; {rule}",
+                     test=f"{int(keep.sum())} depth(s) with a gap > 3 SE < 3 needed")
     return Claim(name=name, predicted="< 0", measured=fit.slope, ci=list(fit.ci),
                  rule=f"upper end of the {100 * (1 - alpha):g}% CI of the slope per layer < 0 over {fit.n_points} "
-                      f"depths (interval dof {fit.dof:.3g}); {rule}; the decay rate is reported, not asserted",
-                 verdict="pass" if fit.ci[1] < 0 else "fail")
+                      f"depths (interval dof {fit.dof:.3g}; lower end > 0: fail; straddling 0: inconclusive); {rule}; "
+                      "the decay rate is reported, not asserted",
+                 verdict=interval_verdict(fit.ci, -np.inf, 0.0),
+                 test=f"slope {fit.slope:.3g}, CI [{fit.ci[0]:.3g}, {fit.ci[1]:.3g}] < 0")
 
 
 def limit_claim(name: str, pts: list[dict], alpha: float) -> Claim:
@@ -468,38 +523,62 @@ def vanishing_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     fits = vanishing_slopes(pts, 1 - alpha / seeds)
     rule = (f"for each of {seeds} seed(s), the {100 * (1 - alpha / seeds):.4g}% CI (Bonferroni) of the weighted "
             "slope of ln G_inf against ln eps lies above 0 (G_inf -> 0 as a power of eps; exponent reported, "
-            "asymptotically 1, not asserted); thresholds with no accepted draw are left out")
+            "asymptotically 1, not asserted): pass if every seed's does, fail if one lies wholly below 0, else "
+            "inconclusive; thresholds with no accepted draw are left out")
     if any(f is None for f in fits):
         return Claim(name=name, predicted="> 0", measured=None, ci=None, verdict="inconclusive",
-                     rule="needs >= 3 thresholds with accepted draws for every seed; " + rule)
+                     rule="needs >= 3 thresholds with accepted draws for every seed; " + rule,
+                     test=f"{sum(f is None for f in fits)} seed(s) with < 3 usable thresholds")
+    verdicts = [interval_verdict(f.ci, 0.0, np.inf) for f in fits]
+    verdict = "fail" if "fail" in verdicts else ("pass" if all(v == "pass" for v in verdicts) else "inconclusive")
+    lo = min(f.ci[0] for f in fits)
     return Claim(name=name, predicted="> 0", measured=[f.slope for f in fits] if seeds > 1 else fits[0].slope,
-                 ci=[min(f.ci[0] for f in fits), max(f.ci[1] for f in fits)], rule=rule,
-                 verdict="pass" if all(f.ci[0] > 0 for f in fits) else "fail")
+                 ci=[lo, max(f.ci[1] for f in fits)], rule=rule, verdict=verdict,
+                 test=f"smallest CI lower end {lo:.3g} > 0 (per seed: {', '.join(verdicts)})")
 
 
 def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
+    """``G_∞(ε) ≤ m m' ε/((1 − δ_2⁻)|B|)`` at every (seed, ε) where the bound applies, each judged by
+    :func:`verify.rules.bound_claim` (Bonferroni upper/lower confidence ends): fail if one point's interval lies
+    wholly above its bound; else pass if the bound is informative (below that problem's chance level) and
+    holds at one point at least and is nowhere straddled; inconclusive if straddled; vacuous if it holds but
+    lies at or above chance everywhere. Fails outright for a W* that is not rank 1 (the bound needs one)."""
     higher = sorted({q["w_star_rank"] for q in pts if q["w_star_rank"] != 1})
     if higher:
         return Claim(name=name, predicted="G_inf <= bound (rank-1 W*)", measured=None, ci=None, verdict="fail",
-                     rule=f"the rank-1 bound needs a rank-1 W*; this run has W* of rank {higher}: not met")
+                     rule=f"the rank-1 bound needs a rank-1 W*; this run has W* of rank {higher}: not met",
+                     test=f"rank(W*) = {higher} != 1")
     usable = [q for q in pts if q["rip_bound"] is not None and np.isfinite(q["G"]) and np.isfinite(q["G_se"])]
     rule = ("G_inf(eps) vs m m' eps / ((1 - delta_2^-)|B|) at every seed and eps where the optimizer's lower bound "
             "on delta_2^- is < 1 (conditional check: a lower bound < 1 does not prove RIP; the bound increases "
-            "with delta, so a pass implies the theorem's inequality if delta_2^- < 1, and a fail would not refute it)")
+            "with delta, so a pass implies the theorem's inequality if delta_2^- < 1, and a fail would not refute "
+            "it); a bound at or above chance that holds says nothing: vacuous")
     if not usable:
         return Claim(name=name, predicted="G_inf <= bound", measured=None, ci=None, verdict="inconclusive",
-                     rule="no problem with an estimated delta_2^- < 1 (or no accepted draws); " + rule)
+                     rule="no problem with an estimated delta_2^- < 1 (or no accepted draws); " + rule,
+                     test="no point where the bound applies")
     zs = np.atleast_1d(t_quantile(alpha, len(usable), dof_of(usable)))
-    z = float(zs.max())
+    per = [_bound_claim(name, q["G"], q["G"] + zq * q["G_se"], q["G"] - zq * q["G_se"], q["rip_bound"],
+                        q["chance_closed_form"]) for q, zq in zip(usable, zs)]
+    verdicts = [c.verdict for c in per]
+    if "fail" in verdicts:
+        verdict = "fail"
+    elif "inconclusive" in verdicts:
+        verdict = "inconclusive"
+    else:
+        verdict = "pass" if "pass" in verdicts else "vacuous"
     ratio = [q["G"] / q["rip_bound"] for q in usable]
-    below = all(q["G"] + zq * q["G_se"] <= q["rip_bound"] for q, zq in zip(usable, zs))
-    above = any(q["G"] - zq * q["G_se"] > q["rip_bound"] for q, zq in zip(usable, zs))
+    chance_ratio = [q["rip_bound"] / q["chance_closed_form"] for q in usable]
     return Claim(name=name, predicted="G_inf / bound <= 1", measured=float(max(ratio)),
                  ci=[float(min(ratio)), float(max(ratio))],
-                 rule=f"pass if G + q SE <= bound at all {len(usable)} points, fail if G - q SE > bound at one "
-                      f"(q <= {z:.2f}: Bonferroni, alpha = {alpha:g}, Student t with each point's dof); "
-                      "measured = max G/bound; " + rule,
-                 verdict="pass" if below else ("fail" if above else "inconclusive"))
+                 rule=f"per point: G + q SE <= bound holds, G - q SE > bound fails, else inconclusive (q <= "
+                      f"{float(zs.max()):.2f}: Bonferroni over {len(usable)} points, alpha = {alpha:g}, Student t with "
+                      "each point's dof); any fail: fail; else any inconclusive: inconclusive; else pass where the "
+                      "bound is below chance at some point, vacuous where it never is; measured = max G/bound; "
+                      + rule,
+                 verdict=verdict,
+                 test=f"max G/bound = {max(ratio):.3g} <= 1 at {len(usable)} points; bound below chance at "
+                      f"{verdicts.count('pass')} of them (bound/chance {min(chance_ratio):.3g} to {max(chance_ratio):.3g})")
 
 
 def local_points(pts: list[dict], fraction: float) -> dict[int, list[dict]]:
@@ -521,7 +600,8 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float) -
     small = [q for q in pts if np.isfinite(q["G"]) and q["eps"] <= 1e-3]
     if higher and small:
         return Claim(name=name, predicted="G_inf/eps -> kappa (rank-1 W*)", measured=None, ci=None, verdict="fail",
-                     rule=f"the local law needs a rank-1 W*; this run has W* of rank {higher}: not met")
+                     rule=f"the local law needs a rank-1 W*; this run has W* of rank {higher}: not met",
+                     test=f"rank(W*) = {higher} != 1")
     by_seed = local_points(pts, fraction)
     if not by_seed:
         return None
@@ -542,7 +622,9 @@ def local_law_claim(name: str, pts: list[dict], alpha: float, fraction: float) -
                       f"against eps (weighted linear fit) within {z:.2f} SE of kappa = tr(H^-1 P'P_perp P)/((D+2)|B|) "
                       f"({len(fits)} seed(s), Bonferroni, alpha = {alpha:g}, Student t with {df:.4g} df, the smallest "
                       "se_dof of the points: nested replicates - 1)",
-                 verdict="pass" if all(ok) else "fail")
+                 verdict="pass" if all(ok) else "fail",
+                 test=f"max |intercept - kappa| / (q SE) = "
+                      f"{max(abs(f.intercept - k) / (z * f.intercept_se) for f, k in zip(fits, kappas)):.3g} <= 1")
 
 
 def gd_claim(name: str, pts: list[dict], factor: float) -> Claim:
@@ -556,7 +638,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from verify.figures import save_figure
-    points, params = record["points"], record["params"]
+    points, params = joined(record["points"]), record["params"]
     depth_pts = [q for q in points if q["kind"] == "depth"]
     acts = list(dict.fromkeys(q["activation"] for q in depth_pts))
     cols = max(4, len(acts) + 1)

@@ -16,12 +16,12 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
 - ``distance_to_limit_shrinks[σ, d, ε]`` (σ not antisymmetric): the same fit and rule for the relative
   distance ``|G_k − G_∞|/G_∞`` to the leaky-ReLU NNGP limit.
 - ``limit_at_largest_width[σ, d, ε]``: at the largest width, every seed's G is within ``limit_rtol``
-  (default 1%) of its infinite-width limit G_∞ (chance for linear/tanh, the NNGP value for leaky ReLU):
-  the (1 − alpha) Bonferroni upper confidence bound of ``|G − G_∞|/G_∞`` is below ``limit_rtol`` — an
-  equivalence test, since a precise estimator resolves the O(1/k) finite-width bias at any finite k.
-- ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): the same statistic against chance exceeds
-  the quantile, i.e. "G = chance" at that width is rejected (whatever the tolerance, the check does not
-  report leaky ReLU as reaching chance).
+  (default 1%) of its infinite-width limit G_∞ (chance for linear/tanh, the NNGP value for leaky ReLU): an
+  equivalence test (TOST per seed, Bonferroni over seeds) of ``(G − G_∞)/G_∞`` against ±``limit_rtol`` — pass
+  if every interval lies inside, fail if one lies wholly outside, else inconclusive — since a precise
+  estimator resolves the O(1/k) finite-width bias at any finite k.
+- ``not_chance_at_largest_width[σ, d, ε]`` (σ not antisymmetric): "G = chance" at that width is rejected by
+  the chi-square test (pass); not rejecting it is inconclusive (too little power), not a failure.
 - Effective sample size: with ``method=auto``, a point whose rbis ESS is below ``min_ess`` (default 100) is
   redone by tempered SMC (``numerics.gnc.estimate``; sizes ``smc_particles``, ``smc_moves``, ``smc_replicates``,
   also used by ``method=smc|nested``; the record's ``method_note`` says so); points still below
@@ -33,6 +33,14 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3):
   median over seeds of the GD baseline's L_gen is at most ``gd_factor`` (default 0.1) times the chance
   level; non-converged runs count as failures. Leaky ReLU's GD numbers are recorded and drawn, not judged.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
+
+Sweep (``verify.engine``): one task per (seed, σ, d, k) G&C point with its GD run, and one per (seed, σ, d)
+for the NNGP limit shared by the widths (rows ``kind = "limit"``, joined to the points by :func:`joined`).
+Every task draws only from its own streams (``Task.rng``, ``Task.torch_generator``) and runs single-threaded,
+so records are identical on every executor; the problem of seed s is drawn in :func:`points` from stream
+(s, 0) and travels in the task's parameters. Compared with the sweep before the engine (parallel threads
+inside a point), each point's random stream changed; the records agree within standard errors.
+The figure presets of the paper's Figures 1, 3, 5, 7, 9 (``--set figure=N``) are in :mod:`verify.gnc_figures`.
 """
 from __future__ import annotations
 
@@ -43,18 +51,20 @@ import numpy as np
 
 from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
+from numerics.gd_baseline import INITS
 from numerics.gnc import METHODS, estimate
-from numerics.problems import MEASUREMENTS, load_problem, random_problem
+from numerics.problems import MEASUREMENTS, SensingProblem, load_problem, random_problem
 from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
-from verify.checkpoint import PointStore
+from verify.engine import Task, task
 from verify.errors import require
 from verify.figures import new_figure, save_figure
-from verify.progress import log, progress_bar
-from verify.report import Claim, Record
-from verify.sweeps import chance_of, dof_of, gd_claim, point_rng, select
-from verify.rules import agree, agree_chi2, fit_loglog_slope, slope_negative, t_quantile, welch_combination_dof
+from verify.report import Claim
+from verify.rules import (agree, agree_chi2, fit_loglog_slope, interval_verdict, slope_negative, t_quantile,
+                          welch_combination_dof)
+from verify.sweeps import chance_of, dof_of, gd_claim, gd_point, point_rng, select
 
 NAME = "width_theorem"
+INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
 
 QUICK = {
@@ -78,8 +88,7 @@ QUICK = {
     "smc_moves": 20,
     "smc_replicates": 4,
     "sampler": "auto",
-    "workers": 2,
-    "memory_mb": 128,  # memory budget of the streamed prior draws (all workers together)
+    "memory_mb": 128,  # memory budget of the streamed prior draws of one task (each worker runs one)
     "alpha": 1e-3,
     "limit_rtol": 0.01,
     "limit_samples": 200_000,
@@ -90,7 +99,9 @@ QUICK = {
     "gd_steps": 5000,
     "gd_tol": 1e-6,
     "gd_momentum": 0.0,
+    "gd_init_law": "gaussian",  # or torch_default (the authors'; the figure presets' default)
     "gd_factor": 0.1,
+    "figure": "none",  # a paper figure's preset (verify.gnc_figures): 1, 3, 5, 7, 9
 }
 FULL = {
     "widths": [5, 10, 20, 40, 80, 160, 640, 2560],
@@ -126,13 +137,13 @@ def validate(p: dict) -> None:
     require(1 <= p["n"] < p["m"] * p["mp"], f"n must be in [1, m*mp - 1], got {p['n']}")
     require(1 <= p["rank"] <= min(p["m"], p["mp"]), f"rank must be in [1, min(m, mp)], got {p['rank']}")
     require(0 < p["alpha"] < 1, f"alpha must be in (0, 1), got {p['alpha']}")
-    require(p["workers"] >= 1, f"workers must be >= 1, got {p['workers']}")
     require(p["min_ess"] >= 0, f"min_ess must be >= 0, got {p['min_ess']}")
     require(p["smc_particles"] >= 2 and p["smc_moves"] >= 0 and p["smc_replicates"] >= 2,
             "smc_particles and smc_replicates must be >= 2, smc_moves >= 0")
     require(p["memory_mb"] >= 1, f"memory_mb must be >= 1, got {p['memory_mb']}")
     require(p["gd_lr"] > 0 and p["gd_init"] > 0 and p["gd_steps"] >= 1, "gd_lr, gd_init, gd_steps must be positive")
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
+    require(p["gd_init_law"] in INITS, f"unknown gd_init_law {p['gd_init_law']!r}; known: {', '.join(INITS)}")
     narrow = [k for k in p["widths"] + p["extra_widths"] if min(k, p["mp"]) * p["m"] < p["n"]]
     require(min(p["eps"]) > 0 or (p["prior"] == "gaussian" and not narrow),
             "eps = 0 needs a Gaussian-linear last layer (gaussian prior, min(k, m')*m >= n); "
@@ -140,7 +151,7 @@ def validate(p: dict) -> None:
             + ": use eps > 0")
 
 
-def _widths_for(p: dict, activation=None) -> list[int]:
+def _widths_for(p: dict) -> list[int]:
     return sorted(set(int(k) for k in p["widths"] + p["extra_widths"]))
 
 
@@ -148,85 +159,108 @@ def _draws_for(p: dict, width: int) -> int:
     return p["draws"] if width in p["widths"] else p["extra_draws"]
 
 
-def run(p: dict, seed: int, *, problem: Path | None = None, progress: bool = True,
-        checkpoint: Path | None = None) -> Record:
-    """The sweep; with ``checkpoint``, finished points go to that file and a rerun resumes from it."""
-    user_problem = load_problem(problem) if problem is not None else None
-    if user_problem is not None:
-        p = {**p, "m": user_problem.shape[0], "mp": user_problem.shape[1], "n": user_problem.n,
-             "problem_file": str(problem)}
-    validate(p)
+# ---------------------------------------------------------------------------------------------- sweep
+def prepare(p: dict, inputs: dict) -> dict:
+    """Apply a figure preset (``figure``, :mod:`verify.gnc_figures`) and fold a ``--problem`` file into
+    (m, m', n)."""
+    from verify.gnc_figures import apply_preset
+    p = apply_preset(NAME, p)
+    if inputs.get("problem") is not None:
+        prob = load_problem(inputs["problem"])
+        p = {**p, "m": prob.shape[0], "mp": prob.shape[1], "n": prob.n, "problem_file": str(inputs["problem"])}
+    return p
+
+
+def problems(p: dict, seed: int, inputs: dict | None = None) -> dict[int, SensingProblem]:
+    """The problem of each seed index: the ``--problem`` file for every seed, else W* and the measurements
+    redrawn per seed from the master seed (the paper's protocol; stream (s, 0), as before the engine port)."""
+    path = (inputs or {}).get("problem")
+    user = load_problem(path) if path is not None else None
+    return {s: user if user is not None else
+            random_problem(p["m"], p["mp"], p["rank"], p["n"], point_rng(seed, s, 0), kind=p["measurements"])
+            for s in range(p["seeds"])}
+
+
+def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
+    """One task per (seed, activation, depth, width) G&C point (with its GD run), and one per (seed,
+    activation, depth) for the NNGP limit shared by all widths (``limit/...``; joined to the points in
+    :func:`joined`). Each task carries its problem's arrays and draws only from its own streams."""
+    probs = problems(p, seed, inputs)
     activations = [parse_activation(a) for a in p["activations"]]
-    m, mp = p["m"], p["mp"]
-    jobs = [(s, ai, a, d, k) for s in range(p["seeds"]) for ai, a in enumerate(activations)
-            for d in p["depths"] for k in _widths_for(p, a)]
-    log(f"{NAME}: {len(jobs)} points, {p['draws']:,} prior draws each ({p['extra_draws']:,} at extra widths), "
-        f"eps = {p['eps']}, method = {p['method']}, {'GD baseline on' if p['gd'] else 'no GD'}", progress)
-    points = []
-    store = PointStore(checkpoint, {"check": NAME, "params": p, "seed": seed})
-    if store.done:
-        log(f"{NAME}: resuming, {len(store.done)} of {len(jobs)} points already in {checkpoint}", progress)
-    bar = progress_bar(sum(_draws_for(p, job[-1]) for job in jobs), "G&C draws", progress)
-    limit_cache: dict = {}
-    for s, ai, act, depth, width in jobs:
-        key = store.key(s, act, depth, width)
-        if store.get(key) is not None:
-            points.extend(store.get(key))
-            bar.update(_draws_for(p, width))
+    out = []
+    for s, prob in probs.items():
+        arrays = {"A": prob.A, "W_star": prob.W_star, "problem_kind": prob.kind}
+        for ai, act in enumerate(activations):
+            for depth in p["depths"]:
+                if p["prior"] != "normalized":
+                    out.append(task(f"limit/s{s}/{act}/d{depth}",
+                                    {**p, **arrays, "kind": "limit", "activation": str(act), "depth": depth, "s": s},
+                                    seed, s, 3, ai, depth, weight=max(1, p["limit_samples"] // 100)))
+                for k in _widths_for(p):
+                    out.append(task(f"point/s{s}/{act}/d{depth}/k{k}",
+                                    {**p, **arrays, "kind": "point", "activation": str(act), "depth": depth,
+                                     "width": k, "s": s},
+                                    seed, s, 1, ai, depth, k, weight=_draws_for(p, k)))
+    # the widest points last in submission order would leave one worker alone at the end: heaviest first
+    return sorted(out, key=lambda t: -t.weight * (t.params.get("width", 1) if t.params["kind"] == "point" else 1))
+
+
+def _problem_of(tp: dict) -> SensingProblem:
+    return SensingProblem(np.asarray(tp["A"], float), np.asarray(tp["W_star"], float), kind=tp["problem_kind"])
+
+
+def compute(t: Task) -> list[dict]:
+    """A G&C point (estimates at every ε, chance closed form, GD run) or the NNGP limit of one (seed, σ, d)."""
+    tp = t.params
+    prob, act = _problem_of(tp), parse_activation(tp["activation"])
+    if tp["kind"] == "limit":
+        K = column_kernel(act, tp["depth"], tp["mp"], tp["m"], prior=tp["prior"])
+        rows = []
+        for e_i, eps in enumerate(tp["eps"]):
+            lim = gaussian_limit_posterior(prob, K, eps, t.rng(e_i), n_samples=tp["limit_samples"])
+            rows.append({"kind": "limit", "activation": str(act), "depth": tp["depth"], "seed": tp["s"],
+                         "eps": float(eps), "G_limit": lim.G, "G_limit_se": lim.G_se, "chance_limit": lim.chance})
+        return rows
+    started = time.perf_counter()
+    width, depth = tp["width"], tp["depth"]
+    fact = Factorization(tp["m"], tp["mp"], width, depth, act, tp["prior"])
+    estimates = estimate(prob, fact, tp["eps"], method=tp["method"], draws=_draws_for(tp, width), rng=t.rng(1),
+                         sampler=tp["sampler"], workers=1, memory_bytes=tp["memory_mb"] * 2 ** 20,
+                         min_ess=tp["min_ess"], options={"particles": tp["smc_particles"], "moves": tp["smc_moves"],
+                                                         "replicates": tp["smc_replicates"], "workers": 1})
+    K_k = column_kernel(act, depth, tp["mp"], tp["m"], width=width, prior=tp["prior"]) \
+        if tp["prior"] != "normalized" else None
+    chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
+    gd = gd_point(prob, width, depth, act, tp, t.torch_generator(2), t.device, tp["gd_init"]) if tp["gd"] else {}
+    seconds = time.perf_counter() - started
+    return [{"kind": "point", "activation": str(act), "width": width, "depth": depth, "seed": tp["s"],
+             "eps": est.eps, "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
+             "chance_closed_form": chance_cf, "p_accept": est.p_accept, "n_accepted": est.n_accepted,
+             "n_draws": est.n_draws, "ess": est.ess, "p_se": est.p_se, "se_dof": est.se_dof,
+             "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(tp["sampler"]),
+             "seconds": seconds, **gd} for est in estimates]
+
+
+LIMIT_FIELDS = ("G_limit", "G_limit_se", "chance_limit")
+
+
+def joined(rows: list[dict]) -> list[dict]:
+    """The G&C point rows with their (seed, σ, d, ε) NNGP limit joined in (NaN where there is none, e.g. the
+    normalized prior) — the point records of the check, as one row per point."""
+    limits = {(q["seed"], q["activation"], q["depth"], q["eps"]): q for q in rows if q.get("kind") == "limit"}
+    nan = {f: float("nan") for f in LIMIT_FIELDS}
+    out = []
+    for q in rows:
+        if q.get("kind", "point") != "point":
             continue
-        started = time.perf_counter()
-        new = []
-        prob = user_problem if user_problem is not None else random_problem(
-            m, mp, p["rank"], p["n"], point_rng(seed, s, 0), kind=p["measurements"])
-        fact = Factorization(m, mp, width, depth, act, p["prior"])
-        estimates = estimate(prob, fact, p["eps"], method=p["method"], draws=_draws_for(p, width),
-                             rng=point_rng(seed, s, 1, ai, depth, width), sampler=p["sampler"],
-                             workers=p["workers"], memory_bytes=p["memory_mb"] * 2 ** 20, on_chunk=bar.update,
-                             min_ess=p["min_ess"], options={"particles": p["smc_particles"],
-                                                            "moves": p["smc_moves"],
-                                                            "replicates": p["smc_replicates"]})
-        K_k = column_kernel(act, depth, mp, m, width=width, prior=p["prior"]) if p["prior"] != "normalized" else None
-        chance_cf = chance_level(prob, K_k) if K_k is not None else float("nan")
-        gd = _gd_point(prob, width, depth, act, p, point_rng(seed, s, 2, ai, depth, width)) if p["gd"] else {}
-        for e_i, est in enumerate(estimates):
-            lim_key = (s, ai, depth, est.eps)
-            if lim_key not in limit_cache:
-                limit_cache[lim_key] = _limit(prob, act, depth, p, est.eps, point_rng(seed, s, 3, ai, depth, e_i))
-            lim = limit_cache[lim_key]
-            new.append({"activation": str(act), "width": width, "depth": depth, "seed": s, "eps": est.eps,
-                        "G": est.G, "G_se": est.G_se, "C": est.C, "C_se": est.C_se,
-                        "chance_closed_form": chance_cf, "G_limit": lim["G"], "G_limit_se": lim["G_se"],
-                        "chance_limit": lim["chance"], "p_accept": est.p_accept,
-                        "n_accepted": est.n_accepted, "n_draws": est.n_draws, "ess": est.ess,
-                        "p_se": est.p_se, "se_dof": est.se_dof,
-                        "method": est.method, "method_note": est.note, "sampler": fact.resolve_sampler(p["sampler"]),
-                        "seconds": time.perf_counter() - started, **gd})
-        store.put(key, new)
-        points.extend(new)
-    bar.close()
-    store.finish()
-    claims = build_claims(points, activations, p)
-    return Record(check=NAME, claims=claims, params=p, seed=seed, points=points)
+        lim = limits.get((q["seed"], q["activation"], q["depth"], q["eps"]), nan)
+        out.append({**q, **{f: lim[f] for f in LIMIT_FIELDS}})
+    order = {a: i for i, a in enumerate(dict.fromkeys(q["activation"] for q in out))}
+    return sorted(out, key=lambda q: (q["seed"], order[q["activation"]], q["depth"], q["width"]))
 
 
-def _limit(prob, act, depth, p, eps, rng) -> dict:
-    if p["prior"] == "normalized":
-        return {"G": float("nan"), "G_se": float("nan"), "chance": float("nan")}
-    K = column_kernel(act, depth, p["mp"], p["m"], prior=p["prior"])
-    lim = gaussian_limit_posterior(prob, K, eps, rng, n_samples=p["limit_samples"])
-    return {"G": lim.G, "G_se": lim.G_se, "chance": lim.chance}
-
-
-def _gd_point(prob, width, depth, act, p, rng) -> dict:
-    import torch
-
-    from numerics.gd_baseline import train_factorization
-    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
-    res = train_factorization(prob, width=width, depth=depth, activation=act, init_scale=p["gd_init"],
-                              lr=p["gd_lr"], steps=p["gd_steps"], optimizer=p["gd_optimizer"],
-                              momentum=p["gd_momentum"], tol=p["gd_tol"], generator=gen)
-    return {"gd_gen_loss": res.gen_loss, "gd_train_loss": res.train_loss, "gd_converged": bool(res.converged),
-            "gd_steps": res.steps}
+def judge(rows: list[dict], p: dict) -> list[Claim]:
+    return build_claims(joined(rows), [parse_activation(a) for a in p["activations"]], p)
 
 
 def _seed_mean(values, ses):
@@ -298,7 +332,8 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
     rule_extra = "fit on widths with mean gap > 3 SE"
     if keep.sum() < 3:
         return Claim(name=name, predicted="< 0", measured=None, ci=None, verdict="inconclusive",
-                     rule=f"needs >= 3 widths with a significant gap ({int(keep.sum())} found); {rule_extra}")
+                     rule=f"needs >= 3 widths with a significant gap; {rule_extra}",
+                     test=f"{int(keep.sum())} width(s) with a gap > 3 SE < 3 needed")
     fit = fit_loglog_slope(widths[keep], gaps[keep], ses[keep], level=1 - alpha, dof=dofs[keep])
     return slope_negative(name, fit, level=1 - alpha, what=f"{rule_extra}; exponent reported, not asserted")
 
@@ -306,9 +341,12 @@ def gap_claim(name: str, pts: list[dict], alpha: float) -> Claim:
 def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: str = "G_limit") -> Claim:
     """At the largest width every seed's G is within ``rtol`` of its ``target`` (an equivalence test).
 
-    Per seed, the upper end of the (1 − alpha/S) confidence interval of |G − target|/target must be below
-    rtol. A precise estimator detects any finite-width bias, so "equal within the CI" would eventually fail
-    at every finite width; equivalence within a stated tolerance is the claim that can hold.
+    Per seed, the (1 − 2 alpha/S) confidence interval of the signed relative difference (G − target)/target
+    (one-sided quantiles at alpha/S: two one-sided tests, Bonferroni over the S seeds) is compared with
+    (−rtol, rtol) by :func:`verify.rules.interval_verdict`: pass if every seed's interval lies inside, fail if
+    one lies wholly outside (a difference larger than the tolerance shown), else inconclusive. A precise
+    estimator detects any finite-width bias, so "equal within the CI" would eventually fail at every finite
+    width; equivalence within a stated tolerance is the claim that can hold.
     """
     k = max(q["width"] for q in pts)
     qs = select(pts, width=k)
@@ -317,12 +355,17 @@ def limit_claim(name: str, pts: list[dict], alpha: float, rtol: float, target: s
     se = np.hypot([q["G_se"] for q in qs], [q.get("G_limit_se", 0.0) or 0.0 for q in qs]
                   if target == "G_limit" else 0.0)
     z = t_quantile(2 * alpha, len(qs), dof_of(qs))  # one-sided bound at alpha / S
-    upper = (np.abs(G - target_vals) + z * se) / target_vals
-    verdict = "inconclusive" if not np.all(np.isfinite(upper)) else ("pass" if upper.max() < rtol else "fail")
-    return Claim(name=name, predicted=f"|G/{target} - 1| < {rtol:g}", measured=(G / target_vals - 1).tolist(),
-                 ci=[0.0, float(upper.max())], verdict=verdict,
-                 rule=f"at width {k}, for each of {len(qs)} seed(s) the {100 * (1 - alpha):g}% (Bonferroni) upper "
-                      f"bound of |G - {target}|/{target} is below {rtol:g}; measured = relative differences")
+    rel = G / target_vals - 1
+    lower, upper = (G - target_vals - z * se) / target_vals, (G - target_vals + z * se) / target_vals
+    verdicts = [interval_verdict((lo, hi), -rtol, rtol) for lo, hi in zip(lower, upper)]
+    verdict = "fail" if "fail" in verdicts else ("pass" if all(v == "pass" for v in verdicts) else "inconclusive")
+    worst = float(np.max(np.maximum(np.abs(lower), np.abs(upper)))) if np.all(np.isfinite(upper + lower)) else np.nan
+    return Claim(name=name, predicted=f"|G/{target} - 1| < {rtol:g}", measured=rel.tolist(),
+                 ci=[float(np.min(lower)), float(np.max(upper))], verdict=verdict,
+                 rule=f"at width {k}, for each of {len(qs)} seed(s) the {100 * (1 - 2 * alpha):g}% (TOST, Bonferroni) "
+                      f"interval of (G - {target})/{target} inside +-{rtol:g}: pass; one wholly outside: fail; "
+                      "else inconclusive; measured = relative differences",
+                 test=f"max |end of interval| = {worst:.3g} < {rtol:g} (per seed: {', '.join(verdicts)})")
 
 
 def not_chance_claim(name: str, pts: list[dict], alpha: float) -> Claim:
@@ -342,7 +385,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
     """Top row (the paper's layout): G&C median with IQR over seeds, chance, G_∞ and GD against width, one panel
     per activation. Bottom row: the relative distance to the limit against width (log-log), one line per ε,
     with the fitted slope of the check."""
-    points, params = record["points"], record["params"]
+    points, params = joined(record["points"]), record["params"]
     acts = list(dict.fromkeys(q["activation"] for q in points))
     fig, axes = new_figure(len(acts), rows=2, height=3.4)
     eps0, depth0 = params["eps"][0], params["depths"][0]
