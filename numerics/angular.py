@@ -59,7 +59,8 @@ from numerics.smc import hidden_latent_dim, hidden_root_from_latent, tempered_ov
 __all__ = ["AngularGeometry", "AngularWeight", "angular_applicable", "angular_is", "angular_smc", "geometry"]
 
 T_DOF = 5.0  # degrees of freedom of the gnomonic Student-t component of the η-proposal
-T_SHARE = 0.8  # its mixture weight (the rest is the defensive uniform component)
+SHARES = (0.5, 0.3, 0.2)  # η-proposal: t at the global mode, t at the second stationary point, uniform
+LOCAL_STEPS = 3  # Riemannian Newton steps from the antipode of the global mode
 T_INFLATE = 1.2  # its scale relative to the Laplace fit
 DEFENSIVE = 0.1  # share of prior draws in the tilted hidden-root proposal (bounds its density ratio by 10)
 MIN_EIGEN_RATIO = 1e-24  # λ_min/λ_max below this is not resolved by a float64 product of layers
@@ -246,6 +247,62 @@ def log_t_density(x: np.ndarray, chol: np.ndarray, log_det: np.ndarray, dof: flo
             - (dof + p) / 2 * np.log1p(np.sum(z * z, axis=1) / dof))
 
 
+class GnomonicT:
+    """A Student-t law in the gnomonic chart ``η = (μ + T x)/√(1 + ‖x‖²)`` of the hemisphere around μ: density on
+    the sphere ``t(x) (1 + ‖x‖²)^{p/2}`` at x = Tᵀη/(η·μ), zero on the other hemisphere."""
+
+    def __init__(self, mode, T, chol, log_det):
+        self.mode, self.T, self.chol, self.log_det = mode, T, chol, log_det
+
+    def sample(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        count = int(rows.sum())
+        x = np.einsum("zij,zj->zi", self.chol[rows], rng.standard_normal((count, self.T.shape[-1])))
+        x /= np.sqrt(rng.chisquare(T_DOF, size=count) / T_DOF)[:, None]
+        return self.mode[rows] + np.einsum("zij,zj->zi", self.T[rows], x)
+
+    def log_density(self, eta: np.ndarray) -> np.ndarray:
+        p = eta.shape[1]
+        cos = np.sum(eta * self.mode, axis=1)
+        front = cos > 1e-12
+        x = np.einsum("zij,zi->zj", self.T, eta) / np.where(front, cos, 1.0)[:, None]
+        return np.where(front, log_t_density(x, self.chol, self.log_det, T_DOF)
+                        + p / 2 * np.log1p(np.sum(x * x, axis=1)), -np.inf)
+
+
+def gnomonic_fit(eta: np.ndarray, Bq: np.ndarray, bq: np.ndarray, cq: np.ndarray, D: int, steps: int) -> GnomonicT:
+    """Laplace fit of the η-target ``q(η)^{−D/2}`` (q = ηᵀBη + 2bᵀη + c) at η after ``steps`` Riemannian Newton
+    steps on q: precision ``D (TᵀBT − μI)/q + p I`` in the chart (μ = ηᵀ(Bη + b), the Lagrange multiplier; the
+    last term is the chart's Jacobian), eigenvalues clipped at p, scale inflated by T_INFLATE. A failed fit
+    (rounding at extreme conditioning) gives an isotropic component: it costs efficiency, never exactness."""
+    Z, p = eta.shape
+    eye = np.eye(p - 1)
+    for step in range(steps + 1):
+        T = tangent_basis(eta)
+        grad = np.einsum("zij,zj->zi", Bq, eta) + bq
+        mu = np.sum(eta * grad, axis=1)
+        curvature = np.swapaxes(T, 1, 2) @ Bq @ T - mu[:, None, None] * eye
+        if step == steps:
+            break
+        lam, E = np.linalg.eigh(curvature)
+        step_x = -np.einsum("zij,zj->zi", (E / np.maximum(lam, 1e-12 * np.abs(lam).max(axis=1, keepdims=True)
+                                                           + 1e-300)[:, None, :]) @ np.swapaxes(E, 1, 2),
+                            np.einsum("zij,zi->zj", T, grad))
+        ok = np.all(lam > 0, axis=1) & np.all(np.isfinite(step_x), axis=1)
+        step_x = np.where(ok[:, None], step_x, 0.0)
+        eta = eta + np.einsum("zij,zj->zi", T, step_x)
+        eta /= np.linalg.norm(eta, axis=1, keepdims=True)
+    q = np.einsum("zi,zij,zj->z", eta, Bq, eta) + 2 * np.sum(bq * eta, axis=1) + cq
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = D * curvature / q[:, None, None] + p * eye
+    bad = ~(np.all(np.isfinite(precision), axis=(1, 2)) & np.all(np.isfinite(eta), axis=1) & (q > 0))
+    precision[bad] = p * eye
+    eta[~np.all(np.isfinite(eta), axis=1)] = np.eye(p)[0]
+    lam, E = np.linalg.eigh(0.5 * (precision + np.swapaxes(precision, 1, 2)))
+    lam = np.maximum(lam, p)
+    scale = T_INFLATE / np.sqrt(lam)
+    return GnomonicT(eta, tangent_basis(eta), E * scale[:, None, :], np.sum(np.log(scale), axis=1))
+
+
 def inner_draws(geo: AngularGeometry, problem: SensingProblem, U: np.ndarray, eps: float, inner: int,
                 band: BandProposal | None, center: np.ndarray | None, rng: np.random.Generator):
     """Per hidden draw: log of the mean weight over ``inner`` points, the weighted mean L_gen and the mask of
@@ -269,35 +326,21 @@ def inner_draws(geo: AngularGeometry, problem: SensingProblem, U: np.ndarray, ep
         inside = band.inside(a)
     rho2 = np.where(inside, 1.0 - np.sum(a * a, axis=1), 1.0)
     Bq, bq, cq = quadratic_terms(geo, lam, V, (a @ geo.R) / np.sqrt(rho2)[:, None], m)
-    mode, mu = sphere_mode(Bq, bq)
-    unresolved = ~np.all(np.isfinite(mode), axis=1)
-    mode[unresolved] = np.eye(p)[0]
-    q_mode = np.einsum("zi,zij,zj->z", mode, Bq, mode) + 2 * np.sum(bq * mode, axis=1) + cq
-    T = tangent_basis(mode)
-    curvature = np.swapaxes(T, 1, 2) @ Bq @ T - mu[:, None, None] * np.eye(p - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = D * curvature / q_mode[:, None, None] + p * np.eye(p - 1)
-    # a failed fit (rounding at extreme conditioning) only costs efficiency: fall back to an isotropic proposal
-    bad = ~(np.all(np.isfinite(precision), axis=(1, 2)) & np.all(np.isfinite(mode), axis=1) & (q_mode > 0))
-    precision[bad] = p * np.eye(p - 1)
-    lam, E = np.linalg.eigh(0.5 * (precision + np.swapaxes(precision, 1, 2)))
-    lam = np.maximum(lam, p)  # ≥ p I whenever the curvature is PSD; guards rounding in the hard case
-    chol = E * (T_INFLATE / np.sqrt(lam))[:, None, :]  # x = chol z: scale matrix chol cholᵀ
-    log_det_chol = np.sum(np.log(T_INFLATE / np.sqrt(lam)), axis=1)
-    # proposal: gnomonic Student t around the mode (share T_SHARE) or uniform on S^{p−1}
-    x = np.einsum("zij,zj->zi", chol, rng.standard_normal((Z, p - 1)))
-    x /= np.sqrt(rng.chisquare(T_DOF, size=Z) / T_DOF)[:, None]
-    gnomonic = mode + np.einsum("zij,zj->zi", T, x)
-    uniform = rng.standard_normal((Z, p))
-    eta = np.where((rng.uniform(size=Z) < T_SHARE)[:, None], gnomonic, uniform)
+    mode, _ = sphere_mode(Bq, bq)
+    mode[~np.all(np.isfinite(mode), axis=1)] = np.eye(p)[0]
+    # proposal: gnomonic Student t components around the global mode and around the stationary point reached from
+    # its antipode (the trust-region problem has at most one other local minimum), or uniform on S^{p−1}
+    fits = [gnomonic_fit(mode, Bq, bq, cq, D, 0), gnomonic_fit(-mode, Bq, bq, cq, D, LOCAL_STEPS)]
+    pick = rng.choice(len(SHARES), size=Z, p=SHARES)
+    eta = rng.standard_normal((Z, p))
+    for j, fit in enumerate(fits):
+        chosen = pick == j
+        eta[chosen] = fit.sample(rng, chosen)
     eta /= np.linalg.norm(eta, axis=1, keepdims=True)
-    cos = np.sum(eta * mode, axis=1)
-    front = cos > 1e-12
-    x_back = np.einsum("zij,zi->zj", T, eta) / np.where(front, cos, 1.0)[:, None]
-    log_gn = np.where(front, log_t_density(x_back, chol, log_det_chol, T_DOF) + p / 2 * np.log1p(np.sum(x_back ** 2, axis=1)),
-                      -np.inf)
     log_sphere = np.log(2.0) + p / 2 * np.log(np.pi) - gammaln(p / 2)
-    log_q_eta = np.logaddexp(np.log(T_SHARE) + log_gn, np.log1p(-T_SHARE) - log_sphere)
+    log_q_eta = logsumexp(np.stack([np.log(SHARES[0]) + fits[0].log_density(eta),
+                                    np.log(SHARES[1]) + fits[1].log_density(eta),
+                                    np.full(Z, np.log(SHARES[2]) - log_sphere)]), axis=0)
     q_eta = np.einsum("zi,zij,zj->z", eta, Bq, eta) + 2 * np.sum(bq * eta, axis=1) + cq
     log_w += (geo.log_const_eta - (n + 2) / 2 * np.log(rho2) - 0.5 * log_det_sigma - D / 2 * np.log(q_eta)
               - log_q_eta)
@@ -503,7 +546,7 @@ class AngularWeight:
     def __init__(self, problem: SensingProblem, fact: Factorization, eps: float, inner: int):
         self.problem, self.fact, self.eps, self.inner = problem, fact, eps, int(inner)
         self.geo = geometry(problem)
-        self.center = orientation_center(problem) if fact.activation.name == "linear" else None
+        self.center = None  # the latent moves carry the eigenbasis: at posterior draws its own is the good one
         self.band = None if eps == 0 else BandProposal(self.geo, problem, eps)
         self.singular = 0
 

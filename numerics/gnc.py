@@ -74,8 +74,8 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
 
     ``draws`` is the prior-draw budget of rejection, rbis and angular (hidden draws); smc, nested and
     angular_smc take their sizes from ``options`` (e.g. particles, moves, replicates, inner). ``options`` keys
-    a method does not take are dropped for it (so one dict can size auto's first and second method);
-    ``angular`` takes ``inner`` from it. ``auto`` (see :func:`choose_method`) starts with rbis wherever the
+    of angular only (:data:`ANGULAR_OPTIONS`) are dropped for the other methods (so one dict can size auto's
+    first and second method); ``angular`` takes only those. ``auto`` (see :func:`choose_method`) starts with rbis wherever the
     last layer is Gaussian and linear, angular for the normalized prior (k ≥ m'), rejection otherwise; then, at
     each ε whose *measured* effective sample size is below ``min_ess``, it redoes the estimate with the method
     built for that regime (rbis → smc, angular → angular_smc: weights degenerate in narrow deep nets;
@@ -98,8 +98,8 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
             extra = {k: options[k] for k in ANGULAR_OPTIONS if k in options}
             return angular_is(problem, fact, thresholds, draws, gen, sampler=sampler, workers=workers,
                               memory_bytes=memory_bytes, on_chunk=on_chunk, **extra)
-        sized = {"workers": workers, **{k: v for k, v in options.items() if k not in ANGULAR_ONLY or
-                                        name == "angular_smc"}}
+        drop = ANGULAR_OPTIONS if name != "angular_smc" else tuple(k for k in ANGULAR_OPTIONS if k != "inner")
+        sized = {"workers": workers, **{k: v for k, v in options.items() if k not in drop}}
         if name == "smc":
             return tempered_smc(problem, fact, thresholds, gen, **sized)
         if name == "angular_smc":
@@ -115,8 +115,8 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
                         lambda thresholds: run(FALLBACK[method], thresholds, second))
 
 
-ANGULAR_OPTIONS = ("inner", "adapt_draws", "adapt_rounds")  # options angular_is takes
-ANGULAR_ONLY = ("inner", "adapt_draws", "adapt_rounds")  # options only the angular methods take
+ANGULAR_OPTIONS = ("inner", "adapt_draws", "adapt_rounds", "orient")  # options only angular_is takes (inner: also
+# angular_smc); the other methods never see them
 
 
 def choose_method(problem: SensingProblem, fact: Factorization, eps) -> tuple[str, str]:

@@ -271,12 +271,13 @@ def chunk_for_memory(model, n_points: int, memory_bytes: int) -> int:
     return int(max(1, min(1 << 16, memory_bytes // per_draw)))
 
 
-def _blocks(ns: list[int], early_reject: bool) -> list[tuple[int, int]]:
-    """Point ranges [a, b) evaluated in turn: growing sizes 1, 1, 2, 4, … cut at every n of ``ns`` (one range
-    of all points without early rejection)."""
+def _blocks(ns: list[int], early_reject: bool, first: int = 1) -> list[tuple[int, int]]:
+    """Point ranges [a, b) evaluated in turn: sizes ``first``, then doubling (1, 1, 2, 4, … for first = 1; 2, 2,
+    4, 8, … for 2, used with the symmetry, where the first point only fixes the orientation), cut at every n
+    of ``ns`` (one range of all points without early rejection)."""
     if not early_reject:
         return [(0, ns[-1])]
-    out, a, size = [], 0, 1
+    out, a, size = [], 0, first
     stops = set(ns)
     while a < ns[-1]:
         b = min(a + size, ns[-1], min(s for s in stops if s > a))
@@ -303,7 +304,7 @@ def guess_and_check(model, data: Dataset, *, prior: str, scale: float = 1.0, dra
     tensors = _tensors(data, device)
     Xtr, ytr = tensors[0], tensors[1]
     sym = bool(symmetry) and model.out_dim == 2
-    blocks = _blocks(ns, early_reject)
+    blocks = _blocks(ns, early_reject, first=2 if sym else 1)
     widest = max(b - a for a, b in blocks)
     chunk = int(chunk) if chunk is not None else chunk_for_memory(model, widest, memory_bytes)
     col = _Collector(model, tensors, ns, bins, normalization, max_test_models, _eval_chunk(model, data, memory_bytes),

@@ -27,11 +27,11 @@ import torch
 
 from numerics.datasets import Dataset
 from numerics.errors import require
-from numerics.models import MLP, prior_variances, sample_prior
+from numerics.models import MLP, prior_variances, sample_prior_np
 from numerics.orthant import orthant_problem, proposals as orthant_proposals, test_accuracy
 from theory.nngp import feature_kernel
 
-DEFAULT_MEMORY_BYTES = 2 ** 28
+DEFAULT_MEMORY_BYTES = 2 ** 26
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _check_two_class(data: Dataset) -> None:
 
 
 def draw_terms(data: Dataset, *, width: int, depth: int, activation: str, prior: str, bias: bool, draws: int,
-               proposals: int, generator: torch.Generator, rng: np.random.Generator, scale: float = 1.0,
+               proposals: int, rng: np.random.Generator, scale: float = 1.0,
                bias_scale: float | None = None, memory_bytes: int = DEFAULT_MEMORY_BYTES, device="cpu"):
     """Per hidden draw m: ``log p̂(Φ_m)`` and the conditional accuracy estimate ``a_m`` (``p̂a / p̂``)."""
     _check_two_class(data)
@@ -68,13 +68,14 @@ def draw_terms(data: Dataset, *, width: int, depth: int, activation: str, prior:
     last = prior_variances(model, prior, scale=scale, bias_scale=bias_scale)[-1]
     X = torch.as_tensor(np.vstack([data.X_train, data.X_test]), dtype=torch.float64).to(device)
     n = data.n_train
-    per_model = 8 * (model.n_params + X.shape[0] * width * (depth + 2) + 4 * n * n * proposals)
+    t = data.y_test.size
+    per_model = 8 * (model.n_params + X.shape[0] * width * (depth + 2) + 4 * t * n + 4 * t * proposals)
     chunk = int(max(1, min(draws, memory_bytes // per_model)))
     log_p, acc = [], []
     done = 0
     while done < draws:
         b = min(chunk, draws - done)
-        theta = sample_prior(model, prior, b, generator, scale=scale, bias_scale=bias_scale).to(device)
+        theta = torch.from_numpy(sample_prior_np(model, prior, b, rng, scale=scale, bias_scale=bias_scale)).to(device)
         with torch.no_grad():
             phi = model.features(theta, X).cpu().numpy()
         del theta
@@ -116,13 +117,14 @@ def combine(log_p: np.ndarray, acc: np.ndarray) -> dict:
 
 def rb_guess_and_check(data: Dataset, *, width: int, depth: int = 1, activation: str = "relu",
                        prior: str = "kaiming_normal", bias: bool = False, draws: int, proposals: int = 8,
-                       generator: torch.Generator, rng: np.random.Generator, scale: float = 1.0,
+                       rng: np.random.Generator, scale: float = 1.0,
                        bias_scale: float | None = None, memory_bytes: int = DEFAULT_MEMORY_BYTES,
                        device="cpu") -> WidthGncResult:
-    """G&C at hidden ``width`` with a Gaussian last layer, Rao–Blackwellized (module docstring)."""
+    """G&C at hidden ``width`` with a Gaussian last layer, Rao–Blackwellized (module docstring). Prior draws
+    by ``numerics.models.sample_prior_np`` on ``rng`` (so do the proposals)."""
     require(width >= 1 and depth >= 1, f"width and depth must be >= 1, got {width}, {depth}")
     log_p, acc = draw_terms(data, width=width, depth=depth, activation=activation, prior=prior, bias=bias,
-                            draws=draws, proposals=proposals, generator=generator, rng=rng, scale=scale,
+                            draws=draws, proposals=proposals, rng=rng, scale=scale,
                             bias_scale=bias_scale, memory_bytes=memory_bytes, device=device)
     return WidthGncResult(width=int(width), depth=int(depth), n=data.n_train, draws=int(draws),
                           proposals=int(proposals), **combine(log_p, acc))

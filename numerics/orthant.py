@@ -125,10 +125,9 @@ def orthant_problem(K_SS, labels, K_TS=None, k_TT=None, test_labels=None, *, tol
     require(KTS.shape[-1] == d and KTS.shape[-2] == yt.size == kTT.shape[-1],
             "K_TS must be (t, d) and k_TT (t,) for t test labels")
     KTS = np.broadcast_to(KTS, (B, *KTS.shape[1:]))
-    rhs = (KTS * yt[None, :, None])[rows[:, :, None], np.arange(yt.size)[None, :, None], perm[:, None, :]] * y[perm][:, None, :]
-    rhs = np.where(degenerate[:, None, :], 0.0, rhs)
+    rhs = np.take_along_axis(KTS, perm[:, None, :], axis=2) * (y[perm] * ~degenerate)[:, None, :] * yt[None, :, None]
     M = np.where(degenerate[:, :, None] | degenerate[:, None, :], 0.0, L) + np.eye(d) * degenerate[:, None, :]
-    C = np.swapaxes(np.linalg.solve(M, np.swapaxes(rhs, 1, 2)), 1, 2)  # rhs M^{-T}
+    C = rhs @ np.swapaxes(np.linalg.inv(M), 1, 2)  # rhs M^{-T}: M is d × d, the test set larger
     var = np.broadcast_to(kTT, (B, yt.size)) - np.sum(C ** 2, axis=-1)
     sd = np.sqrt(np.maximum(var, 0.0) * (var > tol * np.maximum(np.broadcast_to(kTT, var.shape), 1e-300)))
     return OrthantProblem(L, perm, degenerate, C, sd)
@@ -170,7 +169,7 @@ def train_outputs(prob: OrthantProblem, z: np.ndarray, labels) -> np.ndarray:
 def test_accuracy(prob: OrthantProblem, z: np.ndarray) -> np.ndarray:
     """Mean over test points of P(sign f*_j = y*_j | f_S) for each z: (B, n)."""
     require(prob.C is not None, "this orthant problem has no test points")
-    mean = np.einsum("btj,bnj->bnt", prob.C, z)
+    mean = z @ np.swapaxes(prob.C, 1, 2)  # (B, n, t)
     sd = prob.test_sd[:, None, :]
     safe = np.where(sd > 0, sd, 1.0)
     p = np.where(sd > 0, special.ndtr(mean / safe), (mean > 0).astype(float))  # a tie is an error

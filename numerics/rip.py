@@ -133,11 +133,13 @@ def quotient(op: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 def isometry_constants(A: np.ndarray, rank: int, rng: np.random.Generator | None = None, *,
                        restarts: int = 24, max_iter: int = 400, tol: float = 1e-6,
-                       exact: str = "auto") -> IsometryEstimate:
+                       exact: str = "auto", candidates: np.ndarray | None = None) -> IsometryEstimate:
     """Bracket λ_low, λ_high (and so δ_r) of the normalized operator of the measurements ``A`` (n, m, m').
 
     ``exact="auto"`` solves exactly where possible (see the module doc) and optimizes otherwise;
     ``exact="never"`` always runs the optimizer (it needs ``rng``). ``tol`` is the width of exact brackets.
+    ``candidates`` (c, m, m'): extra witnesses of rank ≤ ``rank`` (e.g. a suspected null direction) that the
+    optimizer's result is compared with; each is a real matrix, so the bounds stay certified.
     """
     A = np.asarray(A, dtype=float)
     require(A.ndim == 3 and A.shape[0] >= 1, "A must be an array of shape (n, m, m')")
@@ -157,6 +159,15 @@ def isometry_constants(A: np.ndarray, rank: int, rng: np.random.Generator | None
     require(restarts >= 1 and max_iter >= 1, "restarts and max_iter must be >= 1")
     low_X = _alternating_extreme(A, op, rank, restarts, max_iter, rng, lowest=True)
     high_X = _alternating_extreme(A, op, rank, restarts, max_iter, rng, lowest=False)
+    if candidates is not None:
+        cands = np.asarray(candidates, dtype=float).reshape(-1, m, mp)
+        require(np.all(np.linalg.matrix_rank(cands, tol=1e-10) <= rank),
+                f"candidates must have rank <= {rank}")
+        q = quotient(op, cands)
+        if q.min() < quotient(op, low_X):
+            low_X = cands[int(np.argmin(q))] / np.linalg.norm(cands[int(np.argmin(q))])
+        if q.max() > quotient(op, high_X):
+            high_X = cands[int(np.argmax(q))] / np.linalg.norm(cands[int(np.argmax(q))])
     return IsometryEstimate(rank=int(rank), n=n, shape=(m, mp), low=float(quotient(op, low_X)),
                             high=float(quotient(op, high_X)), low_floor=floor, high_ceiling=ceiling, exact=False,
                             method=f"alternating eigenvector steps on X = U V^T, {restarts} restarts",
@@ -312,3 +323,35 @@ def rip_versus_measurements(ns, m: int, mp: int, rank: int, rng: np.random.Gener
                                 delta_upper=np.array([e.delta_upper for e in ests]),
                                 exact=all(e.exact for e in ests)))
     return rows
+
+
+def planted_null_measurements(A: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The measurements ``A`` (n, m, m') made blind to the direction X (a planted RIP violation).
+
+    Each A_i loses its component along X (``A_i − ⟨A_i, X̂⟩X̂``, X̂ = X/‖X‖_F) and is rescaled to its original
+    Frobenius norm, so ``𝒜X = 0``: when X has rank ≤ 2, λ_low = 0 and δ_2 ≥ 1 for the order-2 RIP, whatever n.
+    With ``X = W' − W*`` for a second unit rank-1 matrix W' (:func:`planted_rip_violation`), W' fits the data
+    exactly (L_train(W') = 0) but sits at a fixed distance from W*: the RIP bound's hypothesis fails and its
+    conclusion with it.
+    """
+    A = np.asarray(A, dtype=float)
+    X = np.asarray(X, dtype=float)
+    require(A.ndim == 3 and X.shape == A.shape[1:], f"X must have the measurements' shape {A.shape[1:]}")
+    require(np.linalg.norm(X) > 0, "the planted null direction X is zero")
+    Xh = X / np.linalg.norm(X)
+    norms = np.linalg.norm(A, axis=(1, 2), keepdims=True)
+    B = A - np.einsum("nij,ij->n", A, Xh)[:, None, None] * Xh
+    return B * norms / np.linalg.norm(B, axis=(1, 2), keepdims=True)
+
+
+def planted_rip_violation(W_star: np.ndarray, n: int, rng: np.random.Generator, *,
+                          ensemble: str = "normalized") -> tuple[np.ndarray, np.ndarray]:
+    """Measurements (n, m, m') from ``ensemble`` with the rank-2 null direction ``X = W' − W*`` planted
+    (:func:`planted_null_measurements`), W' a fresh unit rank-1 matrix ``u vᵀ`` (u, v uniform on the spheres).
+    Returns (A, W'); the order-2 restricted eigenvalue of A is 0, witnessed by X."""
+    W_star = np.asarray(W_star, dtype=float)
+    m, mp = W_star.shape
+    u, v = rng.standard_normal(m), rng.standard_normal(mp)
+    W_other = np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+    A = measurement_ensemble(ensemble, n, m, mp, rng)
+    return planted_null_measurements(A, W_other - W_star), W_other

@@ -101,8 +101,9 @@ def test_auto_keeps_rbis_where_its_ess_suffices_and_min_ess_zero_never_redoes():
 
 
 def test_auto_redoes_rare_rejection_with_nested_for_the_normalized_prior():
+    """k = 2 < m' = 3: the normalized prior has no angular density (Γ singular), so auto starts with rejection."""
     prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
-    fact = Factorization(3, 3, 3, 3, "linear", "normalized")
+    fact = Factorization(3, 3, 2, 3, "linear", "normalized")
     eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, np.random.default_rng(2))), 0.01))
     out = estimate(prob, fact, [eps, 10.0], method="auto", draws=2000, rng=np.random.default_rng(3),
                    options={"particles": 200, "moves": 5, "replicates": 4})
@@ -115,8 +116,25 @@ def test_auto_redoes_rare_rejection_with_nested_for_the_normalized_prior():
 def test_auto_refuses_eps_zero_without_a_gaussian_linear_last_layer():
     prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
     with pytest.raises(UserInputError, match="eps = 0 needs a Gaussian-linear last layer"):
-        estimate(prob, Factorization(3, 3, 3, 3, "linear", "normalized"), [0.0, 0.1], draws=10,
+        estimate(prob, Factorization(3, 3, 2, 3, "linear", "normalized"), [0.0, 0.1], draws=10,
                  rng=np.random.default_rng(0))
+    with pytest.raises(UserInputError, match="eps = 0 needs a Gaussian-linear last layer"):
+        estimate(prob, Factorization(3, 3, 3, 3, "linear", "uniform"), [0.0, 0.1], draws=10,
+                 rng=np.random.default_rng(0))
+
+
+def test_auto_picks_angular_for_the_normalized_prior_and_hands_low_ess_to_angular_smc():
+    """k >= m': auto starts with the angular sampler at every eps >= 0 (eps = 0 included); with a budget of 50
+    hidden draws and min_ess = 1e6 no estimate can reach min_ess, so every threshold goes to angular_smc."""
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    fact = Factorization(3, 3, 3, 2, "linear", "normalized")
+    first = estimate(prob, fact, [0.0, 0.05], method="auto", draws=400, rng=np.random.default_rng(1), min_ess=0,
+                     options={"adapt_rounds": 0})
+    assert [e.method for e in first] == ["angular", "angular"] and "angular-central-Gaussian" in first[0].note
+    assert first[0].p_accept == 0.0 and first[1].p_accept > 0
+    low = estimate(prob, fact, [0.0], method="auto", draws=50, rng=np.random.default_rng(1), min_ess=1e6,
+                   options={"adapt_rounds": 0, "particles": 50, "moves": 2, "replicates": 2, "inner": 2})
+    assert low[0].method == "angular_smc" and "-> angular_smc" in low[0].note and low[0].se_dof == 1
 
 
 def test_a_refused_fallback_keeps_the_first_estimate_and_says_why():

@@ -10,7 +10,7 @@ from numerics.gnc_classifier import guess_and_check
 from numerics.models import make_model
 from verify import volume_hypothesis as vh
 
-TINY = ["--set", "pairs=1", "--set", "n_train=2,4", "--set", "draws=3000", "--set", "sgd_runs=2",
+TINY = ["--set", "pairs=1", "--set", "n_train=2,4", "--set", "draws=3000", "--set", "sgd_runs_chiang=2", "--set", "sgd_runs_peleg_hein=2",
         "--set", "search_runs=2", "--set", "search_n=4", "--set", "search_sweeps=1", "--set", "search_steps=30",
         "--set", "control_n=4", "--set", "control_reps=3", "--set", "control_draws=1000",
         "--set", "boundary_models=5", "--set", "kink_n=4", "--set", "slab_n=4", "--set", "max_accepted=100",

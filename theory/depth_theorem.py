@@ -45,8 +45,8 @@ from numerics.errors import require
 from numerics.estimates import GncEstimate, chunk_size, redo_low_ess, rejection_stream, thresholds
 from numerics.factorization import bartlett_factors
 from numerics.nested import nested_on_gaussian_latent
-from numerics.problems import SensingProblem
-from numerics.rip import operator_scale
+from numerics.problems import SensingProblem, random_problem
+from numerics.rip import IsometryEstimate, isometry_constants, operator_scale
 
 LIMIT_METHODS = ("auto", "rejection", "nested")
 LatentLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -214,3 +214,43 @@ def rip_bound(problem: SensingProblem, eps: float, delta2: float) -> float:
 def rip_bound_applies(delta2: float, margin: float = 1e-10) -> bool:
     """δ_2 < 1 with a margin: a restricted eigenvalue ``1 − δ_2`` below ``margin`` is numerically zero."""
     return bool(np.isfinite(delta2) and delta2 < 1.0 - margin)
+
+
+@dataclass(frozen=True)
+class InformativeRip:
+    """A sensing problem where the RIP bound can bite (spec §8): the problem, its δ_2 estimate (``numerics.rip``
+    IsometryEstimate: the optimizer's witnesses give *lower* bounds on δ_2 and δ_2⁻; no certified upper bound is
+    available below m m' measurements), the chance level of the rank-1 limit and ``eps_max``, the largest ε at
+    which the bound (evaluated at the δ_2⁻ lower bound) is still below chance."""
+    problem: SensingProblem
+    rip: IsometryEstimate
+    chance: float
+    eps_max: float
+
+    def bound(self, eps: float) -> float:
+        """The RIP bound at ε with the estimated δ_2⁻ (``inf`` when the estimate is not < 1)."""
+        return rip_bound(self.problem, eps, self.rip.delta_minus_lower)
+
+    def informative(self, eps: float) -> bool:
+        """Whether the bound at ε is below the chance level (else a pass would be ``vacuous``)."""
+        return self.bound(eps) < self.chance
+
+
+def informative_rip_setting(rng: np.random.Generator, *, m: int = 20, mp: int = 20, n: int = 200, rank: int = 1,
+                            restarts: int = 16, problem: SensingProblem | None = None) -> InformativeRip:
+    """Draw (or take) a rank-``rank`` sensing problem with n normalized Gaussian measurements, estimate its δ_2
+    (``numerics.rip.isometry_constants``, order 2) and the ε range where the bound is below chance.
+
+    Measured (seed 0, m = m' = 20, n = 200): see ``benchmarks/results_gncnum.md``. ``bound < chance`` iff
+    ``ε < eps_max = chance (1 − δ_2⁻)|B| / (c² n)``.
+    """
+    prob = problem if problem is not None else random_problem(m, mp, rank, n, rng)
+    rip = isometry_constants(prob.A, 2, rng, restarts=restarts)
+    chance = limit_chance(prob)
+    unit = rip_bound(prob, 1.0, rip.delta_minus_lower)
+    return InformativeRip(problem=prob, rip=rip, chance=chance, eps_max=chance / unit if np.isfinite(unit) else 0.0)
+
+
+def bound_ratio(G: float, bound: float) -> float:
+    """``G_∞ / bound`` (≤ 1: the inequality holds; NaN when the bound does not apply)."""
+    return float(G / bound) if np.isfinite(bound) and bound > 0 else float("nan")

@@ -22,6 +22,10 @@ This package's formalization (``volume_hypothesis.md`` §3, our extension):
   by the prior's own: ``first_layer="prior"`` averages φ(w·x + b) φ(w·x' + b) over ``units`` first-layer
   rows drawn from the prior (Monte Carlo; relative error ~ 1/√units, stated by the caller). Layers 2… are
   Gaussian in the limit for every prior (a sum over infinitely many units).
+- One-hot inputs (matrix factorization's identity inputs, ``theory/width_theorem.py``): the first layer's
+  moment is exactly ``(m2 − m1²) I + m1² 11ᵀ`` with m2 = E φ(w)², m1 = E φ(w) over one weight entry
+  (:func:`one_hot_first_layer_moment`, by the width theorem's own ``first_layer_moments``; zero biases,
+  homogeneous φ, whose scale no sign sees).
 - Tanh with a prior whose hidden-layer variance grows with the width (``uniform``) has no Gaussian limit
   for depth ≥ 2 (its hidden pre-activations saturate): :class:`UserInputError`.
 """
@@ -121,14 +125,30 @@ def first_layer_moment(X: np.ndarray, prior: str, activation: str, bias: bool, *
     return total / units
 
 
+UNIFORM_ENTRY_PRIORS = ("uniform", "kaiming_uniform", "torch_default")  # entries a·U(−1, 1)
+
+
+def one_hot_first_layer_moment(m: int, prior: str, activation: str) -> np.ndarray:
+    """``E[φ(w·e_i) φ(w·e_j)]`` for the m one-hot inputs, zero biases, homogeneous φ (relu, linear), up to
+    the scale of the prior's entries: exact, by ``theory.width_theorem.first_layer_moments``."""
+    from theory.width_theorem import first_layer_moments
+    require(activation in ("relu", "linear"), f"one-hot kernels need a homogeneous activation, got {activation!r}")
+    require(prior in PRIORS, f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
+    family = "uniform" if prior in UNIFORM_ENTRY_PRIORS else "gaussian"
+    m2, m1 = first_layer_moments("leaky_relu:0" if activation == "relu" else "linear", family, None)
+    return (m2 - m1 ** 2) * np.eye(m) + m1 ** 2
+
+
 def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias: bool, width: int | None = None,
                 scale: float = 1.0, bias_scale: float | None = None, first_layer: str = "gaussian",
-                units: int = 2 ** 18, generator: torch.Generator | None = None) -> np.ndarray:
+                units: int = 2 ** 18, generator: torch.Generator | None = None,
+                first_moment: np.ndarray | None = None) -> np.ndarray:
     """The kernel of one logit of ``MLP(d, [width]*depth, ·, activation, bias)`` under ``prior`` on the rows of X.
 
     ``width=None`` is the infinite-width limit (the G&C limit of ``volume_hypothesis.md`` §3). With a finite
     width it is the expected output covariance *if* every pre-activation were Gaussian (exact at depth 1
-    for Gaussian priors). ``first_layer="prior"`` uses the prior's own first layer (see the module docstring).
+    for Gaussian priors). ``first_layer="prior"`` uses the prior's own first layer (see the module docstring);
+    ``first_moment`` gives the first layer's ``E[φ φᵀ]`` directly (e.g. :func:`one_hot_first_layer_moment`).
     """
     X = np.asarray(X, float)
     require(X.ndim == 2 and X.shape[0] >= 1, f"X must be a 2-D array of inputs, got shape {X.shape}")
@@ -139,7 +159,10 @@ def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias:
             "grow with the width); use a fan-in-scaled prior (gaussian, kaiming_*, torch_default)")
     var = layer_variances(prior, in_dim=X.shape[1], depth=depth, bias=bias, width=width, scale=scale,
                           bias_scale=bias_scale)
-    if first_layer == "prior" and prior not in GAUSSIAN_FIRST_LAYER:
+    if first_moment is not None:
+        moment = np.asarray(first_moment, float)
+        require(moment.shape == (X.shape[0],) * 2, f"first_moment must be {(X.shape[0],) * 2}, got {moment.shape}")
+    elif first_layer == "prior" and prior not in GAUSSIAN_FIRST_LAYER:
         moment = first_layer_moment(X, prior, activation, bias, scale=scale, bias_scale=bias_scale, units=units,
                                     generator=generator)
     else:
@@ -164,5 +187,5 @@ def sign_kernel(K: np.ndarray) -> np.ndarray:
     return K / float(np.mean(np.diag(K)))
 
 
-__all__ = ["LIMIT_WIDTH", "layer_variances", "relu_moment", "quadrature_moment", "activation_moment",
+__all__ = ["LIMIT_WIDTH", "one_hot_first_layer_moment", "layer_variances", "relu_moment", "quadrature_moment", "activation_moment",
            "first_layer_moment", "nngp_kernel", "feature_kernel", "sign_kernel"]

@@ -71,7 +71,7 @@ from verify.errors import UserInputError, require
 from verify.report import Claim
 from verify.rules import SlopeFit, agree, agree_chi2, bound_claim as _bound_claim, fit_linear, interval_verdict, t_quantile
 from verify.sweeps import gd_claim as _gd_claim
-from verify.sweeps import dof_of, gd_point, point_rng, select
+from verify.sweeps import dof_of, gd_point, paper_figure, point_rng, select
 
 NAME = "depth_theorem"
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
@@ -657,7 +657,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
         for ax in row:
             if not ax.has_data():
                 ax.axis("off")
-    return save_figure(fig, stem)
+    return save_figure(fig, stem) + paper_figure(record, stem)
 
 
 def _gap_panel(ax, pts, eps, alpha):

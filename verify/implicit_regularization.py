@@ -53,7 +53,7 @@ from functools import lru_cache
 import numpy as np
 
 from verify.engine import task
-from verify.errors import require
+from verify.errors import UserInputError, require
 from verify.figures import new_figure, save_figure
 from verify.report import Claim
 from verify.rules import equivalent, fit_loglog_slope, interval_verdict, slope_negative, slope_within, t_quantile
@@ -71,7 +71,8 @@ QUICK = {
     # 3-4: modified-flow slope tests (full batch)
     "flow_n_train": 100, "flow_widths": [16, 16], "halvings": 4, "coefficient_scale": 1.0,
     "momentum_beta": 0.5, "momentum_horizon": 0.5, "momentum_h0": 0.025,  # in units of 1/λ_max
-    "adam_beta1": 0.5, "adam_beta2": 0.8, "adam_horizon": 1.0, "adam_h0": 0.0625,  # in units of √ε/λ_max
+    "adam_beta1": 0.5, "adam_beta2": 0.8,  # horizons and h0 in units of √ε/λ_max:
+    "adam_small_horizon": 0.5, "adam_small_h0": 0.015625, "adam_large_horizon": 1.0, "adam_large_h0": 0.0625,
     "adam_small_eps_ratio": 0.05, "adam_large_eps_ratio": 100.0,  # √ε / median|∇L(θ0)|
     # 5: sign of Adam's ℓ1 term
     "sign_n_train": 200, "sign_widths": [32], "sign_lr": 0.003, "sign_beta1": 0.9,
@@ -127,7 +128,7 @@ def validate(params: dict) -> None:
             f"sgd_lrs must hold >= 3 positive learning rates, got {params['sgd_lrs']}")
     require(len(set(params["sgd_lrs"])) == len(params["sgd_lrs"]), "sgd_lrs must be distinct")
     for key in ("loss_goal", "sign_goal", "penalty_lr", "match_tolerance", "momentum_horizon", "momentum_h0",
-                "adam_horizon", "adam_h0", "adam_small_eps_ratio", "adam_large_eps_ratio", "sign_lr", "repro_lr",
+                "adam_small_horizon", "adam_small_h0", "adam_large_horizon", "adam_large_h0", "adam_small_eps_ratio", "adam_large_eps_ratio", "sign_lr", "repro_lr",
                 "constant_band", "coefficient_scale"):
         positive(key)
     require(params["penalty_target_lr"] in params["sgd_lrs"],
@@ -143,12 +144,17 @@ def validate(params: dict) -> None:
             f"sign_beta2s must hold >= 3 distinct values in (0, 1), got {params['sign_beta2s']}")
     require(0 <= params["repro_label_noise"] < 1, f"repro_label_noise must be in [0, 1), got {params['repro_label_noise']}")
     require(params["repro_eps"] >= 0, f"repro_eps must be >= 0, got {params['repro_eps']}")
-    for key, n_key in (("momentum_h0", "momentum_horizon"), ("adam_h0", "adam_horizon")):
+    for key, n_key in (("momentum_h0", "momentum_horizon"), ("adam_small_h0", "adam_small_horizon"),
+                       ("adam_large_h0", "adam_large_horizon")):
         ratio = params[n_key] / params[key]
         require(abs(ratio - round(ratio)) <= 1e-9 * ratio and round(ratio) >= 2,
                 f"{n_key} / {key} must be a whole number of steps >= 2, got {ratio:g}")
         require(ratio * 2 ** params["halvings"] <= 50_000, f"{n_key} / ({key} / 2^halvings) exceeds 50000 steps")
-    ds = dataset(params.get("data_file"), params["data_seed"], max_n_train(params), 0.0, None)
+    try:
+        ds = dataset(params.get("data_file"), params["data_seed"], max_n_train(params), 0.0, None)
+    except UserInputError as exc:
+        largest = max(("sgd_n_train", "flow_n_train", "sign_n_train", "repro_n_train"), key=params.get)
+        raise UserInputError(f"{largest} = {params[largest]}: {exc}") from None
     for key in ("sgd_n_train", "flow_n_train", "sign_n_train", "repro_n_train"):
         require(params[key] <= ds.n_train, f"{key} = {params[key]} exceeds the {ds.n_train} training examples")
 
@@ -287,11 +293,11 @@ def flow_point(t, device) -> dict:
                   "modified flow": ir.heavy_ball_modified_field(loss_fn, h, beta, p["coefficient_scale"])}
         extra = {"beta": beta}
     else:
-        ratio = p["adam_small_eps_ratio"] if "≪" in family else p["adam_large_eps_ratio"]
-        eps = (ratio * float(g0.abs().median())) ** 2
+        regime = "small" if "≪" in family else "large"
+        eps = (p[f"adam_{regime}_eps_ratio"] * float(g0.abs().median())) ** 2
         b1, b2 = p["adam_beta1"], p["adam_beta2"]
         unit = eps ** 0.5 / lam
-        T, h = p["adam_horizon"] * unit, p["adam_h0"] * unit * 2.0 ** -k
+        T, h = p[f"adam_{regime}_horizon"] * unit, p[f"adam_{regime}_h0"] * unit * 2.0 ** -k
         n = steps_for(T, h)
         opt = Optimizer("adam", h, beta1=b1, beta2=b2, eps=eps, bias_correction=False, eps_in_sqrt=True)
         discrete = run_full_batch(model, theta0, X, y, "ce", opt, n, init_state={"m": g0, "s": g0 * g0})
@@ -515,9 +521,10 @@ def plot(record: dict, stem) -> list:
     for ax, family in zip(axes[1:4], FLOW_FAMILIES):
         _plot_flow(ax, rows, family, claims)
     _plot_sign(axes[4], rows)
-    _plot_traces(axes[5], rows, ("train_error", "test_error"), "error (train solid, test dashed)")
-    _plot_traces(axes[6], rows, ("R", "project_rmsprop_term", "grad_one_norm_eps"), "regularizer terms (log)")
-    _plot_traces(axes[7], rows, ("theta_l2",), "‖θ‖₂")
+    _plot_traces(axes[5], rows, ("train_error", "test_error"), "error", "reproduction: train / test error")
+    _plot_traces(axes[6], rows, ("R", "project_rmsprop_term", "grad_one_norm_eps"), "value (log scale)",
+                 "reproduction: regularizer terms")
+    _plot_traces(axes[7], rows, ("theta_l2",), "‖θ‖₂", "reproduction: parameter norm")
     fig.suptitle(f"Implicit regularizers on a digits MLP (verdict {record['verdict']}, seed {record['seed']})",
                  fontsize=11)
     return save_figure(fig, stem)
@@ -541,8 +548,7 @@ def _plot_r(ax, rows, params):
         v = np.array([r["R"] for r in pen])
         ax.errorbar([x * 1.04], [v.mean()], yerr=[v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0], fmt="s",
                     color="C3", capsize=3, label=f"lr {pen[0]['lr']:g} + penalty λ={pen[0]['penalty']:.2g} (at lr+λ)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax)
     ax.set_xlabel("learning rate η")
     ax.set_ylabel(f"R at loss {params['loss_goal']:g} (epoch average)")
     ax.set_title("SGD regularizer R vs learning rate", fontsize=10)
@@ -568,8 +574,7 @@ def _plot_flow(ax, rows, family, claims):
     for order in (1, 2):
         e = [r[f"{'plain' if order == 1 else 'modified'} flow error"] for r in pts][-1]
         ax.plot(units, e / 3 * (units / units[-1]) ** order, "--", color="0.6", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax)
     unit = "1/λ_max" if family == "momentum" else "√ε/λ_max"
     ax.set_xlabel(f"step size h (units of {unit})")
     ax.set_ylabel("‖θ_discrete(T) − θ_flow(T)‖")
@@ -586,7 +591,7 @@ def _plot_sign(ax, rows):
     for s in sorted({r["replicate"] for r in runs}):
         pts = sorted((r for r in runs if r["replicate"] == s), key=lambda r: r["beta2"])
         ax.plot([1 / (1 - r["beta2"]) for r in pts], [r["grad_l1"] for r in pts], "o-", ms=3, lw=0.8, color=f"C{s % 10}")
-    ax.set_xscale("log")
+    _log_axes(ax, y=False)
     ax.set_xlabel("1/(1 − β₂)")
     ax.set_ylabel("‖∇L‖₁ at matched loss")
     ax.set_title("Adam's ℓ1 term: sign (one line per seed)", fontsize=10)
@@ -596,10 +601,21 @@ def _plot_sign(ax, rows):
 _STYLE = {"train_error": "-", "test_error": "--", "R": "-", "project_rmsprop_term": "--",
           "grad_one_norm_eps": ":", "theta_l2": "-"}
 _LABEL = {"R": "R (SGD term)", "project_rmsprop_term": "project's RMSProp term",
-          "grad_one_norm_eps": "‖∇C‖_(1,ε) (Adam term)"}
+          "grad_one_norm_eps": "‖∇C‖_(1,ε) (Adam term)", "train_error": "train", "test_error": "test",
+          "theta_l2": ""}
 
 
-def _plot_traces(ax, rows, keys, ylabel):
+def _log_axes(ax, x=True, y=True):
+    """Log axes with plain major labels and no minor labels (mathtext minor labels make saving slow)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    for on, axis, set_scale in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if on:
+            set_scale("log")
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _plot_traces(ax, rows, keys, ylabel, title):
     reps = repro_rows(rows)
     if not reps:
         ax.set_visible(False)
@@ -614,11 +630,11 @@ def _plot_traces(ax, rows, keys, ylabel):
                 continue
             ep = sorted(series)
             ax.plot(ep, [np.mean(series[e]) for e in ep], _STYLE[key], color=f"C{i}",
-                    label=f"{opt}" + (f": {_LABEL[key]}" if key in _LABEL else ""))
+                    label=f"{opt} {_LABEL[key]}".strip())
     if "R" in keys:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+        _log_axes(ax, x=False)
+    ax.set_xlabel("epoch (mean over seeds)")
     ax.set_ylabel(ylabel)
-    ax.set_title("reproduction: 10 classes, 30% label noise, 5 layers", fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=6)
     ax.grid(True, alpha=0.3)

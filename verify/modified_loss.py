@@ -180,12 +180,11 @@ SYMBOL = {"IGR one step": "h", "IGR horizon": "h", "SGD epoch mean": "ε", "RMSP
 # ------------------------------------------------------------------------------------ points and compute
 
 def points(params: dict, seed: int, inputs: dict) -> list:
-    parts = [("igr", 0), ("ab", 1), ("sgd", 0), ("partition", 2)]
-    parts += [(f"rmsprop/{i}", 0) for i in range(len(params["betas"]))] + [("rmsprop/probe", 0)]
-    return [task(key, {**params, "part": key.split("/")[0],
-                       "beta": (0.0 if key.endswith("probe") else params["betas"][int(key.split("/")[1])])
-                       if key.startswith("rmsprop") else None}, seed, stream)
-            for key, stream in parts]
+    """(key, part, β, stream): the tasks on the main problem share stream (seed, 0)."""
+    parts = [("igr", "igr", None, 0), ("ab", "ab", None, 1), ("sgd", "sgd", None, 0), ("partition", "partition", None, 2)]
+    parts += [(f"rmsprop/{i}", "rmsprop", beta, 0) for i, beta in enumerate(params["betas"])]
+    parts.append(("rmsprop/probe", "rmsprop", 0.0, 0))
+    return [task(key, {**params, "part": part, "beta": beta}, seed, stream) for key, part, beta, stream in parts]
 
 
 def compute(t) -> list[dict]:

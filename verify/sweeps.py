@@ -62,3 +62,15 @@ def gd_point(prob, width, depth, act, p, generator, device="cpu", init_scale=Non
                               init=p.get("gd_init_law", "gaussian"), device=device)
     return {"gd_gen_loss": res.gen_loss, "gd_train_loss": res.train_loss, "gd_converged": bool(res.converged),
             "gd_steps": res.steps, "gd_init": init, "gd_init_law": p.get("gd_init_law", "gaussian")}
+
+
+def paper_figure(record: dict, stem) -> list:
+    """With a figure preset (``params["scope"]``), also the paper-layout figure ``<stem>_figure<N>``."""
+    scope = record["params"].get("scope")
+    if not scope:
+        return []
+    from pathlib import Path
+
+    from verify.gnc_figures import figure_file
+    stem = Path(stem)
+    return figure_file(record, stem.with_name(f"{stem.name}_figure{scope['figure']}"))

@@ -79,7 +79,9 @@ QUICK = {
     "seeds": 1,  # data seeds per pair
     "draws": 60000,
     "max_accepted": 600,  # test accuracies measured on the first this many accepted models per n
-    "sgd_runs": 5,
+    "sgd_runs_chiang": 12,  # runs per (cell, n): Chiang's protocol stops early and is cheap
+    "sgd_runs_peleg_hein": 5,  # 60 epochs of batch 2: the expensive one
+    "sgd_setting": "paper",  # paper: chiang on the biased net, peleg_hein on the bias-free one; all: every pairing
     "sgd_lr": 0.0,  # 0: each protocol's own learning rate
     "search_runs": 4,
     "search_n": [4, 8, 16],
@@ -91,17 +93,18 @@ QUICK = {
     "alpha": 1e-3,
     "bits_min_n": 8,
     "control_n": [4, 8],
-    "control_reps": 20,
-    "control_draws": 4000,
+    "control_reps": 12,
+    "control_draws": 3000,
     "kink_slab": True,
     "kink_n": 8,
     "kink_margin": 0.5,
     "slab_n": 8,
     "shape_draws": 100000,
-    "boundary_models": 40,
+    "boundary_models": 25,
     "memory_mb": 64,
 }
-FULL = {"pairs": 8, "seeds": 2, "draws": 1_000_000, "max_accepted": 4000, "sgd_runs": 20, "search_runs": 10,
+FULL = {"pairs": 8, "seeds": 2, "draws": 1_000_000, "max_accepted": 4000, "sgd_runs_chiang": 40,
+        "sgd_runs_peleg_hein": 20, "sgd_setting": "all", "search_runs": 10,
         "search_n": [4, 8, 16, 32], "search_sweeps": 10, "search_steps": 3000, "control_reps": 60,
         "control_draws": 20_000, "boundary_models": 100,
         "shape_draws": 1_000_000}
@@ -157,9 +160,10 @@ def validate(p: dict) -> None:
     require(not unknown and p["methods"], f"methods must be among {', '.join(METHODS)}, got {p['methods']}")
     bad = sorted(set(p["protocols"]) - set(PROTOCOLS))
     require(not bad and p["protocols"], f"protocols must be among {', '.join(PROTOCOLS)}, got {p['protocols']}")
-    for key in ("seeds", "draws", "max_accepted", "sgd_runs", "search_runs", "search_sweeps", "search_steps",
+    for key in ("seeds", "draws", "max_accepted", "sgd_runs_chiang", "sgd_runs_peleg_hein", "search_runs", "search_sweeps", "search_steps",
                 "control_reps", "control_draws", "boundary_models", "memory_mb", "kink_n", "slab_n", "shape_draws"):
         require(isinstance(p[key], int) and p[key] >= 1, f"{key} must be an integer >= 1, got {p[key]}")
+    require(p["sgd_setting"] in ("paper", "all"), f"sgd_setting must be paper or all, got {p['sgd_setting']!r}")
     require(p["sgd_lr"] >= 0, f"sgd_lr must be >= 0 (0: the protocol's), got {p['sgd_lr']}")
     _int_list(p, "search_n", 1, "training-set sizes; the search runs at those also in n_train")
     cn = _int_list(p, "control_n", 2, "training-set sizes")
@@ -211,11 +215,14 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                     out.append(task(f"gnc/{key}", {**base, "kind": "gnc", "ns": ns, "draws": p["draws"]},
                                     seed, 1, ci, wi, bi, weight=max(1, p["draws"] // 2000)))
                 for pi, prot in enumerate(p["protocols"] if "sgd" in p["methods"] else []):
+                    if not _runs_protocol(p, prot, bool(bias)):
+                        continue
+                    runs = p[f"sgd_runs_{prot}"]
                     for n in ns:
                         out.append(task(f"sgd/{prot}/{key}/n{n}",
-                                        {**base, "kind": "sgd", "protocol": prot, "n": n, "runs": p["sgd_runs"],
+                                        {**base, "kind": "sgd", "protocol": prot, "n": n, "runs": runs,
                                          "lr": p["sgd_lr"]},
-                                        seed, 2, ci, wi, bi, pi, n, weight=max(1, p["sgd_runs"] * n // 8)))
+                                        seed, 2, ci, wi, bi, pi, n, weight=max(1, runs * n // 8)))
                 for mi, meth in enumerate(m for m in ("pattern_search", "random_greedy") if m in p["methods"]):
                     for n in sorted(set(p["search_n"]) & set(ns)):
                         out.append(task(f"{meth}/{key}/n{n}",
@@ -238,6 +245,15 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                                                     "n": p[f"{shape}_n"]},
                                 seed, 5, si, mi, weight=max(1, p["shape_draws"] // 8000)))
     return sorted(out, key=lambda t: -t.weight)
+
+
+def _runs_protocol(p: dict, protocol: str, bias: bool) -> bool:
+    """``sgd_setting=paper``: each protocol on its paper's architecture (Chiang et al.: with biases; Peleg & Hein:
+    without), falling back to every architecture when that one is not in ``bias``; ``all``: everywhere."""
+    if p["sgd_setting"] == "all":
+        return True
+    own = {"chiang": True, "peleg_hein": False}[protocol]
+    return bias == own or own not in p["bias"]
 
 
 def _dataset(tp: dict) -> Dataset:
@@ -566,8 +582,10 @@ def plot(record: dict, stem: Path) -> list[Path]:
         ax.set_xticks(ns, [str(n) for n in ns])
         ax.set_xlabel("training-set size n")
         ax.set_ylabel("test accuracy (mean, 95% CI)")
+        setting = {True: " (Chiang et al.'s setting)", False: " (Peleg & Hein's setting)"}[bool(bias)]
         ax.set_title(f"{p['arch'].upper()} width {p['widths'][0]}, {p['prior']} prior, "
-                     f"{'with' if bias else 'no'} biases", fontsize=9)
+                     f"{'with' if bias else 'no'} biases{setting if p.get('sgd_setting') == 'paper' else ''}",
+                     fontsize=8)
         ax.legend(fontsize=7, loc="lower right")
     ax = axes[len(biases)]
     for bias, color in zip(biases, ("C0", "C3")):

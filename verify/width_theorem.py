@@ -61,7 +61,7 @@ from verify.figures import new_figure, save_figure
 from verify.report import Claim
 from verify.rules import (agree, agree_chi2, fit_loglog_slope, interval_verdict, slope_negative, t_quantile,
                           welch_combination_dof)
-from verify.sweeps import chance_of, dof_of, gd_claim, gd_point, point_rng, select
+from verify.sweeps import chance_of, dof_of, gd_claim, gd_point, paper_figure, point_rng, select
 
 NAME = "width_theorem"
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
@@ -432,4 +432,4 @@ def plot(record: dict, stem: Path) -> list[Path]:
     axes[0].set_ylabel("generalization loss")
     axes[len(acts)].set_ylabel("relative gap to the limit\n" + r"$(C_k - G_k)/C_k$; leaky: $|G_k - G_\infty|/G_\infty$")
     axes[0].legend(fontsize=8)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem) + paper_figure(record, stem)
