@@ -15,31 +15,41 @@ complement (|B| = D − n); ``w = Rᵀa + ρ_a Qᵀη`` with a ∈ R^n, ``ρ_a =
 ``{L_train < ε}`` is ``a ∈ E_ε`` (an ellipsoid around a_0 = K⁻¹y, cut by ‖a‖ < 1); ε = 0 is the sphere
 S_0 = {a = a_0} (feasible when ‖a_0‖ = ‖P_row w*‖ < 1).
 
-Radial integration. For fixed (U, a) the η-target ∝ (wᵀPw)^{−D/2} (P = Σ⁻¹) is the direction law of
-β ∈ R^{|B|} with density ``h(β) = exp(−½ M(β)ᵀ P M(β)) ‖β‖^n``, ``M(β) = ‖β‖ Rᵀa/ρ_a + Qᵀβ`` (the Gaussian
-evaluated on the cone {M : R M = ‖Q M‖ a/ρ_a}), and
-``∫ (wᵀPw)^{−D/2} dη = ρ_a^{−D} ∫ h dβ / (2^{D/2−1} Γ(D/2))``. So importance sampling in β-space with a proposal
-of known density q is exact: for U from the prior, a from q_a and β from q(· | U, a),
-``ω = 1{a ∈ E_ε, ‖a‖ < 1} c_{D,n} ρ_a^{−n−2} |Γ|^{−m/2} h(β) / (q_a(a) q(β) 2^{D/2−1} Γ(D/2) |S^{|B|−1}|)``
-has ``E ω = p(ε)`` and self-normalized averages of ``L_gen`` give G(ε). At ε = 0, a = a_0 and the weight
-drops q_a (``E ω`` is then the density of the limit, not a probability; ``p_accept`` is reported as 0 as rbis
-does). The proposals (they affect efficiency only, never exactness):
-- a: ``λ Unif(E_ε) + (1 − λ) (law of R w for w uniform on S^{D−1})``, λ = clip(1 − Vol(E_ε)/Vol(B^n), 0.5, 0.95);
-- β: ``λ_t t_ν(mode, (−∇²log h)⁻¹) + (1 − λ_t) [η uniform, ‖β‖ from the exact radial law of h given η]``: the
-  Laplace fit (damped Newton from the ray maximum along the Gaussian-conditional direction) follows Σ (and
-  its near-rank-1 directions at large depth); the second, defensive component bounds the weights by
-  ``max_η (wᵀPw)^{−D/2}/(1 − λ_t)``.
-``inner`` points (a, β) per hidden draw; the per-draw mean weight and weighted mean of L_gen enter a
-streaming self-normalized estimate over independent prior draws of U (:class:`numerics.estimates.WeightedMoments`):
+Weights. For fixed (U, a) the η-target is ``(wᵀPw)^{−D/2}`` (P = Σ⁻¹), and with w = ρ_a (v + Qᵀη),
+v = Rᵀa/ρ_a, ``wᵀPw = ρ_a² q(η)``, ``q(η) = ηᵀBη + 2bᵀη + c`` (B = QPQᵀ, b = QPv, c = vᵀPv: a quadratic with a
+linear term on the sphere). For U from the hidden-root proposal, a from q_a and η from q_η (Lebesgue density on
+S^{|B|−1}),
+``ω = 1{a ∈ E_ε, ‖a‖ < 1} c_{D,n} ρ_a^{−n−2} |Σ|^{−1/2} q(η)^{−D/2} / (|S^{|B|−1}| q_a(a) q_η(η)) × (prior/proposal
+ratio of U)`` has ``E ω = p(ε)``, and self-normalized averages of ``L_gen`` give G(ε). At ε = 0, a = a_0 and the
+weight drops q_a (``E ω`` is then the density of the limit, not a probability; ``p_accept`` is reported as 0,
+as rbis does). Γ enters through its eigenvalues and eigenvectors from the SVD of U, normalized to mean 1
+(the law is scale-free; at k = 5, d = 10 the smallest eigenvalue is ~1e-12 of the largest, and squaring U into
+a Gram would lose it). The proposals affect efficiency only, never exactness:
+- a (ε > 0): ``λ Unif(E_ε) + (1 − λ) (law of R w for w uniform on S^{D−1})``, λ = clip(1 − Vol(E_ε)/Vol(B^n),
+  0.5, 0.95). It ignores Σ: efficient when the band is thin against the angular law's spread, poor when it is
+  wide (large ε, or deep nets whose angular law is very concentrated).
+- η: a mixture of two Student-t laws in gnomonic charts (Laplace fits at the global minimum of q, the
+  trust-region solution, and at the stationary point reached by Riemannian Newton steps from its antipode: q
+  has at most one other local minimum) and the uniform law (defensive: weights ≤ 5 max q^{−D/2}·|S|).
+- U: prior draws; for linear σ (Bartlett form, k ≥ m') a :class:`TiltedBartlett` proposal fitted by a short
+  cross-entropy run (the deep posterior sits on hidden products far closer to rank 1 than prior draws), and the
+  eigenbasis of Γ re-drawn around W*'s top right singular vector (:func:`reorient`; exact for linear σ, whose
+  prior eigenbasis is Haar given the eigenvalues). The pseudo-marginal SMC (below) uses neither.
+``inner`` points (a, η) per hidden draw; the per-draw mean weight and weighted mean of L_gen enter a
+streaming self-normalized estimate over independent hidden draws (:class:`numerics.estimates.WeightedMoments`):
 delta-method standard error, Kish's ESS over hidden draws (``se_dof = ess − 1``), ``p̂(ε)`` with its SE. The
-chance level C averages L_gen of one exact prior draw ``M/‖M‖`` per hidden draw.
+chance level C averages L_gen of one exact prior draw ``M/‖M‖`` per (separate) prior hidden draw.
 
 Two methods (``numerics.gnc.estimate``): ``angular`` (:func:`angular_is`, the importance sampler above) and
-``angular_smc`` (:func:`angular_smc`): at large depth the hidden draws themselves must follow the posterior
-(its mass sits on U whose top right singular vector is near W*'s), so the outer average is replaced by
-``numerics.smc``'s adaptive-tempered SMC on the hidden layers' Gaussian latent, tempering this module's unbiased
-per-draw weight estimate (a pseudo-marginal target, exact at β = 1; replicate error bars). ``auto`` runs
-``angular`` and hands thresholds whose measured ESS is below ``min_ess`` to ``angular_smc``.
+``angular_smc`` (:func:`angular_smc`): ``numerics.smc``'s adaptive-tempered SMC on the hidden layers' Gaussian
+latent, tempering this module's unbiased per-draw weight estimate (a pseudo-marginal target, exact at β = 1;
+replicate error bars). ``auto`` runs ``angular`` and hands thresholds whose measured ESS is below ``min_ess`` to
+``angular_smc``.
+
+Measured (``benchmarks/results_gncnum.md``): the importance sampler keeps a usable ESS at d ≤ 3 on small problems
+and at ε = 0 or small ε; at Figure 2's d ≥ 5 its hidden-draw weights degenerate (ESS of a few per 10^4) and
+angular_smc is what works. Known defect: at k = m' its p̂ is biased low (or its SE too small; calibration in
+``tests/test_angular.py``), G is not affected.
 """
 from __future__ import annotations
 

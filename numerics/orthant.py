@@ -39,9 +39,10 @@ from numerics.errors import require
 DEGENERATE_TOL = 1e-10
 
 
-def _log_mills(s: np.ndarray) -> np.ndarray:
-    """log λ(s), λ(s) = φ(s)/Φ(s) (the derivative of log Φ), stable for every s."""
-    return -0.5 * s * s - 0.5 * np.log(2 * np.pi) - special.log_ndtr(s)
+def _mills(s: np.ndarray) -> np.ndarray:
+    """λ(s) = φ(s)/Φ(s) (the derivative of log Φ) = √(2/π) / erfcx(−s/√2): stable for every s."""
+    with np.errstate(over="ignore"):
+        return np.sqrt(2 / np.pi) / special.erfcx(-np.asarray(s, float) / np.sqrt(2))
 
 
 def _pm(labels) -> np.ndarray:
@@ -114,7 +115,7 @@ def orthant_problem(K_SS, labels, K_TS=None, k_TT=None, test_labels=None, *, tol
         col = S[rows, below, perm[:, k:k + 1]] - np.einsum("bik,bk->bi", L[:, k + 1:, :k], L[:, k, :k])
         L[:, k + 1:, k] = np.where(ok[:, None], col / Lkk[:, None], 0.0)
         mk = np.einsum("bk,bk->b", L[:, k, :k], yhat[:, :k])
-        yhat[:, k] = np.where(ok, np.exp(_log_mills(mk / Lkk)), 0.0)
+        yhat[:, k] = np.where(ok, _mills(mk / Lkk), 0.0)
     if K_TS is None:
         return OrthantProblem(L, perm, degenerate)
     KTS = np.asarray(K_TS, float)
@@ -186,7 +187,7 @@ class Tilting:
 
 def _psi_parts(Lt0: np.ndarray, x: np.ndarray, mu: np.ndarray):
     s = Lt0 @ x + mu
-    lam = np.exp(_log_mills(s))
+    lam = _mills(s)
     return s, lam
 
 
@@ -215,7 +216,7 @@ def minimax_tilting(prob: OrthantProblem, index: int = 0) -> Tilting:
     # start: x at the GGE conditional means (z units), μ = 0
     x0 = np.zeros(d)
     for k in range(d):
-        x0[k] = np.exp(_log_mills(Lt0[k, :k] @ x0[:k]))
+        x0[k] = _mills(Lt0[k, :k] @ x0[:k])
     best = None
     for method in ("hybr", "lm"):
         sol = optimize.root(system, np.concatenate([x0[:m], np.zeros(m)]), jac=True, method=method)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from numerics.errors import require
-from numerics.trainers import TrainState, full_loss, loss_value
+from numerics.trainers import TrainState, loss_value, metrics_callback
 
 
 def fixed_partition(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -72,10 +72,10 @@ def perturbed_one_norm(g: torch.Tensor, eps: float) -> float:
 
 def regularizer_callback(model, X: torch.Tensor, y: torch.Tensor, loss: str, batches, optimizer, *,
                          X_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None,
-                         one_norm_eps: float | None = None):
-    """A trainer callback recording, at the current iterate: train loss and error, test loss and error (if
-    given), R, ‖∇C‖², ‖∇C‖₁, the perturbed one-norm ‖∇C‖_{1,ε}, ‖θ‖₂, ‖θ‖₁ and, for RMSProp/Adam, the
-    project's RMSProp term with the optimizer's current preconditioner and its constant ηP/4.
+                         theta0: torch.Tensor | None = None, one_norm_eps: float | None = None):
+    """A trainer callback recording, at the current iterate: what :func:`numerics.trainers.metrics_callback`
+    records (losses, errors, ‖θ‖₂, ‖θ‖₁, ‖θ − θ₀‖), R, ‖∇C‖², ‖∇C‖₁, the perturbed one-norm ‖∇C‖_{1,ε} and, for
+    RMSProp/Adam, the project's RMSProp term with the optimizer's current preconditioner and its constant ηP/4.
 
     ``one_norm_eps`` is the ε inside √(g² + ε); default: the optimizer's ε for ``eps_in_sqrt``, else ε²
     (√s + ε ≈ √(s + ε²) when the two conventions are matched).
@@ -85,18 +85,15 @@ def regularizer_callback(model, X: torch.Tensor, y: torch.Tensor, loss: str, bat
         eps_inside = optimizer.eps if optimizer.eps_in_sqrt else optimizer.eps ** 2
     adaptive = optimizer.name in ("rmsprop", "adam")
 
+    metrics = metrics_callback(model, X, y, loss, X_test=X_test, y_test=y_test, theta0=theta0)
+
     def callback(state: TrainState) -> dict:
         theta = state.theta
         G = batch_gradients(model, theta, X, y, loss, batches)
         g = full_gradient(G, batches)
-        row = {"epoch": state.epoch, "train_loss": full_loss(model, theta, X, y, loss),
-               "train_error": _error(model, theta, X, y), "R": sgd_regularizer(G),
-               "grad_sq": float(g.pow(2).sum()), "grad_l1": float(g.abs().sum()),
-               "grad_one_norm_eps": perturbed_one_norm(g, eps_inside), "one_norm_eps": eps_inside,
-               "theta_l2": float(theta.norm()), "theta_l1": float(theta.abs().sum())}
-        if X_test is not None:
-            row["test_loss"] = full_loss(model, theta, X_test, y_test, loss)
-            row["test_error"] = _error(model, theta, X_test, y_test)
+        row = {**metrics(state), "R": sgd_regularizer(G), "grad_sq": float(g.pow(2).sum()),
+               "grad_l1": float(g.abs().sum()), "grad_one_norm_eps": perturbed_one_norm(g, eps_inside),
+               "one_norm_eps": eps_inside}
         if adaptive and state.optimizer_state.get("t", 0) > 0:
             row["project_rmsprop_term"] = project_rmsprop_term(G, optimizer.preconditioner(state.optimizer_state),
                                                                optimizer.lr)
@@ -106,17 +103,5 @@ def regularizer_callback(model, X: torch.Tensor, y: torch.Tensor, loss: str, bat
     return callback
 
 
-def _error(model, theta, X, y) -> float:
-    with torch.no_grad():
-        return float((model(theta, X).argmax(-1) != y).to(torch.float64).mean())
-
-
-def parameter_norms(theta: torch.Tensor, theta0: torch.Tensor | None = None) -> dict:
-    out = {"theta_l2": float(theta.norm()), "theta_l1": float(theta.abs().sum())}
-    if theta0 is not None:
-        out["distance_from_init"] = float((theta - theta0).norm())
-    return out
-
-
 __all__ = ["fixed_partition", "batch_gradients", "full_gradient", "sgd_regularizer", "project_rmsprop_term",
-           "project_rmsprop_constant", "perturbed_one_norm", "regularizer_callback", "parameter_norms"]
+           "project_rmsprop_constant", "perturbed_one_norm", "regularizer_callback"]

@@ -22,7 +22,8 @@ Adam and RMSProp on cross-entropy or MSE, on a flat parameter vector, float64 by
 - ``callbacks``: ``fn(state) -> dict | None`` called every ``every`` steps (and at the end); returned dicts go
   to ``history`` (with ``step``). ``stop(state) -> str | None`` ends training with that reason. The state
   carries the batch's own loss gradient (``loss_grad``, without the penalty), so per-mini-batch gradient
-  norms cost nothing extra (:func:`batch_grad_norm`); :class:`LossGoal` is a stop rule on the full training
+  norms cost nothing extra (:func:`batch_grad_norm`); :func:`metrics_callback` records losses, errors and
+  parameter norms; :class:`LossGoal` is a stop rule on the full training
   loss of the raw iterate or of the average of the last epoch's iterates (the mean iterate that
   backward-error analyses describe, Smith et al. 2021).
 """
@@ -85,7 +86,8 @@ class Optimizer:
         else:
             st = {}
         for key, value in (init_state or {}).items():
-            require(key in st, f"init_state key {key!r} is not a buffer of {self.name} (has: {', '.join(st) or 'none'})")
+            require(key in st,
+                    f"init_state key {key!r} is not a buffer of {self.name} (has: {', '.join(st) or 'none'})")
             st[key] = value.detach().clone() if isinstance(value, torch.Tensor) else value
         return st
 
@@ -229,6 +231,28 @@ def train(model, theta0: torch.Tensor, X: torch.Tensor, y: torch.Tensor, optimiz
 def full_loss(model, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, loss: str) -> float:
     with torch.no_grad():
         return float(loss_value(loss, model(theta, X), y))
+
+
+def error_rate(model, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> float:
+    return 1.0 - float(accuracy(model, theta, X, y))
+
+
+def metrics_callback(model, X: torch.Tensor, y: torch.Tensor, loss: str, *, X_test: torch.Tensor | None = None,
+                     y_test: torch.Tensor | None = None, theta0: torch.Tensor | None = None):
+    """Callback: full training loss and error, test loss and error (if given), ‖θ‖₂, ‖θ‖₁ and ‖θ − θ₀‖₂ (if
+    ``theta0`` is given) at the current iterate."""
+    def callback(state: TrainState) -> dict:
+        th = state.theta
+        row = {"epoch": state.epoch, "train_loss": full_loss(model, th, X, y, loss),
+               "train_error": error_rate(model, th, X, y), "theta_l2": float(th.norm()),
+               "theta_l1": float(th.abs().sum())}
+        if X_test is not None:
+            row["test_loss"] = full_loss(model, th, X_test, y_test, loss)
+            row["test_error"] = error_rate(model, th, X_test, y_test)
+        if theta0 is not None:
+            row["distance_from_init"] = float((th - theta0).norm())
+        return row
+    return callback
 
 
 def batch_grad_norm(state: TrainState) -> dict | None:

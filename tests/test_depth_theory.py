@@ -5,16 +5,16 @@ p > 1e-6; with fewer than ~300 such tests per run the false-failure rate is belo
 """
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from numerics.factorization import Factorization, sample
 from numerics.problems import random_problem
 from numerics.rip import isometry_constants, normalized_operator, quotient
-from theory.depth_theorem import (chain_log_singular_values, latent_rejection, limit_chance, log_ratio_slope,
-                                  lyapunov_exponents, rank1_depth_limit, rank1_from_latent, rank1_losses,
-                                  rip_bound, rip_bound_applies)
+from theory.depth_theorem import (bound_ratio, chain_log_singular_values, informative_rip_setting, latent_rejection,
+                                  limit_chance, log_ratio_slope, lyapunov_exponents, rank1_depth_limit,
+                                  rank1_from_latent, rank1_losses, rip_bound, rip_bound_applies)
 from verify.depth_theorem import lyapunov_fit
 
 Z = 4.9
@@ -206,3 +206,20 @@ def test_nested_limit_follows_the_local_law_at_small_eps():
     assert abs(fit.intercept - law.kappa) <= t_threshold(8) * fit.intercept_se
     for e in out:
         assert abs(np.log(e.p_accept) - (law.log_p_coeff + law.dim / 2 * np.log(e.eps))) < np.log(1.5)
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2 ** 32 - 1))
+def test_informative_rip_setting_brackets_the_eps_where_the_bound_is_below_chance(seed):
+    """``eps_max`` is where the bound (at the δ_2⁻ lower bound) meets the chance level: informative strictly below
+    it, vacuous above; the bound is linear in ε (exact arithmetic of the closed forms, relative 1e-12)."""
+    s = informative_rip_setting(np.random.default_rng(seed), m=4, mp=4, n=14, restarts=4)
+    assert s.problem.shape == (4, 4) and s.problem.n == 14
+    assert s.chance == pytest.approx(limit_chance(s.problem), rel=1e-12)
+    if rip_bound_applies(s.rip.delta_minus_lower):
+        assert s.bound(s.eps_max) == pytest.approx(s.chance, rel=1e-12)
+        assert s.informative(0.5 * s.eps_max) and not s.informative(2.0 * s.eps_max)
+        assert bound_ratio(0.5 * s.chance, s.bound(s.eps_max)) == pytest.approx(0.5, rel=1e-12)
+    else:
+        assert s.eps_max == 0.0 and not s.informative(1e-12)
+    assert np.isnan(bound_ratio(0.1, float("inf")))

@@ -11,12 +11,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from numerics.activations import parse_activation
-from numerics.gd_baseline import (autograd_loss_and_gradients, gd_gen_vs_init_scale, layer_shapes,
-                                  manual_loss_and_gradients, train_factorization)
+from numerics.gd_baseline import (autograd_loss_and_gradients, end_to_end, gd_gen_vs_init_scale, initial_parameters,
+                                  layer_shapes, manual_loss_and_gradients, split_layers, train_factorization)
 from numerics.problems import random_problem
 from verify.errors import UserInputError
 
@@ -231,7 +231,8 @@ BAD = [
     (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"), (dict(steps=0), "steps"), (dict(init_scale=0.0), "init_scale"),
     (dict(init_scale=float("inf")), "init_scale"), (dict(momentum=1.0), "momentum"), (dict(momentum=-0.1), "momentum"),
     (dict(optimizer="adam"), "optimizer"), (dict(engine="jax"), "engine"), (dict(activation="relu"), "activation"),
-    (dict(tol=-1.0), "tol"), (dict(init_scale="big"), "init_scale"),
+    (dict(tol=-1.0), "tol"), (dict(init_scale="big"), "init_scale"), (dict(init="xavier"), "init"),
+    (dict(device="tpu"), "device"),
 ]
 
 
@@ -246,3 +247,47 @@ def test_bad_inputs_raise_one_line_user_errors(kwargs, word):
 def test_bad_init_scales_raise(scales):
     with pytest.raises(UserInputError):
         gd_gen_vs_init_scale(small_problem(0), 3, scales, generator=torch.Generator())
+
+
+@settings(max_examples=5)
+@given(seed=seeds, width=st.sampled_from([3, 50]))
+def test_torch_default_initialization_is_pytorchs_layer_law_times_the_scale(seed, width):
+    """U(±α/√fan_in) per layer, fan_in = columns (m' for W_1, k after): the range is respected and the first two
+    moments match within 5 SE (E = 0, E x² = α²/(3 fan_in)); nn.Linear's own draws (same law, its own
+    generator) match those moments too, so the two agree in law."""
+    alpha, shapes = 0.3, layer_shapes(4, 3, width, 3)
+    theta = initial_parameters(shapes, alpha, torch.Generator().manual_seed(seed), "torch_default")
+    torch_layers = [torch.nn.Linear(c, r, bias=False).weight.detach().numpy().ravel() for r, c in shapes]
+    for W, ref, (r, c) in zip(split_layers(theta, shapes), torch_layers, shapes):
+        bound = alpha / math.sqrt(c)
+        assert np.all(np.abs(W) <= bound)
+        for x in (W.ravel() / bound, ref * math.sqrt(c)):  # both should be U(-1, 1)
+            assert abs(x.mean()) <= 5 * math.sqrt(1 / 3 / x.size)
+            assert abs((x ** 2).mean() - 1 / 3) <= 5 * math.sqrt(4 / 45 / x.size)
+
+
+def test_torch_default_keeps_the_initial_product_from_growing_with_the_width():
+    """With N(0, α²) entries ‖W_2 W_1‖ grows like √k; with the authors' law it does not (median over draws)."""
+    def product_norm(init, k):
+        shapes = layer_shapes(5, 5, k, 2)
+        return np.median([np.linalg.norm(end_to_end(split_layers(initial_parameters(
+            shapes, 1e-3, torch.Generator().manual_seed(s), init), shapes), parse_activation("linear")))
+            for s in range(30)])
+    gauss = product_norm("gaussian", 2000) / product_norm("gaussian", 20)
+    default = product_norm("torch_default", 2000) / product_norm("torch_default", 20)
+    assert 6 < gauss < 16  # √100 = 10
+    assert 0.7 < default < 1.4
+
+
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])  # device: not per-example
+@given(seed=seeds, activation=st.sampled_from(ACTIVATIONS), momentum=st.sampled_from([0.0, 0.9]))
+def test_every_device_follows_the_manual_trajectory(device, seed, activation, momentum):
+    """The torch engine on each available device (the CPU here) starts from the same CPU draw and follows the
+    manual engine's trajectory to rounding (not bit for bit across devices)."""
+    problem = small_problem(seed)
+    for init in ("gaussian", "torch_default"):
+        manual = train(problem, seed, activation=activation, momentum=momentum, init=init)
+        on_device = train(problem, seed, activation=activation, momentum=momentum, init=init, device=device,
+                          engine="autograd")
+        np.testing.assert_allclose(on_device.W, manual.W, rtol=1e-9, atol=1e-12)
+        assert on_device.steps == manual.steps

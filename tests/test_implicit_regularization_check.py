@@ -128,7 +128,8 @@ def sgd_row(s, lr, R, penalty=0.0):
 def test_r_falls_claim_follows_the_sign_of_the_slope(seed, slope):
     rng = np.random.default_rng(seed)
     p = params()
-    rows = [sgd_row(s, lr, 0.05 * lr ** slope * np.exp(0.01 * rng.normal())) for s in range(5) for lr in (0.1, 0.2, 0.4, 0.8)]
+    rows = [sgd_row(s, lr, 0.05 * lr ** slope * np.exp(0.01 * rng.normal()))
+            for s in range(5) for lr in (0.1, 0.2, 0.4, 0.8)]
     claim = check.r_falls_claim(rows, p)
     assert claim.verdict == ("pass" if slope < 0 else "fail")
 

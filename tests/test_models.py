@@ -142,3 +142,50 @@ def test_make_model_and_bad_sizes():
             make_model(args.pop("arch"), args.pop("in_dim"), args.pop("out_dim"), **args)
     with pytest.raises(UserInputError, match="unknown prior"):
         sample_prior(MLP(2, [2], 2), "laplace", 1, torch.Generator())
+
+
+# ----------------------------------------------------------------------------------------------------
+# normalized losses (numerics.normalized_losses)
+# ----------------------------------------------------------------------------------------------------
+from numerics.normalized_losses import (frobenius_product, lipschitz_estimate, margin_gradients,  # noqa: E402
+                                        normalized_cross_entropy)
+
+
+def test_frobenius_product_is_the_product_of_weight_norms():
+    model = MLP(5, [4, 3], 2, bias=True)
+    theta = sample_prior(model, "uniform", 3, torch.Generator().manual_seed(0))
+    manual = torch.ones(3, dtype=torch.float64)
+    for W, _ in model.layers(theta):
+        manual = manual * W.flatten(1).norm(dim=1)
+    torch.testing.assert_close(frobenius_product(model, theta), manual)
+    torch.testing.assert_close(frobenius_product(model, theta, divisor=3.0), manual / 27)
+
+
+@settings(max_examples=8)
+@given(seed=SEEDS, c1=st.floats(0.1, 10), c2=st.floats(0.1, 10))
+def test_frobenius_normalized_loss_is_invariant_to_layer_scales_without_biases(seed, c1, c2):
+    """Zero-bias ReLU nets are positively homogeneous per layer: logits and Π‖W_l‖ scale alike."""
+    model = MLP(6, [5], 2, bias=False)
+    g = torch.Generator().manual_seed(seed)
+    theta = sample_prior(model, "gaussian", 2, g)
+    X, y = torch.rand(7, 6, generator=g, dtype=torch.float64), torch.randint(0, 2, (7,), generator=g)
+    scaled = theta.clone()
+    scaled[:, :30] *= c1
+    scaled[:, 30:] *= c2
+    torch.testing.assert_close(normalized_cross_entropy(model, scaled, X, y, "frobenius"),
+                               normalized_cross_entropy(model, theta, X, y, "frobenius"))
+
+
+def test_lipschitz_estimate_matches_the_relu_closed_form():
+    """One hidden ReLU layer: ∇_x (f_1 − f_0) = Σ_j (v_1j − v_0j) 1[z_j > 0] w_j."""
+    model = MLP(4, [6], 2, bias=True)
+    g = torch.Generator().manual_seed(3)
+    theta = sample_prior(model, "uniform", 2, g)
+    X = torch.rand(9, 4, generator=g, dtype=torch.float64)
+    grads = margin_gradients(model, theta, X)
+    (W1, b1), (W2, _) = model.layers(theta)
+    for b in range(2):
+        active = (X @ W1[b].T + b1[b] > 0).to(torch.float64)
+        v = W2[b, 1] - W2[b, 0]
+        torch.testing.assert_close(grads[b], (active * v) @ W1[b])
+    torch.testing.assert_close(lipschitz_estimate(model, theta, X), grads.norm(dim=-1).amax(-1))

@@ -7,11 +7,12 @@ optimum, so the false-failure rate with 48 restarts is far below 1e-3).
 """
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.rip import (isometry_constants, measurement_ensemble, normalized_operator, operator_scale, quotient,
-                          rank_variety_dimension, rip_versus_measurements)
+from numerics.problems import SensingProblem, ground_truth
+from numerics.rip import (isometry_constants, measurement_ensemble, normalized_operator, operator_scale,
+                          planted_rip_violation, quotient, rank_variety_dimension, rip_versus_measurements)
 from verify.errors import UserInputError
 
 
@@ -135,3 +136,34 @@ def test_exact_grid_matches_a_dense_scan():
 def test_bad_arguments(call, message):
     with pytest.raises(UserInputError, match=message):
         call()
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2 ** 32 - 1), m=st.integers(3, 6), extra=st.integers(0, 10))
+def test_planted_null_direction_violates_rip_of_order_two(seed, m, extra):
+    """``planted_rip_violation``: the rank-2 direction W' − W* is invisible (‖𝒜X‖ = 0 to rounding), W' fits the data
+    exactly and is far from W*, so δ_2⁻ = 1 is certified by that witness (the optimizer alone may miss it:
+    measured at 20×20, n = 200, it reported δ_2⁻ ≥ 0.91), whatever n; the unplanted ensemble of the same n
+    (n = m m' − 1: a single null direction, generically of full rank) keeps its optimizer's λ_low above 1e-8, far
+    above the planted case's rounding level (< 1e-12; smallest clean value seen: 4e-4 at m = 3)."""
+    rng = np.random.default_rng(seed)
+    W_star = ground_truth(m, m, 1, rng)
+    n = rank_variety_dimension(m, m, 2) + 2 + extra
+    n = min(n, m * m - 1)
+    A, W_other = planted_rip_violation(W_star, n, rng)
+    X = W_other - W_star
+    assert np.linalg.matrix_rank(X, tol=1e-10) == 2
+    assert np.allclose(np.linalg.norm(A, axis=(1, 2)), 1.0)
+    prob = SensingProblem(A, W_star)
+    assert prob.train_loss(W_other) < 1e-25 and prob.gen_loss(W_other) > 1e-4
+    est = isometry_constants(A, 2, rng, restarts=4, candidates=X[None])
+    assert est.low < 1e-12 and est.delta_minus_lower > 1 - 1e-12
+    clean = isometry_constants(measurement_ensemble("normalized", m * m - 1, m, m, rng), 2, rng, restarts=4)
+    assert clean.low > 1e-8, clean
+
+
+def test_candidates_must_have_the_order_rank():
+    rng = np.random.default_rng(0)
+    A = measurement_ensemble("normalized", 10, 3, 3, rng)
+    with pytest.raises(UserInputError, match="candidates must have rank"):
+        isometry_constants(A, 1, rng, restarts=2, candidates=np.eye(3)[None])

@@ -40,6 +40,9 @@ def test_lanczos_top_eigenvalues_equal_the_dense_hessian(seed, n, d, width, clas
         assert np.linalg.norm(H @ v - lam * v) < 1e-6 * scale
     s, u = sharpness(f, theta, v0=vecs[:, 0], tol=1e-12)
     assert abs(s - dense[0]) <= 1e-9 * scale
+    # the defaults the check uses (tol 1e-5, 8 Lanczos vectors, cold start): |λ_ritz − λ| <= ‖residual‖ <= tol·|λ|
+    s_default, _ = sharpness(f, theta, rng=rng)
+    assert abs(s_default - dense[0]) <= 1e-5 * scale
 
 
 @settings(max_examples=10)
@@ -113,3 +116,20 @@ def test_a_start_vector_or_rng_is_required():
         top_eigenpairs(f, theta, 1)
     with pytest.raises(ValueError, match="k must be"):
         top_eigenpairs(f, theta, theta.numel(), rng=np.random.default_rng(0))
+
+
+def test_sharpness_and_its_gradient_agree_on_every_device(device):
+    """The same tiny problem on ``device`` (draws on the CPU, then moved) gives the CPU's numbers to rounding."""
+    f, theta = tiny_problem(7, 10, 3, 4, 2, "mse")
+    s_cpu, u = sharpness(f, theta, rng=np.random.default_rng(0), tol=1e-12)
+    g_cpu = sharpness_gradient(f, theta, u)
+    gen = torch.Generator().manual_seed(7)
+    model = MLP(3, [4], 2, "tanh")
+    X = torch.randn(10, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 2, (10,), generator=gen)
+    theta_d = sample_prior(model, "torch_default", 1, gen, scale=3.0)[0].to(device)
+    f_d = loss_closure(model, X.to(device), y.to(device), "mse")
+    s_d, u_d = sharpness(f_d, theta_d, rng=np.random.default_rng(0), tol=1e-12)
+    assert abs(s_d - s_cpu) <= 1e-10 * abs(s_cpu)
+    g_d = sharpness_gradient(f_d, theta_d, u_d).cpu()  # even in u: the sign of the eigenvector does not matter
+    assert float((g_d - g_cpu).norm()) <= 1e-6 * float(g_cpu.norm())

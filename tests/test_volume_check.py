@@ -13,7 +13,7 @@ from verify import volume_hypothesis as vh
 TINY = ["--set", "pairs=1", "--set", "n_train=2,4", "--set", "draws=3000", "--set", "sgd_runs_chiang=2", "--set", "sgd_runs_peleg_hein=2",
         "--set", "search_runs=2", "--set", "search_n=4", "--set", "search_sweeps=1", "--set", "search_steps=30",
         "--set", "control_n=4", "--set", "control_reps=3", "--set", "control_draws=1000",
-        "--set", "boundary_models=5", "--set", "kink_n=4", "--set", "slab_n=4", "--set", "max_accepted=100",
+        "--set", "boundary_models=5", "--set", "poison_n=4", "--set", "poison_count=4", "--set", "kink_n=4", "--set", "slab_n=4", "--set", "max_accepted=100",
         "--workers", "1", "--no-progress"]
 
 
@@ -69,8 +69,10 @@ def test_small_run_writes_record_and_figures(cli, tmp_path):
     assert {"chiang_comparable[n=2]", "peleg_hein_gap[n=4]", "gnc_above_chance", "bits_below_n",
             "random_label_bits", "random_label_chance"} <= names
     methods = {r["method"] for r in record["points"] if r["kind"] == "point"}
-    assert methods == {"gnc", "sgd_chiang", "sgd_peleg_hein", "pattern_search", "random_greedy", "gnc_random_labels"}
-    row = next(r for r in record["points"] if r.get("method") == "gnc" and r["n"] == 4)
+    assert methods == {"gnc", "sgd_chiang", "sgd_peleg_hein", "pattern_search", "random_greedy", "gnc_random_labels",
+                       "sgd_poisoned"}
+    assert "poisoned_sgd_below_gnc[n=4]" in names
+    row = next(r for r in record["points"] if r["kind"] == "point" and r["method"] == "gnc" and r["n"] == 4)
     for key in ("dataset", "classes", "n", "data_seed", "arch", "width", "prior", "method", "normalization", "draws",
                 "accepted", "p_hat", "p_se", "bits", "test_acc_mean", "test_acc_se", "normalized_losses"):
         assert key in row

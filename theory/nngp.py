@@ -142,13 +142,16 @@ def one_hot_first_layer_moment(m: int, prior: str, activation: str) -> np.ndarra
 def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias: bool, width: int | None = None,
                 scale: float = 1.0, bias_scale: float | None = None, first_layer: str = "gaussian",
                 units: int = 2 ** 18, generator: torch.Generator | None = None,
-                first_moment: np.ndarray | None = None) -> np.ndarray:
+                first_moment: np.ndarray | None = None, extra_bias: float = 0.0) -> np.ndarray:
     """The kernel of one logit of ``MLP(d, [width]*depth, ·, activation, bias)`` under ``prior`` on the rows of X.
 
     ``width=None`` is the infinite-width limit (the G&C limit of ``volume_hypothesis.md`` §3). With a finite
     width it is the expected output covariance *if* every pre-activation were Gaussian (exact at depth 1
     for Gaussian priors). ``first_layer="prior"`` uses the prior's own first layer (see the module docstring);
     ``first_moment`` gives the first layer's ``E[φ φᵀ]`` directly (e.g. :func:`one_hot_first_layer_moment`).
+    ``extra_bias`` > 0 is a deliberate perturbation (negative controls only): every layer's pre-activation
+    covariance (except a Monte Carlo or given first layer's) gets ``extra_bias`` times its mean diagonal added
+    to every entry (a wrong bias variance, in units the scale of the prior does not change).
     """
     X = np.asarray(X, float)
     require(X.ndim == 2 and X.shape[0] >= 1, f"X must be a 2-D array of inputs, got shape {X.shape}")
@@ -159,6 +162,11 @@ def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias:
             "grow with the width); use a fan-in-scaled prior (gaussian, kaiming_*, torch_default)")
     var = layer_variances(prior, in_dim=X.shape[1], depth=depth, bias=bias, width=width, scale=scale,
                           bias_scale=bias_scale)
+    require(extra_bias >= 0, f"extra_bias must be >= 0, got {extra_bias}")
+
+    def perturb(sigma):
+        return sigma + extra_bias * float(np.mean(np.diag(sigma))) if extra_bias else sigma
+
     if first_moment is not None:
         moment = np.asarray(first_moment, float)
         require(moment.shape == (X.shape[0],) * 2, f"first_moment must be {(X.shape[0],) * 2}, got {moment.shape}")
@@ -167,11 +175,11 @@ def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias:
                                     generator=generator)
     else:
         vw, vb = var[0]
-        moment = activation_moment(activation, vw * X @ X.T / X.shape[1] + vb)
+        moment = activation_moment(activation, perturb(vw * X @ X.T / X.shape[1] + vb))
     for vw, vb in var[1:-1]:
-        moment = activation_moment(activation, vw * moment + vb)
+        moment = activation_moment(activation, perturb(vw * moment + vb))
     vw, vb = var[-1]
-    return vw * moment + vb
+    return perturb(vw * moment + vb)
 
 
 def feature_kernel(phi: np.ndarray, last: tuple[float, float]) -> np.ndarray:

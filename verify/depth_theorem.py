@@ -60,11 +60,13 @@ import numpy as np
 
 from numerics.activations import parse_activation
 from numerics.factorization import PRIORS, SAMPLERS, Factorization
-from numerics.gnc import estimate
+from numerics.gnc import METHODS as GNC_METHODS
+from numerics.gnc import GncEstimate, estimate
 from numerics.gd_baseline import INITS
 from numerics.problems import MEASUREMENTS, SensingProblem, load_problem, random_problem
 from numerics.rip import isometry_constants, rank_variety_dimension, rip_versus_measurements
-from theory.depth_theorem import (LocalLaw, chain_log_singular_values, limit_chance, local_limit_law, log_ratio_slope,
+from theory.depth_theorem import (LocalLaw, chain_log_singular_values, informative_rip_setting, limit_chance,
+                                  local_limit_law, log_ratio_slope,
                                   nested_available, rank1_depth_limit, rip_bound, rip_bound_applies)
 from verify.engine import Task, task
 from verify.errors import UserInputError, require
@@ -98,6 +100,11 @@ QUICK = {
     "method": "rejection",
     "limit_method": "auto",
     "limit_min_accepted": 100,  # auto (limit_method, method): thresholds with a smaller ESS go to nested sampling
+    "angular_draws": 4000,  # hidden-layer draws of the angular estimator at eps = 0
+    "informative_seeds": 1,  # problems of the informative RIP setting (0: none); spec §8
+    "informative_m": 20,  # m = m' of that setting
+    "informative_n": 200,
+    "informative_fractions": [0.1, 0.2, 0.5, 1.0],  # its eps: these fractions of the largest informative eps
     "local_fraction": 0.1,  # the local law is tested at eps <= local_fraction * lambda_min(H)
     "nested_particles": 500,
     "nested_moves": 20,
@@ -141,7 +148,9 @@ FULL = {
     "rip_restarts": 32,
     "gd_steps": 20_000,
 }
-METHODS = ("rejection", "nested", "auto")
+LIMIT_METHODS = ("rejection", "nested", "auto")  # theory.depth_theorem.rank1_depth_limit
+METHODS = tuple(m for m in ("rejection", "nested", "angular", "angular_smc", "auto") if m in GNC_METHODS)
+ZERO_METHOD = "angular"  # the exact estimator of the normalized prior at eps = 0 (numerics.angular)
 RIP_ORDER = 2  # W − W* has rank ≤ 2 for rank-1 W and W*
 LYAPUNOV_STEP = 10
 
@@ -158,17 +167,21 @@ def validate(p: dict) -> None:
     for key in ("depths", "linear_depths"):
         require(all(d >= 2 for d in p[key]), f"{key} must be integers >= 2, got {p[key]}")
     require(p["depths"] or p["linear_depths"], "give at least one depth")
-    for key in ("eps", "limit_eps"):
-        require(all(e > 0 for e in p[key]), f"{key} must be > 0, got {p[key]}")
+    require(all(e > 0 for e in p["limit_eps"]), f"limit_eps must be > 0, got {p['limit_eps']}")
+    require(all(e >= 0 for e in p["eps"]), f"eps must be >= 0, got {p['eps']}")
     require(p["eps"], "give at least one eps")
+    require(min(p["eps"]) > 0 or (ZERO_METHOD in GNC_METHODS and p["prior"] == "normalized"
+                                  and p["width"] >= p["mp"]),
+            "eps = 0 needs the angular estimator: the normalized prior with width >= mp "
+            f"(prior {p['prior']!r}, width {p['width']}, mp {p['mp']}); use eps > 0")
     require(p["seeds"] >= 1, f"seeds must be >= 1, got {p['seeds']}")
     for key in ("draws", "limit_draws", "lyapunov_chains"):
         require(p[key] >= 2, f"{key} must be >= 2, got {p[key]}")
     require(p["prior"] in PRIORS, f"unknown prior {p['prior']!r}; known: {', '.join(PRIORS)}")
     require(p["measurements"] in MEASUREMENTS,
             f"unknown measurements {p['measurements']!r}; known: {', '.join(MEASUREMENTS)}")
-    for key in ("method", "limit_method"):
-        require(p[key] in METHODS, f"unknown {key} {p[key]!r}; known: {', '.join(METHODS)}")
+    for key, known in (("method", METHODS), ("limit_method", LIMIT_METHODS)):
+        require(p[key] in known, f"unknown {key} {p[key]!r}; known: {', '.join(known)}")
         require(p[key] != "nested" or nested_available(),
                 f"{key}=nested needs numerics/nested.py, which is not available in this build; "
                 f"use --set {key}=rejection (with a larger eps)")
@@ -191,6 +204,12 @@ def validate(p: dict) -> None:
     require(0 <= p["gd_momentum"] < 1, f"gd_momentum must be in [0, 1), got {p['gd_momentum']}")
     require(p["gd_init_law"] in INITS, f"unknown gd_init_law {p['gd_init_law']!r}; known: {', '.join(INITS)}")
     require(p["gd_factor"] > 0, f"gd_factor must be > 0, got {p['gd_factor']}")
+    require(p["angular_draws"] >= 2, f"angular_draws must be >= 2, got {p['angular_draws']}")
+    require(p["informative_seeds"] >= 0, f"informative_seeds must be >= 0, got {p['informative_seeds']}")
+    require(p["informative_m"] >= 2 and 1 <= p["informative_n"] < p["informative_m"] ** 2,
+            "informative_m must be >= 2 and informative_n in [1, informative_m^2 - 1]")
+    require(p["informative_fractions"] and all(0 < f <= 1 for f in p["informative_fractions"]),
+            f"informative_fractions must be in (0, 1], got {p['informative_fractions']}")
     require(0 < p["local_fraction"] <= 1, f"local_fraction must be in (0, 1], got {p['local_fraction']}")
 
 
@@ -249,6 +268,9 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                 out.append(task(f"depth/s{s}/{act}/d{depth}",
                                 {**p, **arrays, "kind": "depth", "activation": str(act), "depth": depth},
                                 seed, s, 1, ai, depth, weight=p["draws"] * max(1, depth // 4)))
+    for s in range(p["informative_seeds"]):
+        out.append(task(f"informative/s{s}", {**p, "kind": "informative", "s": s}, seed, 8, s,
+                        weight=p["limit_draws"]))
     out.append(task("lyapunov", {**p, "kind": "lyapunov"}, seed, 5, weight=p["lyapunov_chains"] * 5))
     for n in p["rip_study_n"]:
         out.append(task(f"rip_study/n{n}", {**p, "kind": "rip_study", "n_study": n}, seed, 6, n,
@@ -261,29 +283,51 @@ def _problem_of(tp: dict) -> SensingProblem:
 
 
 def compute(t: Task) -> list[dict]:
-    return {"limit": _limit_rows, "depth": _depth_rows, "lyapunov": _lyapunov_rows,
-            "rip_study": _rip_study_rows}[t.params["kind"]](t)
+    return {"limit": _limit_rows, "depth": _depth_rows, "lyapunov": _lyapunov_rows, "rip_study": _rip_study_rows,
+            "informative": _informative_rows}[t.params["kind"]](t)
 
 
-def _limit_rows(t: Task) -> list[dict]:
+def _limit_rows(t: Task, prob: SensingProblem | None = None, rip=None, ladder=None, setting: str = "") -> list[dict]:
     tp = t.params
-    prob, s, n = _problem_of(tp), tp["s"], tp["n_problem"]
-    rip = isometry_constants(prob.A, RIP_ORDER, t.rng(7), restarts=tp["rip_restarts"])
-    ests = rank1_depth_limit(prob, tp["ladder"], t.rng(), method=tp["limit_method"], draws=tp["limit_draws"],
+    prob = _problem_of(tp) if prob is None else prob
+    s, n, ladder = tp["s"], prob.n, tp["ladder"] if ladder is None else ladder
+    rip = isometry_constants(prob.A, RIP_ORDER, t.rng(7), restarts=tp["rip_restarts"]) if rip is None else rip
+    positive = [e for e in ladder if e > 0]
+    ests = rank1_depth_limit(prob, positive, t.rng(), method=tp["limit_method"], draws=tp["limit_draws"],
                              workers=1, options=_nested_options(tp), min_accepted=tp["limit_min_accepted"])
     law = _local_law(prob)
-    return [{"kind": "limit", "seed": s, "n": n, **_estimate_fields(est), "chance_closed_form": limit_chance(prob),
+    if len(positive) < len(ladder):
+        ests = [limit_at_zero(law)] + ests
+    return [{"kind": "limit", "seed": s, "n": n, "m": prob.shape[0], "mp": prob.shape[1], "setting": setting,
+             **_estimate_fields(est), "chance_closed_form": limit_chance(prob),
              **_rip_fields(prob, rip, est.eps), "local_kappa": law.kappa, "local_scale": law.scale,
              "local_log_p": law.log_p_coeff + law.dim / 2 * np.log(est.eps) if est.eps > 0 else float("nan")}
             for est in ests]
+
+
+def _informative_rows(t: Task) -> list[dict]:
+    """The informative RIP setting (spec §8, ``theory.depth_theorem.informative_rip_setting``): a rank-1
+    ``informative_m`` × ``informative_m`` problem with ``informative_n`` measurements, its δ_2 estimate and the
+    rank-1 limit at the ε (fractions of ``eps_max``) where the RIP bound lies below chance."""
+    tp = t.params
+    m = tp["informative_m"]
+    setting = informative_rip_setting(t.rng(), m=m, mp=m, n=tp["informative_n"], rank=1, restarts=tp["rip_restarts"])
+    ladder = [f * setting.eps_max for f in sorted(tp["informative_fractions"])] if setting.eps_max > 0 else []
+    return _limit_rows(t, setting.problem, setting.rip, ladder, setting="informative") if ladder else []
 
 
 def _depth_rows(t: Task) -> list[dict]:
     tp = t.params
     prob, act, depth = _problem_of(tp), parse_activation(tp["activation"]), tp["depth"]
     fact = Factorization(tp["m"], tp["mp"], tp["width"], depth, act, tp["prior"])
-    ests = estimate(prob, fact, tp["eps"], method=tp["method"], draws=tp["draws"], rng=t.rng(1),
-                    sampler=tp["sampler"], workers=1, options=_nested_options(tp), min_ess=tp["limit_min_accepted"])
+    positive = [e for e in tp["eps"] if e > 0]
+    ests = estimate(prob, fact, positive, method=tp["method"], draws=tp["draws"], rng=t.rng(1),
+                    sampler=tp["sampler"], workers=1, options=_nested_options(tp),
+                    min_ess=tp["limit_min_accepted"]) if positive else []
+    if len(positive) < len(tp["eps"]):  # eps = 0: only the exact angular estimator reaches it
+        ests += estimate(prob, fact, 0.0, method=ZERO_METHOD, draws=tp["angular_draws"], rng=t.rng(3),
+                         sampler=tp["sampler"], workers=1)
+    ests = sorted(ests, key=lambda e: tp["eps"].index(e.eps))
     gd = {"gd_gen_loss": float("nan")}
     if tp["gd"] and depth <= tp["gd_max_depth"]:
         gd = gd_point(prob, tp["width"], depth, act, tp, t.torch_generator(2), t.device, paper_init_scale(depth))
@@ -387,6 +431,18 @@ def _rip_fields(prob, rip, eps) -> dict:
             "w_star_rank": int(np.linalg.matrix_rank(prob.W_star, tol=1e-10))}
 
 
+def limit_at_zero(law: LocalLaw) -> GncEstimate:
+    """G_∞(0) of the rank-1 limit: exactly 0 where the local law holds (rank-1 W*, measurements injective on the
+    tangent space, so the only unit rank-1 matrix with 𝒜W = y is W*; G_∞(ε) = κε + O(ε²)), NaN otherwise. A
+    theory value, not an estimate: its SE is 0 and its chance level is left to the ε > 0 rows (C = NaN)."""
+    exact = np.isfinite(law.kappa)
+    return GncEstimate(eps=0.0, G=0.0 if exact else float("nan"), G_se=0.0 if exact else float("nan"),
+                       C=float("nan"), C_se=float("nan"), p_accept=0.0, n_accepted=-1, n_draws=0, method="local_law",
+                       ess=float("inf") if exact else float("nan"), se_dof=float("inf"),
+                       note="G_inf(0) = 0 exactly by the local law (rank-1 W*, injective tangent map)" if exact
+                       else "no local law (W* not rank 1 or tangent map singular): G_inf(0) unknown")
+
+
 def _local_law(prob):
     """The small-ε law of the rank-1 limit (NaN where W* is not rank 1 or the tangent map is singular)."""
     try:
@@ -425,13 +481,19 @@ def build_claims(points: list[dict], activations, p: dict, fit: SlopeFit | None 
             claims.append(gap_claim(f"depth_gap_shrinks[linear, eps={eps:g}]", pts, alpha))
             claims.append(limit_claim(f"limit_at_largest_depth[linear, eps={eps:g}]", pts, alpha))
     limit_pts = [q for q in points if q["kind"] == "limit"]
-    for n in sorted({q["n"] for q in limit_pts}):
-        pts = select(limit_pts, n=n)
-        claims.append(vanishing_claim(f"limit_vanishes[n={n}]", pts, alpha))
-        # the rip_n problems exist for the bound; other problems get the claim where it applies or W* violates it
-        if n in p["rip_n"] or any(q["rip_bound"] is not None or q["w_star_rank"] != 1 for q in pts):
-            claims.append(bound_claim(f"rip_bound[n={n}]", pts, alpha))
-        local = local_law_claim(f"local_law[n={n}]", pts, alpha, p["local_fraction"])
+    def shape(q):
+        return q.get("m", p["m"]), q.get("mp", p["mp"])
+
+    for n, (m, mp) in sorted({(q["n"], shape(q)) for q in limit_pts}):
+        pts = [q for q in limit_pts if q["n"] == n and shape(q) == (m, mp)]
+        tag = f"n={n}" + ("" if (m, mp) == (p["m"], p["mp"]) else f", {m}x{mp}")
+        claims.append(vanishing_claim(f"limit_vanishes[{tag}]", pts, alpha))
+        # the rip_n and informative problems exist for the bound; others get the claim where it applies or W*
+        # violates it
+        if n in p["rip_n"] or tag != f"n={n}" or any(q["rip_bound"] is not None or q["w_star_rank"] != 1
+                                                      for q in pts):
+            claims.append(bound_claim(f"rip_bound[{tag}]", pts, alpha))
+        local = local_law_claim(f"local_law[{tag}]", pts, alpha, p["local_fraction"])
         if local is not None:
             claims.append(local)
     if p["gd"]:
@@ -548,7 +610,8 @@ def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
         return Claim(name=name, predicted="G_inf <= bound (rank-1 W*)", measured=None, ci=None, verdict="fail",
                      rule=f"the rank-1 bound needs a rank-1 W*; this run has W* of rank {higher}: not met",
                      test=f"rank(W*) = {higher} != 1")
-    usable = [q for q in pts if q["rip_bound"] is not None and np.isfinite(q["G"]) and np.isfinite(q["G_se"])]
+    usable = [q for q in pts if q["rip_bound"] is not None and q["eps"] > 0 and np.isfinite(q["G"])
+              and np.isfinite(q["G_se"])]  # eps = 0 holds the local law's exact 0, not a measurement
     rule = ("G_inf(eps) vs m m' eps / ((1 - delta_2^-)|B|) at every seed and eps where the optimizer's lower bound "
             "on delta_2^- is < 1 (conditional check: a lower bound < 1 does not prove RIP; the bound increases "
             "with delta, so a pass implies the theorem's inequality if delta_2^- < 1, and a fail would not refute "

@@ -68,6 +68,8 @@ import time
 
 import numpy as np
 import torch
+from matplotlib import colormaps
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 from scipy.stats import spearmanr
 
 from numerics.datasets import digits_task, load_npz, standardize
@@ -142,6 +144,7 @@ def validate(p: dict) -> None:
     require(p["dataset"] == "digits" or p.get("data_path"), "dataset=npz needs --data FILE.npz")
     require(p["n_train"] >= 2, f"n_train must be >= 2, got {p['n_train']}")
     require(p["n_test"] >= 10, f"n_test must be >= 10, got {p['n_test']}")
+    require(p["data_seed"] >= 0, f"data_seed must be >= 0, got {p['data_seed']}")
     require(p["arch"] in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {p['arch']!r}")
     require(isinstance(p["widths"], list) and len(p["widths"]) >= 1 and all(isinstance(w, int) and w >= 1 for w in p["widths"]),
             f"widths must be positive integers, got {p['widths']}")
@@ -625,14 +628,25 @@ def plot(record: dict, stem) -> list:
     _test_panel(axes[3], gd, gf, colors)
     _distance_panel(axes[4], [r for r in gd if r["seed"] == first])
     _central_panel(axes[5], gd, record)
-    fig.suptitle(f"edge of stability on {next(iter(gf.values()))['dataset'] if gf else 'data'} "
-                 f"(verdict: {record['verdict']})", fontsize=10)
+    fig.suptitle(f"edge of stability, {next(iter(gf.values()))['dataset'] if gf else 'data'}: "
+                 f"verdict {record['verdict']}", fontsize=10)
     return save_figure(fig, stem)
 
 
+def _eta_axis(ax):
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator([0.2, 0.5, 1, 2, 4]))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvline(1.0, color="gray", lw=0.8)
+    ax.set_xlabel(r"$\eta/\eta_c$  (gray: $\eta_c = 2/s_{GF}$)")
+
+
 def _trace_panel(ax, runs, g):
-    cmap = __import__("matplotlib").colormaps["viridis"]
-    picks = [r for r in runs if r["eta_multiple"] >= 0.5][:6] or runs[:6]
+    cmap = colormaps["viridis"]
+    picks = [r for r in runs if r["eta_multiple"] >= SUB_CRITICAL] or runs
+    top = 1.3 * (g["sharpness"] if g is not None else max(s for r in picks for _, s in r["sharpness_trace"]))
     for i, r in enumerate(picks):
         c = cmap(i / max(len(picks) - 1, 1))
         tr = np.array(r["sharpness_trace"], float)
@@ -641,7 +655,7 @@ def _trace_panel(ax, runs, g):
         ax.axhline(2 / r["eta"], color=c, ls="--", lw=0.8)
     if g is not None:
         ax.axhline(g["sharpness"], color="k", ls=":", lw=0.8, label=r"$s_{GF}$")
-    ax.set_xscale("symlog", linthresh=100)
+    ax.set_ylim(0, top)
     ax.set_xlabel("GD step")
     ax.set_ylabel("sharpness S (dashed: 2/η)")
     ax.set_title(f"S along training (seed {runs[0]['seed'] if runs else '-'})", fontsize=9)
@@ -656,20 +670,18 @@ def _sharpness_panel(ax, gd, gf, colors, hb):
     for s, g in gf.items():
         rs = _by_seed(gd, s)
         m = [r["eta_multiple"] for r in rs]
-        ax.plot(m, [r["sharpness_avg"] * g["eta_c"] / 2 for r in rs], "o-", ms=3, lw=1, color=colors[s],
-                label=f"seed {s}: S̄ η_c/2")
-        ax.plot(m, [r["sharpness"] * g["eta_c"] / 2 for r in rs], "x", ms=4, color=colors[s])
+        ax.plot(m, [r["sharpness_avg"] / g["sharpness"] for r in rs], "o-", ms=3, lw=1, color=colors[s],
+                label=f"seed {s} (s_GF = {g['sharpness']:.2f})")
+        ax.plot(m, [r["sharpness"] / g["sharpness"] for r in rs], "x", ms=4, color=colors[s])
         hs = _by_seed(hb, s)
-        if hs:
-            ax.plot([r["eta"] / g["eta_c"] for r in hs], [r["sharpness_avg"] * g["eta_c"] / 2 for r in hs], "s", ms=4,
+        if hs:  # at η/η_c^HB, where η_c^HB s_GF = 2(1+β): the same curve applies
+            ax.plot([r["eta_multiple"] for r in hs], [r["sharpness_avg"] / g["sharpness"] for r in hs], "s", ms=5,
                     mfc="none", color=colors[s])
-    grid = np.linspace(0.15, 4.2, 200)
-    ax.plot(grid, np.minimum(1.0, 1.0 / grid), "k--", lw=0.9, label=r"$\min(s_{GF}, 2/\eta)$")
-    ax.axvline(1.0, color="gray", lw=0.8, label=r"$\eta_c$")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\eta/\eta_c$")
-    ax.set_ylabel(r"final sharpness / $s_{GF}$ (x: last iterate, □: heavy-ball)")
-    ax.set_title("final sharpness vs η", fontsize=9)
+    grid = np.geomspace(0.15, 4.5, 200)
+    ax.plot(grid, np.minimum(1.0, 1.0 / grid), "k--", lw=0.9, label=r"$\min(s_{GF}, 2/\eta)/s_{GF}$")
+    _eta_axis(ax)
+    ax.set_ylabel(r"final $S/s_{GF}$")
+    ax.set_title("final sharpness (o: iterate average, x: last; □: heavy-ball at η/η_c^HB)", fontsize=8)
     ax.legend(fontsize=6.5)
 
 
@@ -677,15 +689,15 @@ def _norm_panel(ax, gd, gf, colors):
     for s, g in gf.items():
         rs = _by_seed(gd, s)
         m = [r["eta_multiple"] for r in rs]
-        ax.plot(m, [r["avg_norm_l1"] / g["norm_l1"] for r in rs], "o-", ms=3, lw=1, color=colors[s], label=f"seed {s}: ‖θ̄‖₁")
-        ax.plot(m, [r["avg_norm_l2"] / g["norm_l2"] for r in rs], "s--", ms=3, lw=0.8, color=colors[s], label=f"‖θ̄‖₂")
+        ax.plot(m, [r["avg_norm_l1"] / g["norm_l1"] for r in rs], "o-", ms=3, lw=1, color=colors[s],
+                label=f"seed {s}: ‖θ̄‖₁ ({g['norm_l1']:.0f} at GF)")
+        ax.plot(m, [r["avg_norm_l2"] / g["norm_l2"] for r in rs], "s--", ms=3, lw=0.8, color=colors[s],
+                label=f"‖θ̄‖₂ ({g['norm_l2']:.2f})")
         ax.plot(m, [r["norm_l1"] / g["norm_l1"] for r in rs], "x", ms=4, color=colors[s])
-    ax.axvline(1.0, color="gray", lw=0.8, label=r"$\eta_c$")
     ax.axhline(1.0, color="k", lw=0.6, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\eta/\eta_c$")
-    ax.set_ylabel("norm / gradient-flow norm (x: last iterate ℓ1)")
-    ax.set_title("parameter norm vs η", fontsize=9)
+    _eta_axis(ax)
+    ax.set_ylabel("norm / gradient-flow norm")
+    ax.set_title("parameter norm (x: last iterate ‖θ‖₁)", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
 
 
@@ -694,17 +706,15 @@ def _test_panel(ax, gd, gf, colors):
         rs = [r for r in _by_seed(gd, s) if r["converged"]]
         ax.plot([r["eta_multiple"] for r in rs], [r["test_loss"] / g["test_loss"] for r in rs], "o-", ms=3, lw=1,
                 color=colors[s], label=f"seed {s} (depth {g.get('u_curve', {}).get('depth', float('nan')):.1%})")
-    ax.axvline(1.0, color="gray", lw=0.8)
     ax.axhline(1.0, color="k", lw=0.6, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\eta/\eta_c$")
+    _eta_axis(ax)
     ax.set_ylabel("test loss / gradient-flow test loss")
     ax.set_title("test loss vs η (diagnostic, no verdict)", fontsize=9)
     ax.legend(fontsize=6.5)
 
 
 def _distance_panel(ax, runs):
-    cmap = __import__("matplotlib").colormaps["plasma"]
+    cmap = colormaps["plasma"]
     for i, r in enumerate(runs):
         d = np.array(r.get("gf_distance", []), float)
         if d.size == 0:

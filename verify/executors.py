@@ -47,7 +47,8 @@ class Execution:
         return "this process" if self.workers == 1 else f"a pool of {self.workers} local processes"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "kind": self.effective_kind}
+        # on a running cluster the number of workers is the cluster's, not ours
+        return {**asdict(self), "kind": self.effective_kind, "workers": None if self.scheduler else self.workers}
 
 
 def default_workers() -> int:
@@ -79,7 +80,7 @@ def _dask_executor(execution: Execution):
     if execution.scheduler:
         try:
             target = execution.scheduler
-            client = Client(scheduler_file=target) if os.path.isfile(target) else Client(target, timeout="20s")
+            client = Client(scheduler_file=target, timeout="10s") if os.path.isfile(target) else Client(target, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise UserInputError(f"--scheduler {execution.scheduler}: cannot connect ({exc})") from None
         with client:

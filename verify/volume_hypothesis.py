@@ -30,6 +30,10 @@ This package's formalization (rules fixed in advance; α = ``alpha``, default 1e
    random labelings, is at chance: by the label-swap symmetry its expectation is exactly 1/C = 1/2 (a
    labeling and its complement are equally likely). Rule (:func:`verify.rules.agree`): |mean − 1/2| ≤ the
    Student-t quantile (dof = labelings − 1, level α) times the SE across labelings, else fail.
+7. ``poisoned_sgd_below_gnc[n=..]`` (Chiang et al.'s Table 1 control, at ``poison_n``): SGD run until it
+   fits the training set *and* ``poison_count`` held-out images with flipped labels; the clean test accuracy of
+   those interpolating minima is below G&C's by more than δ ((1 − 2α) CI above δ: pass; wholly below: fail).
+   It shows that bad minima exist, so G&C's accuracy is not "every minimum generalizes".
 Recorded and drawn, not judged: pattern search and random greedy (Chiang et al.'s other optimizers), the
 SGD fit fractions, normalized losses of accepted models, the kink decision boundaries and the slab
 "linear vs zig-zag" fractions of G&C and SGD solutions (``kink_slab``).
@@ -51,7 +55,7 @@ from numerics.datasets import Dataset, digits_pairs, digits_task, kink, load_npz
 from numerics.gnc_classifier import guess_and_check, margins
 from numerics.models import ARCHS, PRIORS, make_model, sample_prior
 from numerics.normalized_losses import NORMALIZATIONS, normalized_cross_entropy
-from numerics.protocols import PROTOCOLS, run_protocol
+from numerics.protocols import PROTOCOLS, poisoned_run, run_protocol
 from numerics.search import pattern_search, random_greedy
 from verify.engine import Task, task
 from verify.errors import require
@@ -62,7 +66,7 @@ from verify.rules import agree, equivalent, interval_verdict, t_quantile, welch_
 NAME = "volume_hypothesis"
 SUMMARY = "G&C, pattern search, random greedy vs SGD on 8x8 digits: Chiang et al. vs Peleg & Hein"
 INPUTS = ("data",)
-METHODS = ("gnc", "sgd", "pattern_search", "random_greedy")
+METHODS = ("gnc", "sgd", "pattern_search", "random_greedy", "poisoned")
 QUICK = {
     "dataset": "digits",
     "pairs": 3,  # digit pairs drawn by the seed (ignored when classes is given or with --data)
@@ -87,6 +91,8 @@ QUICK = {
     "search_n": [4, 8, 16],
     "search_sweeps": 4,
     "search_steps": 600,
+    "poison_n": [16],  # n (in n_train) where poisoned SGD runs (Chiang et al., Table 1)
+    "poison_count": 16,  # held-out training images added with flipped labels
     "normalization": "frobenius",
     "loss_bins": [],  # bin edges, e.g. 0.60,0.65,0.70 (consecutive pairs (lo, hi]); empty: no bins
     "margin": 5.0,  # δ in accuracy points
@@ -166,6 +172,11 @@ def validate(p: dict) -> None:
     require(p["sgd_setting"] in ("paper", "all"), f"sgd_setting must be paper or all, got {p['sgd_setting']!r}")
     require(p["sgd_lr"] >= 0, f"sgd_lr must be >= 0 (0: the protocol's), got {p['sgd_lr']}")
     _int_list(p, "search_n", 1, "training-set sizes; the search runs at those also in n_train")
+    _int_list(p, "poison_n", 1, "training-set sizes; poisoned SGD runs at those also in n_train")
+    require(isinstance(p["poison_count"], int) and p["poison_count"] >= 2 and p["poison_count"] % 2 == 0,
+            f"poison_count must be an even integer >= 2, got {p['poison_count']}")
+    require(p["dataset"] != "digits" or max(p["poison_n"], default=0) + p["poison_count"] <= 160,
+            "poison_n + poison_count must be <= 160 (80 images per class)")
     cn = _int_list(p, "control_n", 2, "training-set sizes")
     require(all(n % 2 == 0 for n in cn), f"control_n must be even (balanced random labels), got {cn}")
     require(p["dataset"] == "digits" or max(cn, default=0) <= p["data_n_train"], "control_n exceeds the --data training set")
@@ -229,6 +240,13 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                                         {**base, "kind": "search", "method": meth, "n": n, "runs": p["search_runs"],
                                          "sweeps": p["search_sweeps"], "steps": p["search_steps"]},
                                         seed, 3, ci, wi, bi, mi, n, weight=max(1, p["search_runs"] * n // 2)))
+        if "poisoned" in p["methods"] and p["dataset"] == "digits":
+            bias = True if True in p["bias"] else bool(p["bias"][0])
+            for n in sorted(set(p["poison_n"]) & set(ns)):
+                out.append(task(f"poisoned/{cell['label']}/s{cell['data_seed']}/n{n}",
+                                {**common, **cell, "width": int(p["widths"][0]), "bias": bias, "kind": "poisoned",
+                                 "n": n, "n_max": n + p["poison_count"], "runs": p["sgd_runs_chiang"]},
+                                seed, 6, ci, n, weight=max(1, p["sgd_runs_chiang"] * n // 4)))
         if "gnc" in p["methods"]:
             base = {**common, **cell, "width": int(p["widths"][0]), "bias": bool(p["bias"][0])}
             for n in sorted(p["control_n"]):
@@ -322,7 +340,14 @@ def _compute_point(t: Task) -> list[dict]:
     X, y, Xt, yt = _tensors(ds, device)
     n = tp["n"]
     Xn, yn = X[:n], y[:n]
-    if tp["kind"] == "sgd":
+    if tp["kind"] == "poisoned":  # the images after the first n are held out of the test set (numerics.datasets)
+        runs = [poisoned_run(model, Xn, yn, X[n:], y[n:], t.torch_generator(2, r), n_classes=ds.n_classes)
+                for r in range(tp["runs"])]
+        thetas = torch.stack([r.theta for r in runs])
+        fitted = torch.tensor([r.fitted for r in runs])
+        steps = [r.steps for r in runs]
+        method = "sgd_poisoned"
+    elif tp["kind"] == "sgd":
         runs = [run_protocol(model, Xn, yn, tp["protocol"], t.torch_generator(2, r), lr=tp["lr"] or None,
                              loss_bin=(_bins(tp) or [None])[0] if tp["protocol"] == "chiang" else None,
                              normalization=tp["normalization"], X_ref=Xt)
@@ -450,6 +475,22 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
                           f"over {k} cell(s) above δ = {delta:g} (Peleg & Hein's 'well below' holds at n = {n}); "
                           f"wholly below δ: fail; straddling: inconclusive"),
                     verdict=verdict, test=f"diff {d:.3g}, CI [{ci[0]:.3g}, {ci[1]:.3g}] > {delta:g}"))
+    if "gnc" in p["methods"] and "poisoned" in p["methods"]:
+        for n in sorted({r["n"] for r in rows if r.get("method") == "sgd_poisoned"}):
+            pb = next(r["bias"] for r in rows if r.get("method") == "sgd_poisoned")
+            d, se, dof, k = _pooled_difference(_select(rows, method="gnc", n=n, bias=pb),
+                                               _select(rows, method="sgd_poisoned", n=n, bias=pb))
+            q = t_quantile(2 * alpha, 1, dof) if k else float("nan")
+            ci = (d - q * se, d + q * se)
+            claims.append(Claim(
+                name=f"poisoned_sgd_below_gnc[n={n}]", predicted=f"diff > {delta:g}", measured=d, ci=list(ci),
+                rule=(f"Chiang et al.'s control (Table 1): SGD fitting the n = {n} training images plus "
+                      f"{p['poison_count']} held-out images with flipped labels reaches interpolating minima whose "
+                      f"clean test accuracy is below G&C's by more than δ = {delta:g} ({100 * (1 - 2 * alpha):g}% CI "
+                      f"of acc(G&C) − acc(poisoned) over {k} cell(s) above δ: pass; wholly below: fail); "
+                      f"only runs that fit both sets count"),
+                verdict=interval_verdict(ci, delta, math.inf) if k else "inconclusive",
+                test=f"diff {d:.3g}, CI [{ci[0]:.3g}, {ci[1]:.3g}] > {delta:g}"))
     if "gnc" in p["methods"]:
         claims.append(_above_chance(rows, p, ns, biases, alpha))
         claims.append(_bits_claim(rows, p, ns, biases, alpha))
@@ -552,7 +593,7 @@ def control_claims(ctrl: list[dict], p: dict, alpha: float, delta: float) -> lis
 # ----------------------------------------------------------------------------------------------------
 STYLE = {"gnc": ("C0", "o", "G&C"), "sgd_chiang": ("C1", "s", "SGD (Chiang protocol)"),
          "sgd_peleg_hein": ("C2", "D", "SGD (Peleg & Hein protocol)"), "pattern_search": ("C4", "^", "pattern search"),
-         "random_greedy": ("C5", "v", "random greedy")}
+         "random_greedy": ("C5", "v", "random greedy"), "sgd_poisoned": ("C3", "X", "poisoned SGD")}
 
 
 def _curve(rows, method, bias, ns):
@@ -586,7 +627,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
         ax.set_title(f"{p['arch'].upper()} width {p['widths'][0]}, {p['prior']} prior, "
                      f"{'with' if bias else 'no'} biases{setting if p.get('sgd_setting') == 'paper' else ''}",
                      fontsize=8)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     ax = axes[len(biases)]
     for bias, color in zip(biases, ("C0", "C3")):
         b = [_pooled_mean(_select(rows, method="gnc", n=n, bias=bias), "bits", "bits_se") for n in ns]

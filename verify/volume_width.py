@@ -11,33 +11,42 @@ width grows, to the orthant posterior of the network's NNGP kernel (``theory/nng
 layer with the prior's variances (``numerics/gnc_width.py``; for the Gaussian priors this *is* the prior,
 for the uniform ones a Gaussian last layer of equal variance — the hidden layers are the prior's).
 
-Claims (rules fixed in advance; α = ``alpha``, default 1e-3; cells = digit pairs × data seeds, averaged with
-their Monte Carlo SEs; one claim per (n, depth) where marked):
-1. ``distance_shrinks[n, depth]``: Δ_k = acc_G&C(k) − acc_NNGP, mean over cells. A width is *resolved* when
-   |Δ_k| ≥ ``resolved_z`` · SE(Δ_k). With ≥ 3 resolved widths, the weighted log-log fit of |Δ_k| on k
-   (``verify.rules.fit_loglog_slope``, level 1 − α) must have a negative slope (``slope_negative``: CI below 0
-   pass, above 0 fail, straddling inconclusive); with fewer the claim is inconclusive ("distances within
-   noise": G&C is at its limit within the SEs at almost every width).
-2. ``equivalent_at_largest_width[n, depth]``: TOST |Δ_K| < ``tolerance`` at the largest width K
-   (``verify.rules.equivalent``, α): pass / fail / inconclusive. A wrong kernel must make it fail (tests).
-3. ``bits_approach_limit[n, depth]``: TOST |bits_G&C(K) − (−log₂ P(orthant))| < ``bits_tolerance`` bits.
-4. ``prior_scale_invariance``: zero biases and a homogeneous activation make the law of every sign
-   invariant under the prior's scale (``real_networks.md``, Priors): G&C's test accuracy and bits at each
-   scale of ``invariance_scales`` agree with the first (``verify.rules.agree``, Bonferroni over the pairs of
-   statistics, independent draws). ``invariance_bias=true`` is the control where the invariance is broken.
-5. ``depth_hurts_gnc``, ``depth_hurts_sgd`` (Peleg & Hein's claim): the mean over cells and n of
-   acc(depth 2) − acc(depth 1) at the largest width both depths share; pass if its (1 − α) CI lies below 0,
-   fail if above 0 (the published claim does not hold here), else inconclusive. ``depth_trend_nngp`` reports
-   the same difference for the limit, judged the same way.
-6. ``identity_inputs_at_chance``: the same machinery with the images replaced by one-hot codes (matrix
-   factorization's inputs; zero biases) gives the NNGP limit (and G&C at ``contrast_widths``) at chance 1/2
-   (``agree``, Bonferroni); the one-hot kernel is a I + b 11ᵀ (``theory.width_theorem.first_layer_moments``),
-   so with balanced training labels the posterior is exactly at chance.
-   ``digits_limit_above_chance``: on the digits the limit's (1 − α/N) CI lies above 1/2 at every (cell, n,
-   depth) (wholly below: fail).
+Claims (rules fixed in advance; α = ``alpha``, default 1e-3; cells = digit pairs × data seeds; a
+configuration = (n, depth); means over cells (and configurations where said) with their Monte Carlo SEs):
+1. ``distance_shrinks`` (ours): Δ_k = acc_G&C(k) − acc_NNGP, the mean over every cell and configuration
+   that has width k. A width is *resolved* when |Δ_k| ≥ ``resolved_z`` · SE(Δ_k). With ≥ 3 resolved widths
+   the weighted log-log fit of |Δ_k| on k (``verify.rules.fit_loglog_slope``, level 1 − α) must have a
+   negative slope (``slope_negative``: CI below 0 pass, above 0 fail, straddling inconclusive); with fewer,
+   inconclusive ("distances within noise": G&C sits at its limit within the SEs at almost every width).
+2. ``equivalent_at_largest_width[n, depth]`` (ours): TOST |Δ_K| < ``tolerance`` at the largest width K
+   (``verify.rules.equivalent``, α): pass / fail / inconclusive.
+3. ``bits_approach_limit[n, depth]`` (ours): TOST |bits_G&C(K) − (−log₂ P(orthant))| < ``bits_tolerance``;
+   ``bits_distance_shrinks``: claim 1's rule for the bits distance.
+   Negative controls (``limit_control``; tests): the kernel of the wrong activation or with a wrong bias
+   variance makes claim 3 fail; the one-hot inputs' kernel makes claim 2 fail. (The orthant posterior's
+   *accuracy* hardly depends on the kernel's activation or bias — measured: ≤ 2 points between the ReLU,
+   tanh and linear kernels — so claim 2 alone could not tell those kernels apart; the bits do.)
+4. ``prior_scale_invariance`` (exact fact, ``real_networks.md``, Priors): zero biases and a homogeneous
+   activation make every sign invariant under the prior's scale: G&C's test accuracy and bits at each scale
+   of ``invariance_scales`` agree with the first (``verify.rules.agree``, Bonferroni, independent draws).
+   ``invariance_bias=true`` is the control where the invariance is broken.
+5. Peleg & Hein's claims. ``gnc_flat_in_width``: pooled over configurations, |acc_G&C(K) − acc_G&C(k_0)| <
+   ``flat_tolerance`` (1.6 points, their reported range; k_0 = the smallest width ≥ ``flat_from``) by TOST.
+   ``sgd_rises_with_width``: pooled acc_SGD(K) − acc_SGD(k_0), CI above 0 pass, below 0 fail.
+   ``depth_hurts_gnc``, ``depth_hurts_sgd``: the mean over cells and n of acc(deepest) − acc(shallowest) at
+   the largest width both depths share; CI below 0 pass, above 0 fail (the claim does not hold here),
+   straddling inconclusive. ``depth_trend_nngp``: the same difference for the limit, judged the same way.
+6. ``identity_inputs_at_chance`` (the width theorem's setting): the same machinery with the images replaced
+   by one-hot codes (matrix factorization's inputs; zero biases) gives the NNGP limit and G&C at
+   ``contrast_widths`` at chance 1/2 (``agree``, Bonferroni): the one-hot kernel is a I + b 11ᵀ
+   (``theory.width_theorem.first_layer_moments``), so with balanced training labels the posterior is exactly
+   at chance. ``digits_limit_above_chance``: on the digits every limit's CI (Bonferroni) lies above 1/2.
+CIs are (1 − α) two-sided unless said; Student-t with Welch dof where an SE comes from few replicates (SGD
+runs) or a small effective sample size (G&C: ESS − 1).
 Recorded, not judged: SGD per width (Peleg & Hein's protocol, ``numerics.protocols``: Kaiming-normal init,
-lr 0.01, batch 2, ``sgd_epochs`` epochs — 60 in the paper and in ``--full``, fewer in quick mode — runs kept
-only at 100 % training accuracy), the ESS of every G&C point, the exact sampler's acceptance.
+lr 0.01, batch 2, ``sgd_epochs`` epochs — 60 in the paper and in ``--full``, 20 in quick mode — runs kept
+only at 100 % training accuracy, their count recorded), the ESS of every G&C point, the exact sampler's
+acceptance rate and the kernel's Monte Carlo size.
 """
 from __future__ import annotations
 
@@ -93,15 +102,20 @@ QUICK = {
     "invariance_width": 64,
     "invariance_bias": False,
     "contrast_widths": [8, 64, 512],
-    "tolerance": 0.02,  # equivalence margin (accuracy, absolute)
-    "bits_tolerance": 0.5,
+    "tolerance": 0.01,  # equivalence margin (accuracy, absolute)
+    "bits_tolerance": 0.2,
     "resolved_z": 3.0,
+    "flat_from": 8,
+    "flat_tolerance": 0.016,  # Peleg & Hein: G&C flat within ±1.6 points
+    "limit_control": "none",  # negative controls: wrong_activation, wrong_bias, wrong_inputs
     "alpha": 1e-3,
 }
 FULL = {"classes": [], "pairs": 4, "seeds": 2, "widths": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
         "max_width_deep": 1024, "draws": 32000, "draw_units": 1048576, "n_test": 0, "limit_samples": 100000,
         "kernel_units": 1048576, "sgd_runs": 10, "sgd_epochs": 60, "contrast_widths": [8, 64, 512, 4096]}
 TYPES = {"classes": list}
+CONTROLS = ("none", "wrong_activation", "wrong_bias", "wrong_inputs")
+WRONG_ACTIVATION = {"relu": "linear", "linear": "relu", "tanh": "relu"}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -160,6 +174,8 @@ def validate(p: dict) -> None:
     require(0 < p["tolerance"] < 0.5, f"tolerance must be in (0, 0.5), got {p['tolerance']}")
     require(p["bits_tolerance"] > 0, f"bits_tolerance must be > 0, got {p['bits_tolerance']}")
     require(p["resolved_z"] > 0, f"resolved_z must be > 0, got {p['resolved_z']}")
+    require(p["flat_tolerance"] > 0 and p["flat_from"] >= 1, "flat_tolerance must be > 0 and flat_from >= 1")
+    require(p["limit_control"] in CONTROLS, f"limit_control must be one of {', '.join(CONTROLS)}, got {p['limit_control']!r}")
     require(0 < p["alpha"] < 0.5, f"alpha must be in (0, 0.5), got {p['alpha']}")
 
 
@@ -188,6 +204,7 @@ def _cells(p: dict, seed: int) -> list[dict]:
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     common = {k: p[k] for k in ("activation", "prior", "scale", "bias", "proposals", "limit_samples",
                                 "kernel_units", "sgd_runs", "sgd_epochs", "n_test")}
+    control = p["limit_control"]
     common["data_file"] = p.get("data_file")
     out = []
     ns = sorted(int(n) for n in p["n_train"])
@@ -197,7 +214,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
             for depth in depths:
                 base = {**common, **cell, "n": n, "depth": depth, "inputs": "digits", "role": "sweep"}
                 key = f"{cell['label']}/s{cell['data_seed']}/n{n}/d{depth}"
-                out.append(task(f"nngp/{key}", {**base, "kind": "nngp"}, seed, 1, ci, ni, depth,
+                out.append(task(f"nngp/{key}", {**base, "kind": "nngp", "control": control}, seed, 1, ci, ni, depth,
                                 weight=max(1, p["kernel_units"] // 65536)))
                 for w in _widths(p, depth):
                     dr = draws_at(p, w)
@@ -245,18 +262,22 @@ def _row(tp: dict, ds: Dataset, method: str, **fields) -> dict:
 
 def compute(t: Task) -> list[dict]:
     tp = t.params
-    ds = _dataset(tp)
+    control = tp.get("control", "none")
+    ds = _dataset({**tp, "inputs": "identity"} if control == "wrong_inputs" else tp)
     start = time.perf_counter()
     if tp["kind"] == "nngp":
         X = np.vstack([ds.X_train, ds.X_test])
-        first = (one_hot_first_layer_moment(X.shape[0], tp["prior"], tp["activation"])
-                 if tp["inputs"] == "identity" and tp["prior"] not in GAUSSIAN_FIRST_LAYER else None)
-        K = nngp_kernel(X, activation=tp["activation"], depth=tp["depth"], prior=tp["prior"], bias=tp["bias"],
+        activation = WRONG_ACTIVATION[tp["activation"]] if control == "wrong_activation" else tp["activation"]
+        one_hot = tp["inputs"] == "identity" or control == "wrong_inputs"
+        first = (one_hot_first_layer_moment(X.shape[0], tp["prior"], activation)
+                 if one_hot and tp["prior"] not in GAUSSIAN_FIRST_LAYER else None)
+        K = nngp_kernel(X, activation=activation, depth=tp["depth"], prior=tp["prior"], bias=tp["bias"],
                         scale=tp["scale"], first_layer="prior", units=tp["kernel_units"],
-                        generator=t.torch_generator(1), first_moment=first)
+                        generator=t.torch_generator(1), first_moment=first,
+                        extra_bias=1.0 if control == "wrong_bias" else 0.0)
         post = orthant_posterior(K, ds.y_train, ds.y_test, samples=tp["limit_samples"], rng=t.rng(2))
         off = K[~np.eye(K.shape[0], dtype=bool)]
-        return [_row(tp, ds, "nngp", width=None, test_acc_mean=post.test_acc, test_acc_se=post.test_acc_se,
+        return [_row(tp, ds, "nngp", width=None, control=control, kernel_activation=activation, test_acc_mean=post.test_acc, test_acc_se=post.test_acc_se,
                      se_dof=float("inf"), log_p=post.log_p, log_p_se=post.log_p_se, bits=post.bits,
                      bits_se=post.bits_se, p_hat=float(math.exp(post.log_p)), samples=post.samples,
                      acceptance=post.acceptance, proposals=post.proposals,
@@ -330,38 +351,103 @@ def _configs(rows):
 
 def judge(rows: list[dict], p: dict) -> list[Claim]:
     alpha = p["alpha"]
-    claims = []
+    rows = [{k: (float("nan") if v is None and k not in ("width", "classes", "pair") else v) for k, v in r.items()}
+            for r in rows]
+    pooled = pooled_distances(rows)
+    claims = [_distance_claim("distance_shrinks", pooled, p),
+              _distance_claim("bits_distance_shrinks", pooled, p, key="bits_diff", se_key="bits_se")]
     for n, depth in _configs(rows):
         tag = f"[n={n},depth={depth}]"
-        dist = width_distances(rows, n, depth)
-        claims.append(_distance_claim(f"distance_shrinks{tag}", dist, p))
-        last = dist[-1]
+        last = width_distances(rows, n, depth)[-1]
         claims.append(equivalent(f"equivalent_at_largest_width{tag}", last["diff"], last["se"], p["tolerance"],
                                  alpha=alpha, dof=last["dof"],
                                  what=f"acc_G&C − acc_NNGP at width {last['width']} (mean over cells)"))
         claims.append(equivalent(f"bits_approach_limit{tag}", last["bits_diff"], last["bits_se"], p["bits_tolerance"],
-                                 alpha=alpha, what=f"bits_G&C − (−log2 P(orthant)) at width {last['width']}"))
+                                 alpha=alpha, dof=last["dof"],
+                                 what=f"bits_G&C − (−log2 P(orthant)) at width {last['width']}"))
     claims.append(_invariance_claim(rows, p))
+    claims.extend(_width_trend_claims(rows, p))
     for method, name in (("gnc_rb", "depth_hurts_gnc"), ("sgd", "depth_hurts_sgd"), ("nngp", "depth_trend_nngp")):
         claims.append(_depth_claim(rows, method, name, p))
     claims.extend(_contrast_claims(rows, p))
     return claims
 
 
-def _distance_claim(name: str, dist: list[dict], p: dict) -> Claim:
-    z = p["resolved_z"]
-    res = [d for d in dist if np.isfinite(d["diff"]) and d["se"] > 0 and abs(d["diff"]) >= z * d["se"]]
-    what = (f"|Δ_k| = |acc_G&C(k) − acc_NNGP| on the widths where |Δ_k| >= {z:g} SE "
-            f"(resolved: {[d['width'] for d in res]} of {[d['width'] for d in dist]})")
+def pooled_distances(rows) -> list[dict]:
+    """Per width: Δ_k averaged over every (n, depth) configuration that has width k (shared by judge and plot)."""
+    per = [d for n, depth in _configs(rows) for d in width_distances(rows, n, depth)]
+    out = []
+    for w in sorted({d["width"] for d in per}):
+        ds = [d for d in per if d["width"] == w and np.isfinite(d["diff"])]
+        if not ds:
+            continue
+        terms = np.array([d["se"] ** 2 for d in ds]) / len(ds) ** 2
+        bterms = np.array([d["bits_se"] ** 2 for d in ds]) / len(ds) ** 2
+        out.append({"width": w, "diff": float(np.mean([d["diff"] for d in ds])), "se": float(np.sqrt(terms.sum())),
+                    "dof": float(welch_combination_dof(terms, [d["dof"] for d in ds])), "configs": len(ds),
+                    "bits_diff": float(np.mean([d["bits_diff"] for d in ds])), "bits_se": float(np.sqrt(bterms.sum()))})
+    return out
+
+
+def resolved(dist: list[dict], z: float, key: str = "diff", se_key: str = "se") -> list[dict]:
+    return [d for d in dist if np.isfinite(d[key]) and d[se_key] > 0 and abs(d[key]) >= z * d[se_key]]
+
+
+def distance_fit(dist: list[dict], p: dict, key: str = "diff", se_key: str = "se"):
+    """The log-log fit of the resolved |Δ_k| (None with fewer than 3 resolved widths)."""
+    res = resolved(dist, p["resolved_z"], key, se_key)
     if len(res) < 3:
-        return Claim(name=name, predicted="< 0", measured=[d["diff"] for d in dist],
-                     ci=[[d["diff"] - z * d["se"], d["diff"] + z * d["se"]] for d in dist],
+        return None
+    return fit_loglog_slope([d["width"] for d in res], [abs(d[key]) for d in res], [d[se_key] for d in res],
+                            level=1 - p["alpha"], dof=min(d["dof"] for d in res))
+
+
+def _distance_claim(name: str, dist: list[dict], p: dict, key: str = "diff", se_key: str = "se") -> Claim:
+    z = p["resolved_z"]
+    res = resolved(dist, z, key, se_key)
+    quantity = "acc_G&C(k) − acc_NNGP" if key == "diff" else "bits_G&C(k) − (−log2 P(orthant))"
+    what = (f"|Δ_k|, Δ_k = {quantity} (mean over cells and (n, depth)), on the widths where |Δ_k| >= "
+            f"{z:g} SE (resolved: {[d['width'] for d in res]} of {[d['width'] for d in dist]})")
+    fit = distance_fit(dist, p, key, se_key)
+    if fit is None:
+        return Claim(name=name, predicted="< 0", measured=[d[key] for d in dist],
+                     ci=[[d[key] - z * d[se_key], d[key] + z * d[se_key]] for d in dist],
                      rule=f"log-log slope of the resolved distances < 0 (needs >= 3 resolved widths); {what}",
                      verdict="inconclusive",
                      test=f"{len(res)} resolved width(s) < 3: the distances are within noise")
-    fit = fit_loglog_slope([d["width"] for d in res], [abs(d["diff"]) for d in res], [d["se"] for d in res],
-                           level=1 - p["alpha"], dof=min(d["dof"] for d in res))
     return slope_negative(name, fit, level=1 - p["alpha"], what=what)
+
+
+def _width_trend_claims(rows, p) -> list[Claim]:
+    """Peleg & Hein: G&C flat in width (TOST within ±flat_tolerance), SGD rising (CI above 0)."""
+    out = []
+    for method, name in (("gnc_rb", "gnc_flat_in_width"), ("sgd", "sgd_rises_with_width")):
+        pairs = []
+        for n, depth in _configs(rows):
+            sel = [r for r in _select(rows, method=method, role="sweep", inputs="digits", n=n, depth=depth)
+                   if np.isfinite(r["test_acc_mean"]) and np.isfinite(r["test_acc_se"])]
+            ws = sorted({r["width"] for r in sel})
+            lo = [w for w in ws if w >= p["flat_from"]]
+            if len(lo) < 2:
+                continue
+            for big in _select(sel, width=lo[-1]):
+                small = [r for r in _select(sel, width=lo[0]) if r["cell"] == big["cell"] and r["data_seed"] == big["data_seed"]]
+                if small:
+                    pairs.append((big, small[0]))
+        diff, se, dof = _mean_difference(pairs)
+        span = f"widths {pairs[0][1]['width']} → {pairs[0][0]['width']}" if pairs else "no widths"
+        if method == "gnc_rb":
+            out.append(equivalent(name, diff, se, p["flat_tolerance"], alpha=p["alpha"], dof=dof,
+                                  what=f"Peleg & Hein: G&C's test accuracy flat in width; acc(largest) − acc(smallest), {span}, "
+                                       "mean over cells and (n, depth)"))
+        else:
+            q = t_quantile(p["alpha"], 1, dof) if np.isfinite(se) else float("nan")
+            ci = [diff - q * se, diff + q * se]
+            out.append(Claim(name, "> 0 (Peleg & Hein: SGD rises with width)", diff, ci,
+                             rule=(f"acc_SGD(largest) − acc_SGD(smallest), {span}, mean over cells and (n, depth); "
+                                   f"(1 − {p['alpha']:g}) CI wholly above 0: pass, wholly below: fail, else inconclusive"),
+                             verdict=interval_verdict(ci, 0.0, np.inf), test=f"diff {diff:.3g}, CI [{ci[0]:.3g}, {ci[1]:.3g}] > 0"))
+    return out
 
 
 def _invariance_claim(rows, p) -> Claim:
@@ -397,10 +483,10 @@ def _depth_claim(rows, method: str, name: str, p: dict) -> Claim:
                 continue
         match = [x for x in sel if x["depth"] == d1 and x["cell"] == r["cell"] and x["data_seed"] == r["data_seed"]
                  and x["n"] == r["n"] and x.get("width") == r.get("width")]
-        if match and np.isfinite(r["test_acc_mean"]) and np.isfinite(match[0]["test_acc_mean"]):
+        if match and all(np.isfinite(x[k]) for x in (r, match[0]) for k in ("test_acc_mean", "test_acc_se")):
             pairs.append((r, match[0]))
     diff, se, dof = _mean_difference(pairs)
-    q = t_quantile(p["alpha"], 1, dof) if np.isfinite(dof) or dof == np.inf else float("nan")
+    q = t_quantile(p["alpha"], 1, dof) if np.isfinite(se) else float("nan")
     ci = [diff - q * se, diff + q * se]
     verdict = interval_verdict(ci, -np.inf, 0.0)
     where = "" if method == "nngp" else f" at width {pairs[0][0]['width'] if pairs else '?'}"
@@ -444,6 +530,11 @@ def _contrast_claims(rows, p) -> list[Claim]:
 # ----------------------------------------------------------------------------------------------------
 # Figure
 # ----------------------------------------------------------------------------------------------------
+def _clean(rows):
+    """Rows from a saved record: JSON null (a NaN when written) back to NaN, except the limit's width."""
+    return [{k: (float("nan") if v is None and k != "width" else v) for k, v in r.items()} for r in rows]
+
+
 def _pooled(rows, key="test_acc_mean", se_key="test_acc_se"):
     rows = [r for r in rows if np.isfinite(r.get(key, np.nan))]
     if not rows:
@@ -453,36 +544,71 @@ def _pooled(rows, key="test_acc_mean", se_key="test_acc_se"):
     return m, se
 
 
-def plot(record: dict, stem: Path) -> list[Path]:
-    rows, p = record["points"], record["params"]
-    ns = sorted(int(n) for n in p["n_train"])
-    depths = sorted(int(d) for d in p["depth"])
-    fig, axes = new_figure(2, rows=2, width_per_panel=5.2, height=3.9)
-    colors = {d: c for d, c in zip(depths, ("C0", "C3", "C2", "C4"))}
-    z = 1.96
-    for ax, n in zip(axes[:2], ns[-2:] if len(ns) >= 2 else ns * 2):
-        for depth in depths:
-            c = colors[depth]
-            for method, ls, marker, label in (("gnc_rb", "-", "o", "G&C (RB)"), ("sgd", "--", "s", "SGD (P&H)")):
-                sel = _select(rows, method=method, role="sweep", inputs="digits", n=n, depth=depth)
-                ws = sorted({r["width"] for r in sel})
-                if not ws:
-                    continue
-                m = np.array([_pooled(_select(sel, width=w))[0] for w in ws])
-                s = np.array([_pooled(_select(sel, width=w))[1] for w in ws])
-                ax.plot(ws, m, ls=ls, marker=marker, color=c, ms=4, label=f"{label}, depth {depth}")
-                ax.fill_between(ws, m - z * np.nan_to_num(s), m + z * np.nan_to_num(s), color=c, alpha=0.15)
-            lm, ls_ = _pooled(_select(rows, method="nngp", role="sweep", inputs="digits", n=n, depth=depth))
-            if np.isfinite(lm):
-                ax.axhline(lm, color=c, ls=":", lw=1.5, label=f"NNGP limit, depth {depth}")
-                ax.axhspan(lm - z * ls_, lm + z * ls_, color=c, alpha=0.12)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("hidden width")
-        ax.set_ylabel("test accuracy (mean, 95% CI)")
-        ax.set_title(f"n = {n}: G&C vs its infinite-width limit ({p['prior']} prior, "
-                     f"{'biases' if p['bias'] else 'no biases'}, {p['activation']})", fontsize=8.5)
-        ax.legend(fontsize=6.5, loc="lower right", ncol=2)
-    ax = axes[2]
+def _curve(rows, **kw):
+    sel = _select(rows, **kw)
+    ws = sorted({r["width"] for r in sel})
+    stats = [_pooled(_select(sel, width=w)) for w in ws]
+    return np.array(ws), np.array([v[0] for v in stats]), np.array([v[1] for v in stats])
+
+
+Z95 = 1.96
+
+
+def _accuracy_panel(ax, rows, p, n, depths, colors):
+    for depth in depths:
+        c = colors[depth]
+        for method, ls, marker, label in (("gnc_rb", "-", "o", "G&C (RB)"), ("sgd", "--", "s", "SGD (P&H)")):
+            ws, m, s = _curve(rows, method=method, role="sweep", inputs="digits", n=n, depth=depth)
+            if ws.size:
+                ax.plot(ws, m, ls=ls, marker=marker, color=c, ms=3.5, label=f"{label}, depth {depth}")
+                ax.fill_between(ws, m - Z95 * np.nan_to_num(s), m + Z95 * np.nan_to_num(s), color=c, alpha=0.15)
+        lm, ls_ = _pooled(_select(rows, method="nngp", role="sweep", inputs="digits", n=n, depth=depth))
+        if np.isfinite(lm):
+            ax.axhline(lm, color=c, ls=":", lw=1.6, label=f"NNGP limit, depth {depth}")
+            ax.axhspan(lm - Z95 * ls_, lm + Z95 * ls_, color=c, alpha=0.12)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("hidden width")
+    ax.set_ylabel("test accuracy (mean, 95% CI)")
+    ax.set_title(f"n = {n}: G&C, SGD and the infinite-width limit\n({p['prior']} prior, "
+                 f"{'biases' if p['bias'] else 'no biases'}, {p['activation']}, mean over {len(_cells_in(rows))} cell(s))",
+                 fontsize=8.5)
+    ax.legend(fontsize=6.2, loc="center right", ncol=2, framealpha=0.7)
+
+
+def _cells_in(rows):
+    return {(r["cell"], r["data_seed"]) for r in rows if r.get("role") == "sweep"}
+
+
+def _distance_panel(ax, rows, record):
+    dist = pooled_distances(rows)
+    if not dist:
+        return
+    p = record["params"]
+    ws = np.array([d["width"] for d in dist])
+    for key, se_key, c, label in (("diff", "se", "C0", "accuracy: |acc G&C − acc NNGP|"),
+                                  ("bits_diff", "bits_se", "C3", "bits: |bits G&C − bits NNGP| / 10")):
+        scale = 1.0 if key == "diff" else 0.1
+        vals = np.abs([d[key] for d in dist]) * scale
+        se = np.array([d[se_key] for d in dist]) * scale
+        ax.errorbar(ws * (1.0 if key == "diff" else 1.08), vals, yerr=Z95 * se, fmt="o", color=c, capsize=2, ms=3.5,
+                    label=label + " (95% CI)")
+        ax.plot(ws, Z95 * se, color=c, ls="--", lw=0.8, alpha=0.7)
+        fit = distance_fit(dist, p, key, se_key)
+        if fit is not None:
+            res = resolved(dist, p["resolved_z"], key, se_key)
+            xs = np.array([res[0]["width"], res[-1]["width"]], float)
+            ax.plot(xs, scale * np.exp(fit.intercept) * xs ** fit.slope, color=c, lw=1.5,
+                    label=f"  fit (resolved widths): slope {fit.slope:.2f} [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]")
+    ax.plot([], [], color="gray", ls="--", lw=0.8, label="noise level 1.96 SE")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden width")
+    ax.set_ylabel("distance to the limit")
+    ax.set_title("G&C's distance to its NNGP limit\n(mean over cells, n and depth)", fontsize=8.5)
+    ax.legend(fontsize=6.0)
+
+
+def _bits_panel(ax, rows, ns, depths, colors):
     for n, mk in zip(ns, ("o", "^", "s", "D")):
         for depth in depths:
             c = colors[depth]
@@ -491,34 +617,71 @@ def plot(record: dict, stem: Path) -> list[Path]:
             if not ws:
                 continue
             b = [_pooled(_select(sel, width=w), "bits", "bits_se") for w in ws]
-            ax.errorbar(ws, [v[0] for v in b], yerr=[z * v[1] for v in b], marker=mk, color=c, ms=4, capsize=2,
+            ax.errorbar(ws, [v[0] for v in b], yerr=[Z95 * v[1] for v in b], marker=mk, color=c, ms=3.5, capsize=2,
                         label=f"G&C n={n}, depth {depth}")
             lb, _ = _pooled(_select(rows, method="nngp", role="sweep", inputs="digits", n=n, depth=depth), "bits", "bits_se")
             if np.isfinite(lb):
                 ax.axhline(lb, color=c, ls=":", lw=1.2)
-    ax.plot([], [], "k:", label="−log₂ P(orthant) (limit)")
+    ax.plot([], [], "k:", label="−log₂ P(orthant), the limit")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("hidden width")
     ax.set_ylabel("bits = −log₂ P(fit)")
-    ax.set_title("bits to fit the training set vs the limit's", fontsize=9)
-    ax.legend(fontsize=6.5, ncol=2)
-    ax = axes[3]
-    for inputs, c, label in (("digits", "C0", "digit images"), ("identity", "C1", "one-hot inputs (matrix factorization)")):
-        sel = _select(rows, method="gnc_rb", inputs=inputs, n=ns[-1], depth=depths[0])
-        sel = [r for r in sel if r["role"] in ("sweep", "contrast")]
+    ax.set_title("bits to fit the training set\nvs the limit's (dotted)", fontsize=8.5)
+    ax.legend(fontsize=6.2, ncol=2)
+
+
+def _contrast_panel(ax, rows, n, depth):
+    for inputs, c, label in (("digits", "C0", "digit images"), ("identity", "C1", "one-hot inputs")):
+        sel = [r for r in _select(rows, method="gnc_rb", inputs=inputs, n=n, depth=depth) if r["role"] in ("sweep", "contrast")]
         ws = sorted({r["width"] for r in sel})
         if ws:
-            m = np.array([_pooled(_select(sel, width=w))[0] for w in ws])
-            s = np.array([_pooled(_select(sel, width=w))[1] for w in ws])
-            ax.errorbar(ws, m, yerr=z * s, marker="o", color=c, capsize=2, label=f"G&C, {label}")
-        lm, ls_ = _pooled(_select(rows, method="nngp", inputs=inputs, n=ns[-1], depth=depths[0]))
+            st = [_pooled(_select(sel, width=w)) for w in ws]
+            ax.errorbar(ws, [v[0] for v in st], yerr=[Z95 * v[1] for v in st], marker="o", color=c, capsize=2, ms=3.5,
+                        label=f"G&C, {label}")
+        lim = [r for r in _select(rows, method="nngp", inputs=inputs, n=n, depth=depth) if r["role"] in ("sweep", "contrast")]
+        lm, ls_ = _pooled(lim)
         if np.isfinite(lm):
-            ax.axhline(lm, color=c, ls=":", lw=1.5, label=f"NNGP limit, {label}")
-            ax.axhspan(lm - z * ls_, lm + z * ls_, color=c, alpha=0.15)
+            ax.axhline(lm, color=c, ls=":", lw=1.6, label=f"NNGP limit, {label}")
+            ax.axhspan(lm - Z95 * ls_, lm + Z95 * ls_, color=c, alpha=0.15)
     ax.axhline(0.5, color="gray", lw=0.8, ls="--", label="chance")
     ax.set_xscale("log", base=2)
+    ax.set_ylim(0.4, 1.0)
     ax.set_xlabel("hidden width")
     ax.set_ylabel("test accuracy (mean, 95% CI)")
-    ax.set_title(f"contrast: the same task with one-hot inputs (n = {ns[-1]}, depth {depths[0]})", fontsize=9)
-    ax.legend(fontsize=6.5, loc="center right")
+    ax.set_title(f"contrast: matrix factorization's one-hot inputs\n(same labels, n = {n}, depth {depth})", fontsize=8.5)
+    ax.legend(fontsize=6.2, loc="center right")
+
+
+def _invariance_panel(ax, rows):
+    inv = sorted(_select(rows, role="invariance"), key=lambda r: -r["scale"])
+    if not inv:
+        return
+    x = np.arange(len(inv))
+    ax.errorbar(x - 0.08, [r["test_acc_mean"] for r in inv], yerr=[Z95 * r["test_acc_se"] for r in inv], fmt="o",
+                color="C0", capsize=3, label="test accuracy")
+    ax.set_xticks(x, [f"scale {r['scale']:g}" for r in inv])
+    ax.set_ylabel("G&C test accuracy (95% CI)", color="C0")
+    ax2 = ax.twinx()
+    ax2.errorbar(x + 0.08, [r["bits"] for r in inv], yerr=[Z95 * r["bits_se"] for r in inv], fmt="s", color="C3",
+                 capsize=3, label="bits")
+    ax2.set_ylabel("bits = −log₂ P(fit)", color="C3")
+    r0 = inv[0]
+    ax.set_title(f"prior-scale invariance ({r0['prior']}, width {r0['width']}, n = {r0['n']},\n"
+                 f"{'with' if r0['bias'] else 'no'} biases, {r0['activation']})", fontsize=8.5)
+    ax.set_xlim(-0.5, len(inv) - 0.5)
+
+
+def plot(record: dict, stem: Path) -> list[Path]:
+    rows, p = _clean(record["points"]), record["params"]
+    ns = sorted(int(n) for n in p["n_train"])
+    depths = sorted(int(d) for d in p["depth"])
+    colors = {d: c for d, c in zip(depths, ("C0", "C3", "C2", "C4"))}
+    fig, axes = new_figure(3, rows=2, width_per_panel=4.6, height=3.9)
+    shown = ns[:2] if len(ns) >= 2 else ns * 2
+    for ax, n in zip(axes[:2], shown):
+        _accuracy_panel(ax, rows, p, n, depths, colors)
+    _distance_panel(axes[2], rows, record)
+    _bits_panel(axes[3], rows, ns, depths, colors)
+    _contrast_panel(axes[4], rows, ns[-1], depths[0])
+    _invariance_panel(axes[5], rows)
     return save_figure(fig, stem)

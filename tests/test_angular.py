@@ -1,0 +1,204 @@
+"""The angular estimator for the normalized prior (numerics.angular): exact pieces against brute force, the whole
+estimator against rejection and nested sampling, ε = 0 against the ε → 0 trend, negative controls.
+
+Rules (each stated where used):
+- brute-force pieces: z-test at Z = 4.9 combined standard errors (two-sided p ≈ 1e-6 each);
+- estimator comparisons: |ΔG| (and |Δp|) within the two-sided Welch t-interval at ALPHA = 1e-4
+  (``verify.rules.welch_limit``; dof: angular ess − 1, rejection n_accepted − 1, nested replicates − 1);
+  compared only where angular's ESS ≥ 100 and rejection accepted ≥ 200 draws (asserted, so no comparison
+  passes vacuously).
+At most ~60 such comparisons per run of the default tests: false-failure rate ≤ 6e-3 if the estimates are unbiased
+and near normal. Measured calibration: see ``benchmarks/results_gncnum.md`` (z-scores of 24 seeds).
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import gammaln
+
+from numerics import angular as ang
+from numerics.errors import UserInputError
+from numerics.factorization import Factorization, hidden_root, sample
+from numerics.gnc import estimate
+from numerics.problems import random_problem
+from verify.rules import fit_linear, welch_limit
+
+Z = 4.9
+ALPHA = 1e-4
+seeds = st.integers(0, 2 ** 32 - 1)
+
+
+def brute_force_band(prob, U, eps, draws, rng):
+    """P(L_train < ε | U) and E[L_gen | U, band] by exact draws w = M/‖M‖, M = G U (the prior given U)."""
+    M = rng.standard_normal((draws, *prob.shape[:1], U.shape[0])) @ U
+    train, gen = prob.losses(M / np.linalg.norm(M, axis=(1, 2), keepdims=True))
+    acc = train < eps
+    return acc.mean(), np.sqrt(acc.mean() / draws), gen[acc]
+
+
+@settings(max_examples=3)
+@given(seed=seeds, k=st.integers(3, 5), d=st.integers(2, 4))
+def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
+    """Given U, the inner estimator's mean weight is P(L_train < ε | U) (z-test at Z) and its weighted L_gen
+    the conditional mean (z-test at Z, with the rejection side's SE)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    fact = Factorization(3, 3, k, d, "linear", "normalized")
+    eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 0.02))
+    geo = ang.geometry(prob)
+    U = hidden_root(fact, 1, rng)
+    log_w, f, ok = ang.inner_draws(geo, prob, np.repeat(U, 20_000, axis=0), eps, 1,
+                                   ang.BandProposal(geo, prob, eps), None, rng)
+    w = np.exp(log_w)
+    p, p_se, gen = brute_force_band(prob, U[0], eps, 400_000, rng)
+    assert ok.all() and gen.size >= 100, (gen.size, p)
+    assert abs(w.mean() - p) <= Z * np.hypot(w.std() / np.sqrt(w.size), p_se), (w.mean(), p)
+    G = np.sum(w * f) / w.sum()
+    G_se = np.sqrt(np.sum(w ** 2 * (f - G) ** 2)) / w.sum()
+    assert abs(G - gen.mean()) <= Z * np.hypot(G_se, gen.std() / np.sqrt(gen.size)), (G, gen.mean())
+
+
+@settings(max_examples=3)
+@given(seed=seeds, m=st.integers(3, 4))
+def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
+    """At ε = 0 the mean inner weight is c_{D,n} ρ^{|B|−2} ∫_{S_0} ACG dσ, estimated independently by uniform points
+    of S_0 (z-test at Z); the same integral for a wrong covariance (Γ's eigenvalues reversed) is rejected by the
+    same test."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(m, m, 1, m + 1, rng)
+    fact = Factorization(m, m, m, 2, "linear", "normalized")
+    geo = ang.geometry(prob)
+    U = hidden_root(fact, 1, rng)
+    log_w, _, _ = ang.inner_draws(geo, prob, np.repeat(U, 20_000, axis=0), 0.0, 1, None, None, rng)
+    w = np.exp(log_w)
+    n, p, D = geo.n, geo.nb, m * m
+    lam, V, _ = ang.gram_spectrum(U)
+    eta = rng.standard_normal((200_000, p))
+    eta /= np.linalg.norm(eta, axis=1, keepdims=True)
+    rho2 = 1 - geo.a0_norm2
+    W = (geo.a0 @ geo.R + np.sqrt(rho2) * eta @ geo.Q).reshape(-1, m, m)
+    log_c = gammaln(D / 2) - gammaln(p / 2) - n / 2 * np.log(np.pi) + (p - 2) / 2 * np.log(rho2)
+    for spectrum, should_agree in ((lam[0], True), (lam[0][::-1], False)):
+        quad = np.einsum("zaj,jl,zal->z", W, V[0] @ np.diag(1 / spectrum) @ V[0].T, W)
+        b = np.exp(log_c - m / 2 * np.sum(np.log(spectrum)) - D / 2 * np.log(quad))
+        agree = abs(w.mean() - b.mean()) <= Z * np.hypot(w.std() / np.sqrt(w.size), b.std() / np.sqrt(b.size))
+        assert agree == should_agree, (spectrum, w.mean(), b.mean())
+
+
+def assert_agree(an, ref, ref_dof, what="G"):
+    limit = welch_limit(getattr(an, f"{what}_se"), an.se_dof, getattr(ref, f"{what}_se"), ref_dof, ALPHA)
+    value = "p_accept" if what == "p" else "G"
+    assert abs(getattr(an, value) - getattr(ref, value)) <= limit, (an, ref)
+
+
+@settings(max_examples=6)
+@given(seed=seeds, k=st.integers(3, 4), d=st.integers(2, 3), act=st.sampled_from(["linear", "tanh"]))
+def test_angular_agrees_with_rejection_where_rejection_is_feasible(seed, k, d, act):
+    """3×3, n = 4, a threshold with P ≈ 3e-3 (rejection: 200,000 draws, ~600 accepted); angular: 3000 hidden
+    draws; G by the module's Welch rule, p as well where k > m' (known defect at k = m': see
+    test_p_hat_at_k_equal_m_prime_is_biased_low)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    fact = Factorization(3, 3, k, d, act, "normalized")
+    eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 3e-3))
+    rj, = estimate(prob, fact, eps, method="rejection", draws=200_000, rng=rng)
+    an, = estimate(prob, fact, eps, method="angular", draws=3000, rng=rng)
+    assert an.method == "angular" and an.ess >= 100 and rj.n_accepted >= 200, (an, rj)
+    assert_agree(an, rj, rj.n_accepted - 1)
+    if k > fact.mp:
+        assert_agree(an, rj, rj.n_accepted - 1, "p")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known defect: at k = m' the mean weight p-hat is biased low or its SE too small "
+                          "(calibration, 12 seeds: mean z = -2.3); G is not affected", strict=False)
+@settings(max_examples=3)
+@given(seed=seeds)
+def test_p_hat_at_k_equal_m_prime_is_biased_low(seed):
+    """The record of the defect: k = m' = 3 (the Gram of the last hidden layer is near-singular with
+    non-negligible probability), p compared with rejection by the module's Welch rule."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    fact = Factorization(3, 3, 3, 2, "linear", "normalized")
+    eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 3e-3))
+    rj, = estimate(prob, fact, eps, method="rejection", draws=200_000, rng=rng)
+    an, = estimate(prob, fact, eps, method="angular", draws=3000, rng=rng)
+    assert_agree(an, rj, rj.n_accepted - 1, "p")
+
+
+@pytest.mark.slow
+@settings(max_examples=3)
+@given(seed=seeds, eps=st.sampled_from([0.02, 0.05]))
+def test_angular_agrees_with_rejection_on_the_depth_setting(seed, eps):
+    """Figure 2's problem size (5×5, rank 1, n = 15, k = 5, normalized prior), d = 2, ε ≥ 0.02 (rejection
+    feasible: 10^6 draws)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(5, 5, 1, 15, rng)
+    fact = Factorization(5, 5, 5, 2, "linear", "normalized")
+    rj, = estimate(prob, fact, eps, method="rejection", draws=1_000_000, rng=rng, workers=2)
+    an, = estimate(prob, fact, eps, method="angular", draws=20_000, rng=rng, workers=2)
+    assert an.ess >= 100 and rj.n_accepted >= 200, (an, rj)
+    assert_agree(an, rj, rj.n_accepted - 1)
+
+
+@pytest.mark.slow
+@settings(max_examples=2)
+@given(seed=seeds)
+def test_angular_agrees_with_nested_at_the_paper_threshold(seed):
+    """ε = 0.0035 (Figure 2's), 5×5, n = 15, k = 5, d = 2: nested sampling (8 replicates) as the reference."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(5, 5, 1, 15, rng)
+    fact = Factorization(5, 5, 5, 2, "linear", "normalized")
+    ne, = estimate(prob, fact, 0.0035, method="nested", draws=0, rng=rng,
+                   options={"particles": 500, "moves": 20, "replicates": 8, "workers": 2})
+    an, = estimate(prob, fact, 0.0035, method="angular", draws=20_000, rng=rng, workers=2)
+    assert an.ess >= 100, an
+    assert_agree(an, ne, ne.se_dof)
+
+
+@settings(max_examples=3)
+@given(seed=seeds)
+def test_eps_zero_is_the_intercept_of_the_small_eps_trend(seed):
+    """G(0) from the limit sphere S_0 vs the ε → 0 trend of rejection: a weighted linear fit of G(ε) over four
+    small thresholds (P ≈ 2e-3 … 2e-2, 400,000 draws) extrapolated to ε = 0; agreement within the Welch
+    interval at ALPHA of the fit's intercept SE (dof: fit's) and angular's SE. Linear in ε is the leading
+    order of a smooth posterior mean (corrections O(ε²), below these SEs at the thresholds used)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    fact = Factorization(3, 3, 3, 2, "linear", "normalized")
+    losses = prob.train_loss(sample(fact, 40_000, rng))
+    ladder = [float(np.quantile(losses, q)) for q in (2e-3, 5e-3, 1e-2, 2e-2)]
+    rj = estimate(prob, fact, ladder, method="rejection", draws=400_000, rng=rng)
+    zero, = estimate(prob, fact, 0.0, method="angular", draws=4000, rng=rng)
+    fit = fit_linear(np.array(ladder), np.array([r.G for r in rj]), np.array([r.G_se for r in rj]) ** 2,
+                     level=1 - ALPHA)
+    assert zero.ess >= 100 and min(r.n_accepted for r in rj) >= 200, (zero, rj)
+    limit = welch_limit(zero.G_se, zero.se_dof, fit.intercept_se, max(fit.dof, 1.0), ALPHA)
+    assert abs(zero.G - fit.intercept) <= limit, (zero, fit)
+
+
+def test_angular_is_reproducible_and_eps_zero_reports_no_probability():
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    fact = Factorization(3, 3, 3, 3, "tanh", "normalized")
+    a = estimate(prob, fact, [0.0, 0.01], method="angular", draws=300, rng=np.random.default_rng(4), workers=2)
+    b = estimate(prob, fact, [0.0, 0.01], method="angular", draws=300, rng=np.random.default_rng(4), workers=2)
+    assert a == b
+    assert a[0].p_accept == 0.0 and a[0].p_se == 0.0 and a[1].p_accept > 0 and a[0].n_accepted == -1
+    assert a[0].se_dof == a[0].ess - 1
+
+
+def test_bad_arguments():
+    prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
+    run = lambda fact, eps=0.0, **o: estimate(prob, fact, eps, method="angular", draws=10,  # noqa: E731
+                                               rng=np.random.default_rng(0), options=o)
+    with pytest.raises(UserInputError, match="angular needs the normalized prior"):
+        run(Factorization(3, 3, 3, 2, "linear", "gaussian"))
+    with pytest.raises(UserInputError, match="k >= m'"):
+        run(Factorization(3, 3, 2, 2, "linear", "normalized"))
+    with pytest.raises(UserInputError, match="eps"):
+        run(Factorization(3, 3, 3, 2, "linear", "normalized"), eps=-1.0)
+    with pytest.raises(UserInputError, match="inner"):
+        run(Factorization(3, 3, 3, 2, "linear", "normalized"), inner=0)
+    with pytest.raises(UserInputError, match="angular_smc needs the normalized prior"):
+        estimate(prob, Factorization(3, 3, 3, 2, "linear"), 0.0, method="angular_smc", draws=0,
+                 rng=np.random.default_rng(0))
