@@ -24,6 +24,9 @@ levels' laws, and within-run formulas would not show it. G, p are replicate mean
 (``se_dof`` = R − 1 degrees of freedom); ``ess = min(points below ε over all runs, Var_π(L_gen)/G_se²)``,
 the number of independent posterior draws that would give the replicates' standard error. The chance level C is
 the mean L_gen of every run's initial prior population. ``n_draws`` counts loss evaluations (all runs).
+
+Layering: below the dispatcher ``numerics.gnc``; imports ``numerics.estimates`` and ``numerics.smc``'s pCN
+moves and hidden-latent map.
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ Self-normalized importance sampling over prior draws of U then gives G(ε) for e
 ``(Σ w)²/Σ w²``; the chance level ``E[L_gen] = E_U[(‖Q w*‖² + ‖P‖_F²)/|B|]`` comes from the same draws.
 All thresholds share the U draws. Weights are kept in
 log space with a running shift, so nothing underflows at ε = 0 or at tiny ε.
+
+Layering: imports the shared type and helpers from ``numerics.estimates`` (never ``numerics.gnc``, the
+dispatcher above it); ``rbis_applicable`` and ``covariance_is_regular`` live here.
 """
 from __future__ import annotations
 

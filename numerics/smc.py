@@ -28,6 +28,9 @@ standard deviation over √R (``se_dof`` = R − 1: use Student-t quantiles, ``v
 and ``p_se`` likewise (ε > 0; 0 at ε = 0, as rbis reports); ``ess`` is ``min(N R, Var_π(f)/G_se²)``: the number of
 independent posterior draws of f that would give the replicates' standard error, capped at the particle
 count. Each ε is a separate set of runs; the chance level pools every run's prior particles.
+
+Layering: below the dispatcher ``numerics.gnc``; imports ``numerics.estimates`` and ``numerics.rbis``;
+:func:`tempered_over_latent` is the replicate driver shared with ``numerics.angular.angular_smc``.
 """
 from __future__ import annotations
 

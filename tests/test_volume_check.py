@@ -141,3 +141,17 @@ def test_random_label_control_holds_with_random_labels():
     verdicts = {c.name: c.verdict for c in claims}
     assert verdicts["random_label_bits"] in ("pass", "inconclusive")
     assert verdicts["random_label_chance"] == "pass"
+
+
+def test_loss_bins_run_and_claims_use_the_unbinned_acceptance(cli, tmp_path):
+    args = [a for a in TINY]
+    record = cli.record("volume_hypothesis", tmp_path, *args, "--set", "methods=gnc,sgd", "--set", "kink_slab=false",
+                        "--set", "loss_bins=0.60,0.68,0.70")
+    gnc = [r for r in record["points"] if r.get("method") == "gnc" and r["n"] == 4 and r["bias"]]
+    assert len(gnc) == 3  # unbinned + two bins
+    unbinned = next(r for r in gnc if r["loss_bin"][0] == float("-inf"))
+    assert sum(r["accepted"] for r in gnc if r is not unbinned) <= unbinned["accepted"]
+    claim = next(c for c in record["claims"] if c["name"] == "chiang_comparable[n=4]")
+    d = unbinned["test_acc_mean"] - next(r for r in record["points"] if r.get("method") == "sgd_chiang"
+                                         and r["n"] == 4)["test_acc_mean"]
+    assert claim["measured"] == pytest.approx(d)

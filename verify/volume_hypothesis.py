@@ -34,6 +34,8 @@ This package's formalization (rules fixed in advance; α = ``alpha``, default 1e
    fits the training set *and* ``poison_count`` held-out images with flipped labels; the clean test accuracy of
    those interpolating minima is below G&C's by more than δ ((1 − 2α) CI above δ: pass; wholly below: fail).
    It shows that bad minima exist, so G&C's accuracy is not "every minimum generalizes".
+With ``loss_bins`` G&C also accepts per normalized-loss bin (rows with ``loss_bin``, drawn in the
+accuracy-vs-bin panel); the claims use the unbinned acceptance, and SGD is frozen at its first fit.
 Recorded and drawn, not judged: pattern search and random greedy (Chiang et al.'s other optimizers), the
 SGD fit fractions, normalized losses of accepted models, the kink decision boundaries and the slab
 "linear vs zig-zag" fractions of G&C and SGD solutions (``kink_slab``).
@@ -193,8 +195,15 @@ def validate(p: dict) -> None:
 
 
 def _bins(p):
+    """G&C acceptance bins: with ``loss_bins`` the unbinned acceptance (−inf, inf] first (the claims use it),
+    then every (lo, hi] of consecutive edges; None without bins."""
     e = p["loss_bins"]
-    return [(float(a), float(b)) for a, b in zip(e, e[1:])] if e else None
+    return [(-math.inf, math.inf)] + [(float(a), float(b)) for a, b in zip(e, e[1:])] if e else None
+
+
+def _unbinned(r) -> bool:
+    b = r.get("loss_bin")
+    return b is None or (b[0] == -math.inf and b[1] == math.inf)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -349,7 +358,6 @@ def _compute_point(t: Task) -> list[dict]:
         method = "sgd_poisoned"
     elif tp["kind"] == "sgd":
         runs = [run_protocol(model, Xn, yn, tp["protocol"], t.torch_generator(2, r), lr=tp["lr"] or None,
-                             loss_bin=(_bins(tp) or [None])[0] if tp["protocol"] == "chiang" else None,
                              normalization=tp["normalization"], X_ref=Xt)
                 for r in range(tp["runs"])]
         thetas = torch.stack([r.theta for r in runs])
@@ -416,8 +424,10 @@ def _compute_shape(t: Task) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------
 # Claims
 # ----------------------------------------------------------------------------------------------------
-def _select(rows, **kw):
-    return [r for r in rows if r.get("kind") == "point" and all(r.get(k) == v for k, v in kw.items())]
+def _select(rows, binned=False, **kw):
+    """Point rows matching ``kw``; G&C rows of the acceptance bins only with ``binned`` (else the unbinned)."""
+    return [r for r in rows if r.get("kind") == "point" and all(r.get(k) == v for k, v in kw.items())
+            and _unbinned(r) != binned]
 
 
 def _cell_key(r):
@@ -494,7 +504,7 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
     if "gnc" in p["methods"]:
         claims.append(_above_chance(rows, p, ns, biases, alpha))
         claims.append(_bits_claim(rows, p, ns, biases, alpha))
-        ctrl = [r for r in rows if r.get("method") == "gnc_random_labels"]
+        ctrl = [r for r in rows if r.get("method") == "gnc_random_labels" and _unbinned(r)]
         if ctrl:
             claims += control_claims(ctrl, p, alpha, delta)
     return claims
@@ -633,7 +643,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
         b = [_pooled_mean(_select(rows, method="gnc", n=n, bias=bias), "bits", "bits_se") for n in ns]
         ax.errorbar(ns, [v[0] for v in b], yerr=[1.96 * v[1] for v in b], marker="o", color=color, capsize=3,
                     label=f"G&C true labels (bias={bias})")
-    ctrl = [r for r in rows if r.get("method") == "gnc_random_labels"]
+    ctrl = [r for r in rows if r.get("method") == "gnc_random_labels" and _unbinned(r)]
     if ctrl:
         cn = sorted({r["n"] for r in ctrl})
         mp = [np.mean([r["p_hat"] for r in ctrl if r["n"] == n]) for n in cn]
@@ -656,28 +666,42 @@ def plot(record: dict, stem: Path) -> list[Path]:
 
 
 def _plot_loss_bins(ax, rows, p, ns, bias):
-    """Accuracy vs normalized-loss bin: accepted G&C models pooled per n, binned by their normalized loss
-    (the acceptance bins when ``loss_bins`` is set, else quintiles of the pooled losses)."""
-    edges = p["loss_bins"] or None
+    """Accuracy vs normalized-loss bin (Chiang et al.'s layout): with ``loss_bins``, the mean test accuracy of
+    the G&C models accepted in each bin (pooled over cells); without, the accepted models of each n binned by
+    their normalized loss at the quintiles."""
     for i, n in enumerate(ns):
-        sel = _select(rows, method="gnc", n=n, bias=bias)
-        L = np.concatenate([np.asarray(r["normalized_losses"] or [], float) for r in sel]) if sel else np.zeros(0)
-        A = np.concatenate([np.asarray(r["test_accs"], float)[:len(r["normalized_losses"] or [])] for r in sel]) if sel else np.zeros(0)
-        if L.size < 10:
-            continue
-        e = np.asarray(edges, float) if edges else np.quantile(L, np.linspace(0, 1, 6))
-        idx = np.clip(np.searchsorted(e, L, side="left") - 1, 0, len(e) - 2)
         centers, means, ses = [], [], []
-        for b in range(len(e) - 1):
-            a = A[idx == b]
-            if a.size >= 2:
-                centers.append(0.5 * (e[b] + e[b + 1]))
-                means.append(a.mean())
-                ses.append(a.std(ddof=1) / math.sqrt(a.size))
-        ax.errorbar(centers, means, yerr=1.96 * np.asarray(ses), marker="o", capsize=3, color=f"C{i}", label=f"n = {n}")
+        if p["loss_bins"]:
+            for lo, hi in zip(p["loss_bins"], p["loss_bins"][1:]):
+                sel = [r for r in _select(rows, binned=True, method="gnc", n=n, bias=bias)
+                       if r["loss_bin"][0] == lo and r["loss_bin"][1] == hi]
+                m, se, k = _pooled_mean(sel)
+                if k:
+                    centers.append(0.5 * (lo + hi))
+                    means.append(m)
+                    ses.append(se)
+        else:
+            sel = _select(rows, method="gnc", n=n, bias=bias)
+            L = np.concatenate([np.asarray(r["normalized_losses"] or [], float) for r in sel]) if sel else np.zeros(0)
+            A = np.concatenate([np.asarray(r["test_accs"], float)[:len(r["normalized_losses"] or [])] for r in sel]) \
+                if sel else np.zeros(0)
+            if L.size < 10:
+                continue
+            e = np.quantile(L, np.linspace(0, 1, 6))
+            idx = np.clip(np.searchsorted(e, L, side="left") - 1, 0, len(e) - 2)
+            for b in range(len(e) - 1):
+                a = A[idx == b]
+                if a.size >= 2:
+                    centers.append(0.5 * (e[b] + e[b + 1]))
+                    means.append(a.mean())
+                    ses.append(a.std(ddof=1) / math.sqrt(a.size))
+        if centers:
+            ax.errorbar(centers, means, yerr=1.96 * np.asarray(ses), marker="o", capsize=3, color=f"C{i}",
+                        label=f"n = {n}")
     ax.set_xlabel(f"normalized training CE ({p['normalization']})")
     ax.set_ylabel("test accuracy of accepted G&C models")
-    ax.set_title("accuracy vs normalized-loss bin", fontsize=9)
+    ax.set_title("accuracy vs normalized-loss bin" + (" (acceptance bins)" if p["loss_bins"] else " (quintiles)"),
+                 fontsize=9)
     ax.legend(fontsize=7)
 
 

@@ -226,10 +226,10 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     base = {**common, **cell, "n": n, "depth": 1, "inputs": "digits", "role": "invariance",
             "bias": bool(p["invariance_bias"]), "width": int(p["invariance_width"]),
             "draws": draws_at(p, int(p["invariance_width"]))}
-    for si, s in enumerate(p["invariance_scales"]):
+    for si, s in enumerate(p["invariance_scales"] if p["activation"] in HOMOGENEOUS else []):
         out.append(task(f"invariance/{si}", {**base, "kind": "gnc", "scale": float(s)}, seed, 4, si,
                         weight=max(1, base["draws"] * base["width"] // 65536)))
-    if p["activation"] in ("relu", "linear") or p["prior"] in GAUSSIAN_FIRST_LAYER:
+    if p["activation"] in HOMOGENEOUS or p["prior"] in GAUSSIAN_FIRST_LAYER:
         for depth in depths:
             base = {**common, **cell, "n": n, "depth": depth, "inputs": "identity", "role": "contrast", "bias": False}
             out.append(task(f"identity/nngp/d{depth}", {**base, "kind": "nngp"}, seed, 5, depth))
@@ -454,7 +454,9 @@ def _invariance_claim(rows, p) -> Claim:
     inv = sorted(_select(rows, role="invariance"), key=lambda r: p["invariance_scales"].index(r["scale"])
                  if r["scale"] in p["invariance_scales"] else 0)
     if len(inv) < 2:
-        return Claim("prior_scale_invariance", "equal laws", None, None, "needs >= 2 scales", "inconclusive")
+        return Claim("prior_scale_invariance", "equal laws", None, None,
+                     f"exact only for homogeneous activations ({', '.join(HOMOGENEOUS)}); not run for {p['activation']}",
+                     "inconclusive", "not applicable")
     ref = inv[0]
     meas, se, pred, pse = [], [], [], []
     for r in inv[1:]:
@@ -521,7 +523,7 @@ def _contrast_claims(rows, p) -> list[Claim]:
         ci = [min(lows), max(highs)]
         verdict = "pass" if min(lows) > 0.5 else ("fail" if any(h < 0.5 for h in highs) else "inconclusive")
         out.append(Claim("digits_limit_above_chance", "> 0.5", [r["test_acc_mean"] for r in lim], ci,
-                         rule=(f"every NNGP limit on the digits ({len(lim)} (cell, n, depth)) has its CI (Bonferroni, "
+                         rule=(f"every NNGP limit on the real inputs ({len(lim)} (cell, n, depth)) has its CI (Bonferroni, "
                                f"alpha = {p['alpha']:g}) above 1/2; any wholly below: fail"),
                          verdict=verdict, test=f"smallest lower CI end {min(lows):.3g} > 0.5"))
     return out
@@ -602,6 +604,7 @@ def _distance_panel(ax, rows, record):
     ax.plot([], [], color="gray", ls="--", lw=0.8, label="noise level 1.96 SE")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=1e-4)
     ax.set_xlabel("hidden width")
     ax.set_ylabel("distance to the limit")
     ax.set_title("G&C's distance to its NNGP limit\n(mean over cells, n and depth)", fontsize=8.5)
