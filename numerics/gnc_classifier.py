@@ -24,7 +24,9 @@ Two implementations of the same law:
      so survivors at n are re-tested on the next points and one pass gives every n of ``n_list``
      (P(fit n') = P(fit n) · P(fit n' | fit n));
   5. a memory budget in bytes fixes the chunk of draws held at once;
-  6. prior draws by numpy's PCG64 (``numerics.models.sample_prior_np``: the same law, about 2× faster than
+  6. lazy first-layer weights (MLPs): weights on input coordinates where the first block of training points
+     is zero are drawn only for the draws that survive that block (``_LazyFirstLayer``);
+  7. prior draws by numpy's PCG64 (``numerics.models.sample_prior_np``: the same law, about 2× faster than
      torch's CPU generator), seeded from the given torch generator.
   Both implementations compute in float64 throughout (no float32 pass is used, so no re-check is needed).
 - Test accuracies (and normalized losses) are measured on the first ``max_test_models`` accepted models per
@@ -41,7 +43,7 @@ from scipy import stats
 
 from numerics.datasets import Dataset
 from numerics.errors import require
-from numerics.models import sample_prior, sample_prior_np
+from numerics.models import prior_law, sample_prior, sample_prior_np
 from numerics.normalized_losses import NORMALIZATIONS, normalized_cross_entropy
 
 SYMMETRY_CONDITION = (
@@ -291,12 +293,14 @@ def guess_and_check(model, data: Dataset, *, prior: str, scale: float = 1.0, dra
                     memory_bytes: int = 64 * 2 ** 20, device="cpu", n_list=None, loss_bins=None, normalization=None,
                     symmetry: bool = True, early_reject: bool = True, max_test_models=None,
                     bias_scale: float | None = None, sampler: str = "numpy", chunk: int | None = None,
-                    keep_params: bool = False) -> list[GncClassifierResult]:
+                    keep_params: bool = False, lazy_inputs: bool = True) -> list[GncClassifierResult]:
     """G&C with the exact speed-ups of the module docstring; one result per n of ``n_list`` (sorted; None: the
     whole training set) and, with ``loss_bins`` [(lo, hi), …], per bin (n-major). ``symmetry`` applies to two
     classes only (:data:`SYMMETRY_CONDITION`). ``sampler="torch"`` draws the same numbers as
     :func:`plain_rejection` with the same ``chunk`` (tests compare draw by draw); ``chunk`` overrides the
-    memory budget; ``keep_params`` keeps the evaluated models' parameters (``result.params``)."""
+    memory budget; ``keep_params`` keeps the evaluated models' parameters (``result.params``);
+    ``lazy_inputs`` (MLPs, numpy sampler, early rejection) draws first-layer weights lazily
+    (:class:`_LazyFirstLayer`)."""
     _check_args(model, data, draws, normalization, max_test_models)
     require(sampler in ("numpy", "torch"), f"sampler must be numpy or torch, got {sampler!r}")
     require(memory_bytes >= 1 << 16, f"memory_bytes must be >= 65536, got {memory_bytes}")
@@ -312,31 +316,92 @@ def guess_and_check(model, data: Dataset, *, prior: str, scale: float = 1.0, dra
     rng = None
     if sampler == "numpy":
         rng = np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,), generator=generator)))
+    lazy = _LazyFirstLayer.setup(model, data, prior, scale, bias_scale, rng, blocks, device) if lazy_inputs else None
     done = 0
     while done < draws:
         b = min(chunk, draws - done)
-        if rng is not None:
+        if lazy is not None:
+            theta = lazy.sample(b)
+        elif rng is not None:
             theta = torch.from_numpy(sample_prior_np(model, prior, b, rng, scale=scale, bias_scale=bias_scale)).to(device)
         else:
             theta = sample_prior(model, prior, b, generator, scale=scale, bias_scale=bias_scale).to(device)
-        _one_chunk(model, theta, Xtr, ytr, ns, blocks, sym, col)
+        _one_chunk(model, theta, Xtr, ytr, ns, blocks, sym, col, lazy=lazy)
         done += b
     return col.results(int(draws), 2 if sym else 1)
 
 
-def _one_chunk(model, theta, Xtr, ytr, ns, blocks, sym, col) -> None:
-    """Early rejection with survivor compaction over ``blocks``; hands the survivors at every n to ``col``."""
+class _LazyFirstLayer:
+    """Exact lazy sampling of first-layer weights (MLPs). The first block of training points is zero outside
+    the set S of input coordinates where one of them is nonzero (digits: about 41 of 64 pixels for two
+    images), so the weights on the other coordinates do not affect the first block's decisions: every draw is
+    first made for the reduced network on S (one contiguous array, evaluated on the inputs restricted to S —
+    the same logits), and only the draws that survive the first block (about 20 % with the symmetry) get
+    their remaining first-layer weights and become full parameter vectors. Entries are independent, so this
+    is the same law as drawing everything at once."""
+
+    def __init__(self, model, prior, scale, bias_scale, rng, support, device):
+        from numerics.models import MLP
+        self.model, self.rng, self.device = model, rng, device
+        self.support = support
+        self.rest = np.setdiff1d(np.arange(model.in_dim), support)
+        self.h, self.d = model.widths[0], model.in_dim
+        self.reduced = MLP(support.size, model.widths, model.out_dim, model.activation, model.bias)
+        self.prior, self.scale, self.bias_scale = prior, scale, bias_scale
+        self.law = prior_law(model.blocks[0], prior, scale, bias_scale)
+
+    @classmethod
+    def setup(cls, model, data, prior, scale, bias_scale, rng, blocks, device):
+        from numerics.models import MLP
+        if rng is None or not isinstance(model, MLP) or len(blocks) < 2:
+            return None
+        support = np.flatnonzero(np.any(data.X_train[:blocks[0][1]] != 0, axis=0))
+        if support.size >= data.dim - 1:  # nothing to save
+            return None
+        return cls(model, prior, scale, bias_scale, rng, support, device)
+
+    def sample(self, b: int) -> torch.Tensor:
+        """(b, P_S) draws of the reduced network (first-layer weights on S only)."""
+        return torch.from_numpy(sample_prior_np(self.reduced, self.prior, b, self.rng, scale=self.scale,
+                                                bias_scale=self.bias_scale)).to(self.device)
+
+    def fill(self, reduced: torch.Tensor) -> torch.Tensor:
+        """Full parameter vectors (m, P) of the first block's survivors: their reduced draws plus fresh
+        first-layer weights on the coordinates outside S."""
+        m, h, d, s = reduced.shape[0], self.h, self.d, self.support.size
+        theta = torch.empty(m, self.model.n_params, dtype=reduced.dtype, device=reduced.device)
+        W = theta[:, :h * d].unflatten(1, (h, d))
+        W[:, :, torch.as_tensor(self.support)] = reduced[:, :h * s].unflatten(1, (h, s))
+        kind, w = self.law
+        draw = self.rng.random((m, h, d - s)) * (2 * w) - w if kind == "uniform" else self.rng.standard_normal((m, h, d - s)) * w
+        W[:, :, torch.as_tensor(self.rest)] = torch.from_numpy(draw).to(reduced.device)
+        theta[:, h * d:] = reduced[:, h * s:]
+        return theta
+
+
+def _one_chunk(model, theta, Xtr, ytr, ns, blocks, sym, col, lazy=None) -> None:
+    """Early rejection with survivor compaction over ``blocks``; hands the survivors at every n to ``col``.
+    With ``lazy``, ``theta`` holds reduced draws: the first block is evaluated by the reduced network on the
+    inputs restricted to S and its survivors are completed (``lazy.fill``) before anything else sees them."""
     orient = None  # +1: correct on every point so far; −1: wrong on every point so far (symmetry only)
     pending = list(enumerate(ns))
     for a, b in blocks:
         if theta.shape[0] == 0:
             break
-        m = margins(model, theta, Xtr[a:b], ytr[a:b])
+        if lazy is not None and a == 0:
+            m = margins(lazy.reduced, theta, Xtr[a:b][:, torch.as_tensor(lazy.support)], ytr[a:b])
+        else:
+            m = margins(model, theta, Xtr[a:b], ytr[a:b])
         if sym:
             if orient is None:
                 orient = torch.sign(m[:, 0])  # 0 (a tie) kills the draw in both orientations
             m = m * orient.unsqueeze(1)
         ok_prefix = torch.cummin(m > 0, dim=1).values  # ok_prefix[:, t]: fits every point a..a+t
+        if lazy is not None and a == 0:  # blocks are cut at every n: no n ends strictly inside this block
+            keep = ok_prefix[:, -1]
+            theta, ok_prefix = lazy.fill(theta[keep]), ok_prefix[keep]
+            if sym:
+                orient = orient[keep]
         while pending and pending[0][1] <= b:  # every n ending in this block (nested prefixes)
             i, n = pending.pop(0)
             fit = ok_prefix[:, n - a - 1]

@@ -1,9 +1,12 @@
 """The gradient-flow reference θ̇ = −∇L(θ) of full-batch GD, and helpers that relate GD iterates to it.
 
-Cohen et al. (2021, §3 and App. on gradient flow) integrate gradient flow with the classical Runge–Kutta
-method of order 4 and a step of 1/S(θ) (S the sharpness, re-measured along the way): with hS ≤ 1 every
+Cohen, Kaur, Li, Kolter, Talwalkar (2021, "Gradient descent on neural networks typically occurs at the edge
+of stability") integrate gradient flow with the classical Runge–Kutta method of order 4 and a step of 1/S(θ)
+(S the sharpness, re-measured along the way); this module does the same. With hS ≤ 1 every
 eigen-direction of the Hessian lies well inside RK4's stability region (hλ ≤ 2.78), so the integrator itself
-never oscillates. This module:
+never oscillates, as long as S does not grow by more than ×2.7 between two measurements (progressive
+sharpening is far slower). Measured in ``tests/test_gradient_flow.py``: at step 1/S the error is below 1 % of
+the distance travelled, and halving the step divides it by ≈ 16 (order 4). This module:
 
 - :func:`rk4_step`, :func:`integrate_fixed` (a fixed step: what the order test measures — the global error
   at a fixed horizon is O(h⁴));

@@ -1,7 +1,7 @@
 """Sharpness of a training loss: the top Hessian eigenvalue(s) by Lanczos on Hessian-vector products.
 
 Protocol of Cohen, Kaur, Li, Kolter, Talwalkar (2021, "Gradient descent on neural networks typically occurs
-at the edge of stability", §2): S(θ) = λ_max(∇²L(θ)) of the *full-batch* training loss L, computed by
+at the edge of stability"): S(θ) = λ_max(∇²L(θ)) of the *full-batch* training loss L, computed by
 Lanczos (here ARPACK's implicitly restarted Lanczos, ``scipy.sparse.linalg.eigsh``, ``which="LA"``: the
 largest *algebraic* eigenvalue, not the largest in modulus) on Hessian-vector products from torch autograd
 (double backprop), float64.

@@ -66,7 +66,8 @@ def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
     same test."""
     rng = np.random.default_rng(seed)
     prob = random_problem(m, m, 1, m + 1, rng)
-    fact = Factorization(m, m, m, 2, "linear", "normalized")
+    fact = Factorization(m, m, 3 * m, 2, "linear", "normalized")  # k = 3m: a well-conditioned Γ, so the test has
+    # power against the wrong covariance (near-singular Γ inflates the inner SEs: the k = m' defect below)
     geo = ang.geometry(prob)
     U = hidden_root(fact, 1, rng)
     log_w, _, _ = ang.inner_draws(geo, prob, np.repeat(U, 20_000, axis=0), 0.0, 1, None, None, rng)

@@ -16,14 +16,17 @@ from verify.engine import run_check
 TINY = ["--no-progress", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
         "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
         "--set", "lyapunov_chains=2000", "--set", "rip_study_n=15,20", "--set", "rip_study_draws=1",
-        "--set", "rip_restarts=4", "--set", "rip_n=", "--set", "limit_eps=0.02,0.03,0.05", "--set", "eps=0.05"]
+        "--set", "rip_restarts=4", "--set", "rip_n=", "--set", "limit_eps=0.02,0.03,0.05", "--set", "eps=0.05",
+        "--set", "informative_seeds=0"]
 POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_accept", "n_accepted", "ess",
               "method", "G_limit", "G_limit_se", "rip_delta2_lower", "rip_bound", "gd_gen_loss"}
 
 
 @pytest.mark.parametrize("args, message", [  # the depth check's own parameters (shared ones: test_cli.py)
     (["--set", "depths=1"], "depths"), (["--set", "linear_depths=0"], "linear_depths"),
-    (["--set", "eps=0"], "eps"), (["--set", "limit_eps=-0.1"], "limit_eps"),
+    (["--set", "eps=-0.01"], "eps"), (["--set", "limit_eps=-0.1"], "limit_eps"),
+    (["--set", "eps=0", "--set", "prior=gaussian"], "eps = 0 needs the angular estimator"),
+    (["--set", "eps=0", "--set", "width=3"], "width >= mp"), (["--set", "informative_fractions=2"], "informative"),
     (["--set", "method=smc"], "unknown method"), (["--set", "limit_method=mcmc"], "unknown limit_method"),
     (["--set", "n=25"], "n must be"), (["--set", "rip_n=30"], "rip_n"), (["--set", "rank=6"], "rank"),
     (["--set", "lyapunov_max_depth=30"], "lyapunov_max_depth"), (["--set", "width=1"], "width"),
@@ -68,7 +71,7 @@ def test_unnormalized_prior_is_not_reported_as_meeting_the_theorem():
     params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2, 16], "linear_depths": [],
               "seeds": 1, "draws": 60_000, "limit_draws": 200_000, "eps": [0.05], "limit_eps": [0.02, 0.03],
               "prior": "gaussian", "gd": False, "lyapunov_chains": 2000, "rip_study_n": [20],
-              "rip_study_draws": 1, "rip_restarts": 4, "rip_n": []}
+              "rip_study_draws": 1, "rip_restarts": 4, "rip_n": [], "informative_seeds": 0}
     record = run_check(dt, params, 0, progress=False)
     verdicts = claims_by_name(record)
     assert record.verdict == "fail"
@@ -92,7 +95,7 @@ def test_rank2_truth_is_not_reported_as_meeting_the_rank1_bound(tmp_path):
     save_problem(tmp_path / "rank2.npz", equal_rank2_problem(20, 5))
     params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2], "linear_depths": [],
               "seeds": 1, "draws": 20_000, "limit_draws": 1_000_000, "gd": False, "lyapunov_chains": 2000,
-              "rip_study_n": [20], "rip_study_draws": 1, "rip_restarts": 4}
+              "rip_study_n": [20], "rip_study_draws": 1, "rip_restarts": 4, "informative_seeds": 0}
     record = run_check(dt, params, 0, inputs={"problem": tmp_path / "rank2.npz"}, progress=False)
     verdicts = claims_by_name(record)
     assert record.verdict == "fail"
@@ -205,3 +208,14 @@ def test_local_law_rule():
     assert dt.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1).verdict == "fail"  # κ off by 10%
     assert dt.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1) is None  # not deep enough
     assert dt.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1).verdict == "fail"
+
+
+def test_the_rank1_limit_at_eps_zero_is_exact_zero_only_where_the_local_law_holds():
+    good = dt.limit_at_zero(dt._local_law(random_problem(5, 5, 1, 15, np.random.default_rng(0))))
+    assert good.G == 0.0 and good.G_se == 0.0 and good.eps == 0.0 and not np.isfinite(good.C)
+    bad = dt.limit_at_zero(dt._local_law(equal_rank2_problem(20, 5)))
+    assert np.isnan(bad.G)
+    # a theory value is never counted as a measurement of the bound
+    pts = limit_points(lambda e: 2 * e, eps=(0.0, 0.005, 0.01, 0.02), bound_factor=10)
+    assert dt.bound_claim("b", pts, 1e-3).test.startswith("max G/bound") and "at 6 points" in \
+        dt.bound_claim("b", pts, 1e-3).test

@@ -23,7 +23,8 @@ from scipy import stats
 
 from numerics.datasets import digits_task, random_labels
 from numerics.errors import UserInputError
-from numerics.gnc_classifier import (chunk_for_memory, guess_and_check, p_estimate, plain_rejection, _blocks)
+from numerics.gnc_classifier import (chunk_for_memory, guess_and_check, margins, p_estimate, plain_rejection,
+                                     _blocks)
 from numerics.models import make_model
 
 ALPHA = 1e-4
@@ -133,6 +134,27 @@ def test_memory_budget_does_not_change_the_law(seed):
     a = guess_and_check(model, ds, generator=gen(seed), memory_bytes=1 << 18, **kw)[0]
     b = guess_and_check(model, ds, generator=gen(seed + 1), memory_bytes=64 << 20, **kw)[0]
     assert min(two_sample(a, b).values()) > ALPHA
+
+
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2 ** 31), bias=st.booleans())
+def test_lazy_first_layer_weights_equal_plain_rejection_in_law(seed, bias):
+    ref, fast = _law_case(seed, bias=bias, n=6, symmetry=False, lazy_inputs=True)
+    assert min(two_sample(ref, fast).values()) > ALPHA
+
+
+def test_lazy_first_layer_returns_full_parameters_that_fit():
+    """The kept parameters (completed survivors, original coordinates) fit and reproduce the test accuracies."""
+    ds = digits_task((3, 8), 8, data_seed=0)
+    model = make_model("mlp", 64, 2, width=8, depth=2)
+    res = guess_and_check(model, ds, prior="uniform", draws=4000, generator=gen(0), n_list=[2, 6],
+                          keep_params=True, max_test_models=20)
+    X, y, Xt, yt = (torch.as_tensor(a) for a in (ds.X_train, ds.y_train, ds.X_test, ds.y_test))
+    for r in res:
+        theta = torch.as_tensor(r.params)
+        assert (margins(model, theta, X[:r.n], y[:r.n]) > 0).all()
+        np.testing.assert_allclose((margins(model, theta, Xt, yt) > 0).double().mean(1).numpy(), r.test_accs)
+        assert np.all(r.params[:, :8 * 64] != 0)  # every first-layer weight drawn
 
 
 def test_law_tests_reject_a_wrong_symmetry():

@@ -104,7 +104,7 @@ QUICK = {
     "informative_seeds": 1,  # problems of the informative RIP setting (0: none); spec §8
     "informative_m": 20,  # m = m' of that setting
     "informative_n": 200,
-    "informative_fractions": [0.1, 0.2, 0.5, 1.0],  # its eps: these fractions of the largest informative eps
+    "informative_fractions": [0.03, 0.1, 0.3],  # its eps: these fractions of the largest informative eps
     "local_fraction": 0.1,  # the local law is tested at eps <= local_fraction * lambda_min(H)
     "nested_particles": 500,
     "nested_moves": 20,
@@ -141,6 +141,7 @@ FULL = {
     "draws": 2_000_000,
     "limit_draws": 20_000_000,
     "rip_n": [16, 20, 24],
+    "informative_seeds": 3,
     "lyapunov_chains": 100_000,
     "lyapunov_min_depth": 100,
     "lyapunov_max_depth": 300,

@@ -8,7 +8,8 @@ A check module defines (besides ``NAME``, ``SUMMARY``, ``QUICK``, ``FULL``, ``va
 - ``judge(rows, params) -> list[Claim]`` and ``plot(record_dict, stem) -> list[Path]``: pure, re-runnable
   from a saved record (``python -m verify plot out/<check>.json``);
 - optionally ``prepare(params, inputs) -> params`` (fold a ``--data`` / ``--problem`` file into the
-  parameters before ``validate``) and ``INPUTS`` (the input files it accepts: ``"data"``, ``"problem"``).
+  parameters before ``validate``), ``INPUTS`` (the input files it accepts: ``"data"``, ``"problem"``) and
+  ``notes(rows, params) -> list[str]`` (diagnostics that are not claims, e.g. an effect too small to judge).
 
 The engine owns the loop: it submits the tasks to an executor (:mod:`verify.executors`), streams results back
 as they finish, appends each to the JSON-lines checkpoint at once (a rerun skips what is there, whichever
@@ -127,7 +128,8 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
     rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
                      progress=progress, desc=module.NAME)
     claims = module.judge(rows, params)
-    record = Record(check=module.NAME, claims=claims, params=params, seed=seed, points=rows,
+    notes = list(module.notes(rows, params)) if hasattr(module, "notes") else []
+    record = Record(check=module.NAME, claims=claims, params=params, seed=seed, points=rows, notes=notes,
                     execution=execution.to_dict())
     record.runtime_s = time.perf_counter() - start
     return record

@@ -116,6 +116,8 @@ FULL = {"classes": [], "pairs": 4, "seeds": 2, "widths": [2, 4, 8, 16, 32, 64, 1
 TYPES = {"classes": list}
 CONTROLS = ("none", "wrong_activation", "wrong_bias", "wrong_inputs")
 WRONG_ACTIVATION = {"relu": "linear", "linear": "relu", "tanh": "relu"}
+ROUNDING_SE = 1e-9
+HOMOGENEOUS = ("relu", "linear")  # positively homogeneous: the scale of a zero-bias net drops out of every sign
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -504,8 +506,10 @@ def _contrast_claims(rows, p) -> list[Claim]:
     out = []
     if ident:
         spread = max((r["kernel_offdiag_spread"] for r in ident if r["method"] == "nngp"), default=float("nan"))
+        # with balanced test labels the limit's accuracy is 1/2 in every draw (SE 0): floor the SEs at
+        # rounding level so that 0.5 − 1e-17 is not a "difference"
         claim = agree("identity_inputs_at_chance", [r["test_acc_mean"] for r in ident],
-                      [r["test_acc_se"] for r in ident], 0.5, alpha=p["alpha"],
+                      [max(r["test_acc_se"], ROUNDING_SE) for r in ident], 0.5, alpha=p["alpha"],
                       dof=[r.get("se_dof", np.inf) for r in ident],
                       what=(f"one-hot inputs (matrix factorization): NNGP limit and G&C at widths "
                             f"{sorted(r['width'] for r in ident if r['method'] == 'gnc_rb')} at chance 1/2; "
