@@ -11,8 +11,8 @@ threshold ε ``G(ε) = E[L_gen | L_train < ε]`` with its standard error ``sd / 
 (``numerics.smc``), ``nested`` (``numerics.nested``), ``angular`` (``numerics.angular``: exact for the normalized
 prior at every ε ≥ 0, including ε = 0) and ``auto``. ``auto`` starts with rbis for the gaussian prior with a
 Gaussian-linear last layer, angular for the normalized prior with Gaussian hidden layers, rejection otherwise,
-and redoes thresholds whose measured ESS is below ``min_ess`` with rbis → smc, angular → angular's tempered SMC
-(``method="angular_smc"``), rejection → nested.
+and redoes thresholds whose measured ESS is below ``min_ess`` with rbis → smc, angular → nested at ε > 0 and
+angular's tempered SMC (``method="angular_smc"``) at ε = 0, rejection → nested.
 
 Layering (issue #11): the shared type and helpers live in ``numerics.estimates``; the estimators import it,
 never this module; this module imports them. ``GncEstimate``, ``thresholds``, ``require_matching``,
@@ -61,7 +61,7 @@ def guess_and_check(problem: SensingProblem, fact: Factorization, eps, n_draws: 
 
 METHODS = ("auto", "rejection", "rbis", "smc", "nested", "angular", "angular_smc")
 DEFAULT_MIN_ESS = 100.0
-# auto's second method when the first's measured ESS is low
+# auto's second method when the first's measured ESS is low (angular: nested at eps > 0, angular_smc at eps = 0)
 FALLBACK = {"rbis": "smc", "angular": "angular_smc", "rejection": "nested"}
 DRAW_BUDGET_METHODS = ("rejection", "rbis", "angular")  # the methods sized by ``draws``; the others by ``options``
 
@@ -78,8 +78,9 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
     first and second method); ``angular`` takes only those. ``auto`` (see :func:`choose_method`) starts with rbis wherever the
     last layer is Gaussian and linear, angular for the normalized prior (k ≥ m'), rejection otherwise; then, at
     each ε whose *measured* effective sample size is below ``min_ess``, it redoes the estimate with the method
-    built for that regime (rbis → smc, angular → angular_smc: weights degenerate in narrow deep nets;
-    rejection → nested: too few accepted draws), passing it ``options``. Every estimate's ``note`` says what
+    built for that regime (rbis → smc: weights degenerate in narrow deep nets; angular → nested at ε > 0 and
+    angular_smc at ε = 0, the only method reaching it; rejection → nested: too few accepted draws), passing it
+    ``options``. Every estimate's ``note`` says what
     auto picked and why.
     """
     require(method in METHODS, f"unknown method {method!r}; known: {', '.join(METHODS)}")
@@ -111,8 +112,23 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
     method, why = choose_method(problem, fact, eps_list)
     first, second = rng.spawn(2)
     out = run(method, eps_list, first)
-    return redo_low_ess(out, min_ess, FALLBACK[method], why,
-                        lambda thresholds: run(FALLBACK[method], thresholds, second))
+    if method != "angular":
+        return redo_low_ess(out, min_ess, FALLBACK[method], why,
+                            lambda thresholds: run(FALLBACK[method], thresholds, second))
+
+    def redo_angular(thresholds: list[float]) -> list[GncEstimate]:
+        # measured (benchmarks/results_gncnum.md): at eps > 0 nested sampling beats angular_smc by orders of
+        # magnitude in effective samples/s at depth; eps = 0 is reachable by the angular methods only
+        positive, zero = second.spawn(2)
+        done = {}
+        if any(e > 0 for e in thresholds):
+            done.update(zip([e for e in thresholds if e > 0], run("nested", [e for e in thresholds if e > 0],
+                                                                  positive)))
+        if any(e == 0 for e in thresholds):
+            done[0.0] = run("angular_smc", [0.0], zero)[0]
+        return [done[e] for e in thresholds]
+
+    return redo_low_ess(out, min_ess, "nested (eps > 0) / angular_smc (eps = 0)", why, redo_angular)
 
 
 ANGULAR_OPTIONS = ("inner", "adapt_draws", "adapt_rounds", "orient")  # options only angular_is takes (inner: also

@@ -62,14 +62,13 @@ def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
 @given(seed=seeds, m=st.integers(3, 4))
 def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
     """At ε = 0 the mean inner weight is c_{D,n} ρ^{|B|−2} ∫_{S_0} ACG dσ, estimated independently by uniform points
-    of S_0 (z-test at Z); the same integral for a wrong covariance (Γ's eigenvalues reversed) is rejected by the
-    same test."""
+    of S_0 (z-test at Z). The hidden root is a fixed anisotropic one (Γ's eigenvalues 1 … 16, random eigenbasis):
+    a unit test of the inner estimator, with power against the wrong covariance (eigenvalues reversed), which
+    the same test must reject."""
     rng = np.random.default_rng(seed)
     prob = random_problem(m, m, 1, m + 1, rng)
-    fact = Factorization(m, m, 3 * m, 2, "linear", "normalized")  # k = 3m: a well-conditioned Γ, so the test has
-    # power against the wrong covariance (near-singular Γ inflates the inner SEs: the k = m' defect below)
     geo = ang.geometry(prob)
-    U = hidden_root(fact, 1, rng)
+    U = (np.geomspace(1.0, 4.0, m)[:, None] * np.linalg.qr(rng.standard_normal((m, m)))[0])[None]
     log_w, _, _ = ang.inner_draws(geo, prob, np.repeat(U, 20_000, axis=0), 0.0, 1, None, None, rng)
     w = np.exp(log_w)
     n, p, D = geo.n, geo.nb, m * m
@@ -92,18 +91,18 @@ def assert_agree(an, ref, ref_dof, what="G"):
     assert abs(getattr(an, value) - getattr(ref, value)) <= limit, (an, ref)
 
 
-@settings(max_examples=6)
+@settings(max_examples=4)
 @given(seed=seeds, k=st.integers(3, 4), d=st.integers(2, 3), act=st.sampled_from(["linear", "tanh"]))
 def test_angular_agrees_with_rejection_where_rejection_is_feasible(seed, k, d, act):
-    """3×3, n = 4, a threshold with P ≈ 3e-3 (rejection: 200,000 draws, ~600 accepted); angular: 3000 hidden
-    draws; G by the module's Welch rule, p as well where k > m' (known defect at k = m': see
+    """3×3, n = 4, a threshold with P ≈ 3e-3 (rejection: 200,000 draws, ~600 accepted); angular: 8000 hidden
+    draws (ESS ≥ 100 asserted; calibration at 3000 draws: ESS 47–727 over 24 seeds); G by the module's Welch rule, p as well where k > m' (known defect at k = m': see
     test_p_hat_at_k_equal_m_prime_is_biased_low)."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
     fact = Factorization(3, 3, k, d, act, "normalized")
     eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 3e-3))
     rj, = estimate(prob, fact, eps, method="rejection", draws=200_000, rng=rng)
-    an, = estimate(prob, fact, eps, method="angular", draws=3000, rng=rng)
+    an, = estimate(prob, fact, eps, method="angular", draws=8000, rng=rng, workers=2)
     assert an.method == "angular" and an.ess >= 100 and rj.n_accepted >= 200, (an, rj)
     assert_agree(an, rj, rj.n_accepted - 1)
     if k > fact.mp:
@@ -166,11 +165,11 @@ def test_eps_zero_is_the_intercept_of_the_small_eps_trend(seed):
     order of a smooth posterior mean (corrections O(ε²), below these SEs at the thresholds used)."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
-    fact = Factorization(3, 3, 3, 2, "linear", "normalized")
+    fact = Factorization(3, 3, 4, 2, "linear", "normalized")  # k > m' (the k = m' defect: see below)
     losses = prob.train_loss(sample(fact, 40_000, rng))
     ladder = [float(np.quantile(losses, q)) for q in (2e-3, 5e-3, 1e-2, 2e-2)]
     rj = estimate(prob, fact, ladder, method="rejection", draws=400_000, rng=rng)
-    zero, = estimate(prob, fact, 0.0, method="angular", draws=4000, rng=rng)
+    zero, = estimate(prob, fact, 0.0, method="angular", draws=8000, rng=rng, workers=2)
     fit = fit_linear(np.array(ladder), np.array([r.G for r in rj]), np.array([r.G_se for r in rj]) ** 2,
                      level=1 - ALPHA)
     assert zero.ess >= 100 and min(r.n_accepted for r in rj) >= 200, (zero, rj)

@@ -123,18 +123,19 @@ def test_auto_refuses_eps_zero_without_a_gaussian_linear_last_layer():
                  rng=np.random.default_rng(0))
 
 
-def test_auto_picks_angular_for_the_normalized_prior_and_hands_low_ess_to_angular_smc():
+def test_auto_picks_angular_for_the_normalized_prior_and_hands_low_ess_on():
     """k >= m': auto starts with the angular sampler at every eps >= 0 (eps = 0 included); with a budget of 50
-    hidden draws and min_ess = 1e6 no estimate can reach min_ess, so every threshold goes to angular_smc."""
+    hidden draws and min_ess = 1e6 no estimate can reach min_ess: eps = 0 goes to angular_smc, eps > 0 to nested."""
     prob = random_problem(3, 3, 1, 4, np.random.default_rng(0))
     fact = Factorization(3, 3, 3, 2, "linear", "normalized")
     first = estimate(prob, fact, [0.0, 0.05], method="auto", draws=400, rng=np.random.default_rng(1), min_ess=0,
                      options={"adapt_rounds": 0})
     assert [e.method for e in first] == ["angular", "angular"] and "angular-central-Gaussian" in first[0].note
     assert first[0].p_accept == 0.0 and first[1].p_accept > 0
-    low = estimate(prob, fact, [0.0], method="auto", draws=50, rng=np.random.default_rng(1), min_ess=1e6,
+    low = estimate(prob, fact, [0.05, 0.0], method="auto", draws=50, rng=np.random.default_rng(1), min_ess=1e6,
                    options={"adapt_rounds": 0, "particles": 50, "moves": 2, "replicates": 2, "inner": 2})
-    assert low[0].method == "angular_smc" and "-> angular_smc" in low[0].note and low[0].se_dof == 1
+    assert [e.method for e in low] == ["nested", "angular_smc"] and all(e.se_dof == 1 for e in low)
+    assert all("-> nested (eps > 0) / angular_smc (eps = 0)" in e.note for e in low)
 
 
 def test_a_refused_fallback_keeps_the_first_estimate_and_says_why():

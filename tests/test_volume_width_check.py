@@ -65,6 +65,10 @@ def test_tiny_run_keeps_the_record_contract(cli, tmp_path):
     limits = [r for r in rec["points"] if r["method"] == "nngp"]
     assert all(r["width"] is None and r["samples"] == 1000 for r in limits)
     assert {r["inputs"] for r in limits} == {"digits", "identity"}
+    for r in limits:  # the uniform prior's Monte Carlo first layer: its error is part of the limit's SE
+        mc = r["inputs"] == "digits"
+        assert (r["kernel_groups"] > 0) == mc and (r["kernel_bits_se"] > 0) == mc
+        assert r["bits_se"] >= r["sampling_bits_se"]
     names = {c["name"] for c in rec["claims"]}
     assert {"distance_shrinks", "bits_distance_shrinks", "prior_scale_invariance", "depth_hurts_gnc",
             "identity_inputs_at_chance", "digits_limit_above_chance", "gnc_flat_in_width"} <= names

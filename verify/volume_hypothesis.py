@@ -256,7 +256,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                                 {**common, **cell, "width": int(p["widths"][0]), "bias": bias, "kind": "poisoned",
                                  "n": n, "n_max": n + p["poison_count"], "runs": p["sgd_runs_chiang"]},
                                 seed, 6, ci, n, weight=max(1, p["sgd_runs_chiang"] * n // 4)))
-        if "gnc" in p["methods"]:
+        if "gnc" in p["methods"] and (p["dataset"] == "digits" or p.get("data_classes") == 2):  # the bound is for 2 classes
             base = {**common, **cell, "width": int(p["widths"][0]), "bias": bool(p["bias"][0])}
             for n in sorted(p["control_n"]):
                 out.append(task(f"control/{cell['label']}/s{cell['data_seed']}/n{n}",
@@ -737,10 +737,10 @@ def _plot_shapes(shapes, stem: Path) -> list[Path]:
             continue
         lin, zig = np.mean(f >= 0.9), np.mean(f <= 0.1)
         ax.hist(f, bins=bins, weights=np.full(f.size, 1 / f.size), histtype="step", lw=2, color=color,
-                label=f"{label}: {f.size} solutions, {100 * lin:.0f}% linear, {100 * zig:.0f}% zig-zag")
+                label=f"{label}\n{f.size} solutions: {100 * lin:.0f}% linear, {100 * zig:.0f}% zig-zag")
     ax.axvspan(0.9, 1.0, color="C2", alpha=0.1)
     ax.axvspan(0.0, 0.1, color="C3", alpha=0.1)
-    ax.set_xlabel("fraction of probes classified by x = 0 (1: linear, 0: zig-zag)")
+    ax.set_xlabel("share of probes on the x = 0 side\n(1: linear, 0: zig-zag)")
     ax.set_ylabel("fraction of solutions")
     ax.set_title(f"slab (n = {slabs[0]['n'] if slabs else '?'}): linear vs zig-zag solutions", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")

@@ -64,7 +64,8 @@ from numerics.models import ACTIVATIONS, MLP, PRIORS
 from numerics.orthant import orthant_posterior
 from numerics.protocols import PELEG_HEIN, run_protocol
 from numerics.trainers import accuracy
-from theory.nngp import GAUSSIAN_FIRST_LAYER, WIDTH_GROWING_PRIORS, nngp_kernel, one_hot_first_layer_moment
+from theory.nngp import (GAUSSIAN_FIRST_LAYER, WIDTH_GROWING_PRIORS, first_layer_moment, nngp_kernel,
+                         one_hot_first_layer_moment)
 from verify.engine import Task, task
 from verify.errors import require
 from verify.figures import new_figure, save_figure
@@ -262,30 +263,61 @@ def _row(tp: dict, ds: Dataset, method: str, **fields) -> dict:
             "n_test": int(ds.y_test.size), **fields}
 
 
+KERNEL_GROUPS = 8  # the Monte Carlo first layer in groups: their spread is the kernel's share of the SE
+
+
+def _limit_row(t: Task, tp: dict, ds: Dataset, control: str, start: float) -> dict:
+    """The NNGP limit: kernel, exact orthant posterior, and — for a Monte Carlo first layer — the kernel's
+    own Monte Carlo error, from the spread of the posterior over ``KERNEL_GROUPS`` independent group kernels
+    (common posterior random numbers; Var(est(mean)) ≈ Var_group(est)/groups to first order), added to the SE
+    with groups − 1 degrees of freedom (Welch)."""
+    X = np.vstack([ds.X_train, ds.X_test])
+    activation = WRONG_ACTIVATION[tp["activation"]] if control == "wrong_activation" else tp["activation"]
+    one_hot = tp["inputs"] == "identity" or control == "wrong_inputs"
+    gaussian = tp["prior"] in GAUSSIAN_FIRST_LAYER
+    kernel = dict(activation=activation, depth=tp["depth"], prior=tp["prior"], bias=tp["bias"], scale=tp["scale"],
+                  extra_bias=1.0 if control == "wrong_bias" else 0.0)
+    if one_hot and not gaussian:
+        firsts = [one_hot_first_layer_moment(X.shape[0], tp["prior"], activation)]
+    elif not gaussian:
+        per = max(1, tp["kernel_units"] // KERNEL_GROUPS)
+        firsts = [first_layer_moment(X, tp["prior"], activation, tp["bias"], scale=tp["scale"], units=per,
+                                     generator=t.torch_generator(1, g)) for g in range(KERNEL_GROUPS)]
+    else:
+        firsts = [None]
+    mc = len(firsts) > 1
+    K = nngp_kernel(X, **kernel, first_moment=None if firsts[0] is None else np.mean(firsts, axis=0))
+    post = orthant_posterior(K, ds.y_train, ds.y_test, samples=tp["limit_samples"], rng=t.rng(2))
+    kvar_acc = kvar_bits = 0.0
+    if mc:
+        parts = [orthant_posterior(nngp_kernel(X, **kernel, first_moment=f), ds.y_train, ds.y_test,
+                                   samples=max(1000, tp["limit_samples"] // KERNEL_GROUPS), rng=t.rng(3))
+                 for f in firsts]
+        kvar_acc = float(np.var([q.test_acc for q in parts], ddof=1)) / len(parts)
+        kvar_bits = float(np.var([q.bits for q in parts], ddof=1)) / len(parts)
+    acc_dof = welch_combination_dof([post.test_acc_se ** 2, kvar_acc], [np.inf, KERNEL_GROUPS - 1])
+    bits_dof = welch_combination_dof([post.bits_se ** 2, kvar_bits], [np.inf, KERNEL_GROUPS - 1])
+    off = K[~np.eye(K.shape[0], dtype=bool)]
+    return _row(tp, ds, "nngp", width=None, control=control, kernel_activation=activation,
+                test_acc_mean=post.test_acc, test_acc_se=float(np.sqrt(post.test_acc_se ** 2 + kvar_acc)),
+                se_dof=float(acc_dof), sampling_acc_se=post.test_acc_se, kernel_acc_se=float(np.sqrt(kvar_acc)),
+                log_p=post.log_p, log_p_se=post.log_p_se, bits=post.bits,
+                bits_se=float(np.sqrt(post.bits_se ** 2 + kvar_bits)), sampling_bits_se=post.bits_se,
+                kernel_bits_se=float(np.sqrt(kvar_bits)), bits_se_dof=float(bits_dof),
+                p_hat=float(math.exp(post.log_p)), samples=post.samples,
+                acceptance=post.acceptance, proposals=post.proposals,
+                kernel_offdiag_spread=float((off.max() - off.min()) / np.mean(np.diag(K))),
+                kernel_units=tp["kernel_units"] if mc else 0, kernel_groups=KERNEL_GROUPS if mc else 0,
+                runtime_s=time.perf_counter() - start)
+
+
 def compute(t: Task) -> list[dict]:
     tp = t.params
     control = tp.get("control", "none")
     ds = _dataset({**tp, "inputs": "identity"} if control == "wrong_inputs" else tp)
     start = time.perf_counter()
     if tp["kind"] == "nngp":
-        X = np.vstack([ds.X_train, ds.X_test])
-        activation = WRONG_ACTIVATION[tp["activation"]] if control == "wrong_activation" else tp["activation"]
-        one_hot = tp["inputs"] == "identity" or control == "wrong_inputs"
-        first = (one_hot_first_layer_moment(X.shape[0], tp["prior"], activation)
-                 if one_hot and tp["prior"] not in GAUSSIAN_FIRST_LAYER else None)
-        K = nngp_kernel(X, activation=activation, depth=tp["depth"], prior=tp["prior"], bias=tp["bias"],
-                        scale=tp["scale"], first_layer="prior", units=tp["kernel_units"],
-                        generator=t.torch_generator(1), first_moment=first,
-                        extra_bias=1.0 if control == "wrong_bias" else 0.0)
-        post = orthant_posterior(K, ds.y_train, ds.y_test, samples=tp["limit_samples"], rng=t.rng(2))
-        off = K[~np.eye(K.shape[0], dtype=bool)]
-        return [_row(tp, ds, "nngp", width=None, control=control, kernel_activation=activation, test_acc_mean=post.test_acc, test_acc_se=post.test_acc_se,
-                     se_dof=float("inf"), log_p=post.log_p, log_p_se=post.log_p_se, bits=post.bits,
-                     bits_se=post.bits_se, p_hat=float(math.exp(post.log_p)), samples=post.samples,
-                     acceptance=post.acceptance, proposals=post.proposals,
-                     kernel_offdiag_spread=float((off.max() - off.min()) / np.mean(np.diag(K))),
-                     kernel_units=tp["kernel_units"] if tp["prior"] not in GAUSSIAN_FIRST_LAYER and first is None else 0,
-                     runtime_s=time.perf_counter() - start)]
+        return [_limit_row(t, tp, ds, control, start)]
     if tp["kind"] == "gnc":
         res = rb_guess_and_check(ds, width=tp["width"], depth=tp["depth"], activation=tp["activation"],
                                  prior=tp["prior"], bias=tp["bias"], scale=tp["scale"], draws=tp["draws"],
@@ -324,13 +356,14 @@ def _limit_of(rows, r):
     return lim[0] if lim else None
 
 
-def _mean_difference(pairs, key="test_acc_mean", se_key="test_acc_se"):
-    """Mean over cells of a − b with its SE and Welch dof, from (row a, row b) pairs."""
+def _mean_difference(pairs, key="test_acc_mean", se_key="test_acc_se", dof_key="se_dof"):
+    """Mean over cells of a − b with its SE and Welch dof, from (row a, row b) pairs (a row without
+    ``dof_key`` uses its ``se_dof``)."""
     if not pairs:
         return float("nan"), float("nan"), float("nan")
     d = np.array([a[key] - b[key] for a, b in pairs])
     terms = np.array([[a[se_key] ** 2, b[se_key] ** 2] for a, b in pairs]).reshape(-1) / len(pairs) ** 2
-    dofs = np.array([[a.get("se_dof", np.inf), b.get("se_dof", np.inf)] for a, b in pairs]).reshape(-1)
+    dofs = np.array([[r.get(dof_key, r.get("se_dof", np.inf)) for r in ab] for ab in pairs]).reshape(-1)
     return float(d.mean()), float(np.sqrt(terms.sum())), float(welch_combination_dof(terms, dofs))
 
 
@@ -342,8 +375,8 @@ def width_distances(rows, n: int, depth: int, inputs: str = "digits") -> list[di
         pairs = [(r, _limit_of(rows, r)) for r in gnc if r["width"] == w]
         pairs = [(a, b) for a, b in pairs if b is not None]
         d, se, dof = _mean_difference(pairs)
-        db, dbse, _ = _mean_difference(pairs, "bits", "bits_se")
-        out.append({"width": w, "diff": d, "se": se, "dof": dof, "bits_diff": db, "bits_se": dbse})
+        db, dbse, bdof = _mean_difference(pairs, "bits", "bits_se", "bits_se_dof")
+        out.append({"width": w, "diff": d, "se": se, "dof": dof, "bits_diff": db, "bits_se": dbse, "bits_dof": bdof})
     return out
 
 
@@ -365,7 +398,7 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
                                  alpha=alpha, dof=last["dof"],
                                  what=f"acc_G&C − acc_NNGP at width {last['width']} (mean over cells)"))
         claims.append(equivalent(f"bits_approach_limit{tag}", last["bits_diff"], last["bits_se"], p["bits_tolerance"],
-                                 alpha=alpha, dof=last["dof"],
+                                 alpha=alpha, dof=last["bits_dof"],
                                  what=f"bits_G&C − (−log2 P(orthant)) at width {last['width']}"))
     claims.append(_invariance_claim(rows, p))
     claims.extend(_width_trend_claims(rows, p))
@@ -385,9 +418,11 @@ def pooled_distances(rows) -> list[dict]:
             continue
         terms = np.array([d["se"] ** 2 for d in ds]) / len(ds) ** 2
         bterms = np.array([d["bits_se"] ** 2 for d in ds]) / len(ds) ** 2
+        bdof = float(welch_combination_dof(bterms, [d["bits_dof"] for d in ds]))
         out.append({"width": w, "diff": float(np.mean([d["diff"] for d in ds])), "se": float(np.sqrt(terms.sum())),
                     "dof": float(welch_combination_dof(terms, [d["dof"] for d in ds])), "configs": len(ds),
-                    "bits_diff": float(np.mean([d["bits_diff"] for d in ds])), "bits_se": float(np.sqrt(bterms.sum()))})
+                    "bits_diff": float(np.mean([d["bits_diff"] for d in ds])), "bits_se": float(np.sqrt(bterms.sum())),
+                    "bits_dof": bdof})
     return out
 
 
@@ -400,8 +435,9 @@ def distance_fit(dist: list[dict], p: dict, key: str = "diff", se_key: str = "se
     res = resolved(dist, p["resolved_z"], key, se_key)
     if len(res) < 3:
         return None
+    dof_key = "dof" if key == "diff" else "bits_dof"
     return fit_loglog_slope([d["width"] for d in res], [abs(d[key]) for d in res], [d[se_key] for d in res],
-                            level=1 - p["alpha"], dof=min(d["dof"] for d in res))
+                            level=1 - p["alpha"], dof=min(d[dof_key] for d in res))
 
 
 def _distance_claim(name: str, dist: list[dict], p: dict, key: str = "diff", se_key: str = "se") -> Claim:
