@@ -37,7 +37,11 @@ def test_rao_blackwellized_gnc_equals_plain_rejection_in_law(seed, width, depth,
     rb = rb_guess_and_check(ds, width=width, depth=depth, prior=prior, bias=bias, draws=3000, proposals=4,
                             rng=np.random.default_rng(seed))
     model = MLP(ds.dim, [width] * depth, 2, "relu", bias)
-    plain = guess_and_check(model, ds, prior=prior, draws=40000, generator=torch.Generator().manual_seed(seed % 2 ** 62))[0]
+    # lazy_inputs=False: the lazy first layer of numerics.gnc_classifier draws the first-layer weights on the
+    # support with fan-in |S| instead of d under fan-in-scaled priors (reported to the lead; measured here:
+    # gaussian prior with biases, width 4, n = 4: p̂ 0.0088 against 0.0071 by brute force)
+    plain = guess_and_check(model, ds, prior=prior, draws=40000, generator=torch.Generator().manual_seed(seed % 2 ** 62),
+                            lazy_inputs=False)[0]
     assert abs(rb.p_hat - plain.p_hat) <= Z * np.hypot(rb.p_se, plain.p_se), (rb, plain.p_hat, plain.p_se)
     if plain.accepted >= 200 and rb.ess >= 100:
         assert abs(rb.test_acc_mean - plain.test_acc_mean) <= Z * np.hypot(rb.test_acc_se, plain.test_acc_se)
@@ -48,7 +52,7 @@ def test_rao_blackwellized_gnc_vs_rejection_can_fail():
     ds = digits_task((1, 7), 8, 0, n_test=40)
     rb = rb_guess_and_check(ds, width=256, depth=1, prior="kaiming_normal", draws=2000, rng=np.random.default_rng(1))
     plain = guess_and_check(MLP(ds.dim, [2], 2, "relu", False), ds, prior="kaiming_normal", draws=40000,
-                            generator=torch.Generator().manual_seed(1))[0]
+                            generator=torch.Generator().manual_seed(1), lazy_inputs=False)[0]
     assert abs(rb.p_hat - plain.p_hat) > Z * np.hypot(rb.p_se, plain.p_se)
 
 

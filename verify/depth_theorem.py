@@ -19,17 +19,22 @@ Claims and their rules (each at family-wise level ``alpha``, default 1e-3; all c
   is held to it, so it fails for the unnormalized prior (Fig 11), whose law is not the theorem's.
 - ``depth_gap_shrinks[linear, ε]``: the seed-mean gap ``Δ_d = G_d − G_∞`` has a negative slope of ``ln Δ_d``
   in d (generalized least squares with the covariance the shared G_∞ induces; (1 − alpha) CI below 0),
-  fitted on depths with ``Δ_d > 3 SE`` (≥ 3, else inconclusive). The decay rate is reported, not asserted.
+  fitted on depths with ``Δ_d > 3 SE`` (≥ 3, else inconclusive); a CI above 0 fails, one straddling 0 is
+  inconclusive. The decay rate is reported, not asserted.
 - ``limit_at_largest_depth[linear, ε]``: at the largest depth, G_d agrees with G_∞ per seed:
   ``Σ_seeds z² ≤ χ²_S(1 − alpha)``. Fails for the unnormalized prior, which tends to another limit.
 - ``limit_vanishes[n]``: for every seed, the weighted log-log slope of G_∞(ε) against ε over ``limit_eps``
   has its (1 − alpha/S) CI above 0, i.e. G_∞ → 0 as a power of ε (asymptotically 1; not asserted); any
-  seed with a flat or rising curve fails it. Fails for a clearly rank-2 W*, where rank-1 matrices cannot fit.
+  seed whose CI lies below 0 (a rising curve) fails it; a flat curve (CI straddling 0) is inconclusive.
 - ``rip_bound[n]`` (for each n of ``rip_n``, with rank-1 problems of their own, and for the main or ``--problem``
   problems where the bound applies): fails outright if some W* is not rank 1 (the bound is for rank-1 W*);
   otherwise, at every seed and ε where the
   optimizer's lower bound on the one-sided constant δ_2⁻ is < 1, ``G_∞ + z·SE ≤ m m' ε/((1 − δ_2⁻)|B|)``
-  (fail if ``G_∞ − z·SE`` exceeds it anywhere, else inconclusive). What this can and cannot claim: the
+  (fail if ``G_∞ − z·SE`` exceeds it anywhere, else inconclusive), per point by ``verify.rules.bound_claim``:
+  a bound that holds but is not below the problem's chance level is ``vacuous`` (all of the 5×5 settings); the
+  ``informative_seeds`` problems of ``theory.depth_theorem.informative_rip_setting`` (20×20, n = 200, rank 1,
+  ε a fraction of the largest ε whose bound is below chance) give ``rip_bound[n=200, 20x20]``, where the
+  claim is informative, with G_∞/bound reported. What this can and cannot claim: the
   bound's proof uses only ``(1 − δ_2⁻)‖X‖² ≤ ‖𝒜X‖²``; a lower bound on δ_2⁻ below 1 does not prove δ_2⁻ < 1,
   so the claim is conditional: *if* δ_2⁻ < 1, the inequality at our estimate implies the theorem's (the bound
   increases with δ), and a failure would not refute the theorem (δ may be underestimated). The two-sided
@@ -50,6 +55,18 @@ for differences, normal scores of equal tail probability in chi-square sums, ``v
 rule for fits: OLS with Welch–Satterthwaite dof below 100 dof), which reduce to the normal ones for rejection
 estimates with many accepted draws.
 Tanh and leaky ReLU G&C curves are recorded and drawn (outside the theorem) without a claim.
+ε = 0 (the theorem's limit; our extension): with the normalized prior and k ≥ m', ``eps`` may hold 0; those
+points are estimated by ``numerics.gnc.estimate(method="auto")`` (the exact angular-central-Gaussian importance
+sampler, angular_smc where its ESS is low), and the rank-1 limit there is ``G_∞(0) = 0`` exactly by the local law
+(:func:`limit_at_zero`), so ``depth_gap_shrinks[linear, eps=0]`` is the corollary's order of limits: G_d(0) → 0.
+G&C points with an ESS below ``limit_min_accepted`` are left out of the rules (their SEs are not trustworthy).
+
+Sweep (``verify.engine``): tasks ``limit/s/n`` (RIP constants and the rank-1 limit of one problem), ``depth/s/σ/d``
+(a G&C point and its GD run), ``informative/s``, ``lyapunov`` and ``rip_study/n``; the depth rows are joined to
+their limit rows by :func:`joined`. Each task draws only from its own streams; the problems come from the same
+streams as before the engine port, the estimates from new ones (parallelism moved from threads inside a point to
+tasks), so records agree with the pre-port ones within standard errors. The RIP facts of the run are stated by
+:func:`notes`. Figure presets (``--set figure=2|4|6|8|10|11``): :mod:`verify.gnc_figures`.
 With all predictions true, the false-failure rate is at most ``alpha`` per statistical claim.
 """
 from __future__ import annotations
@@ -325,9 +342,11 @@ def _depth_rows(t: Task) -> list[dict]:
     ests = estimate(prob, fact, positive, method=tp["method"], draws=tp["draws"], rng=t.rng(1),
                     sampler=tp["sampler"], workers=1, options=_nested_options(tp),
                     min_ess=tp["limit_min_accepted"]) if positive else []
-    if len(positive) < len(tp["eps"]):  # eps = 0: only the exact angular estimator reaches it
-        ests += estimate(prob, fact, 0.0, method=ZERO_METHOD, draws=tp["angular_draws"], rng=t.rng(3),
-                         sampler=tp["sampler"], workers=1)
+    if len(positive) < len(tp["eps"]):  # eps = 0: only the exact angular estimators reach it (auto: angular IS,
+        # redone by angular_smc where its ESS is below limit_min_accepted)
+        ests += estimate(prob, fact, 0.0, method="auto", draws=tp["angular_draws"], rng=t.rng(3),
+                         sampler=tp["sampler"], workers=1, options=_nested_options(tp),
+                         min_ess=tp["limit_min_accepted"])
     ests = sorted(ests, key=lambda e: tp["eps"].index(e.eps))
     gd = {"gd_gen_loss": float("nan")}
     if tp["gd"] and depth <= tp["gd_max_depth"]:
@@ -466,6 +485,9 @@ def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) ->
 def build_claims(points: list[dict], activations, p: dict, fit: SlopeFit | None = None) -> list[Claim]:
     alpha = p["alpha"]
     claims = []
+    # a G&C estimate with fewer than limit_min_accepted effective samples has no trustworthy standard error
+    points = [{**q, "G": float("nan")} if q["kind"] == "depth" and not q.get("ess", np.inf) >= p["limit_min_accepted"]
+              else q for q in points]
     if fit is not None:
         claims.append(lyapunov_claim(f"lyapunov_slope[k={p['width']}]", fit, log_ratio_slope(p["width"]), alpha))
     exact = [q for q in points if q["kind"] in ("depth", "limit") and np.isfinite(q["chance_closed_form"])
