@@ -348,7 +348,9 @@ class _LazyFirstLayer:
         self.h, self.d = model.widths[0], model.in_dim
         self.reduced = MLP(support.size, model.widths, model.out_dim, model.activation, model.bias)
         self.prior, self.scale, self.bias_scale = prior, scale, bias_scale
-        self.law = prior_law(model.blocks[0], prior, scale, bias_scale)
+        # the full network's laws: the reduced first layer has fan-in |S|, but its weights keep fan-in d's scale
+        self.laws = [prior_law(b, prior, scale, bias_scale) for b in model.blocks]
+        self.law = self.laws[0]
 
     @classmethod
     def setup(cls, model, data, prior, scale, bias_scale, rng, blocks, device):
@@ -363,7 +365,7 @@ class _LazyFirstLayer:
     def sample(self, b: int) -> torch.Tensor:
         """(b, P_S) draws of the reduced network (first-layer weights on S only)."""
         return torch.from_numpy(sample_prior_np(self.reduced, self.prior, b, self.rng, scale=self.scale,
-                                                bias_scale=self.bias_scale)).to(self.device)
+                                                bias_scale=self.bias_scale, laws=self.laws)).to(self.device)
 
     def fill(self, reduced: torch.Tensor) -> torch.Tensor:
         """Full parameter vectors (m, P) of the first block's survivors: their reduced draws plus fresh

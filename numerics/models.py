@@ -261,12 +261,16 @@ def sample_prior(model: _Model, prior: str, n: int, generator: torch.Generator, 
 
 
 def sample_prior_np(model: _Model, prior: str, n: int, rng: np.random.Generator, *, scale: float = 1.0,
-                    bias_scale: float | None = None) -> np.ndarray:
+                    bias_scale: float | None = None, laws: list | None = None) -> np.ndarray:
     """The same law as :func:`sample_prior`, drawn by a numpy ``rng`` into one float64 (n, P) array (numpy's
-    PCG64 is about twice as fast as torch's CPU generator; the G&C hot path uses it). Not the same numbers."""
+    PCG64 is about twice as fast as torch's CPU generator; the G&C hot path uses it). Not the same numbers.
+    ``laws`` (one :func:`prior_law` per block) overrides the blocks' own laws, e.g. for a sub-network whose
+    first layer sees only some inputs but must keep the full network's fan-in scaling."""
     _check_prior(prior, n, scale)
     out = np.empty((n, model.n_params))
-    laws = [prior_law(b, prior, scale, bias_scale) for b in model.blocks]
+    if laws is None:
+        laws = [prior_law(b, prior, scale, bias_scale) for b in model.blocks]
+    require(len(laws) == len(model.blocks), "internal: one law per parameter block")
     sizes = [math.prod(b.shape) for b in model.blocks]
     width = np.repeat([w for _, w in laws], sizes)
     kinds = {k for k, _ in laws}

@@ -21,7 +21,7 @@ from numerics.errors import UserInputError
 from numerics.factorization import Factorization, hidden_root, sample
 from numerics.gnc import estimate
 from numerics.problems import random_problem
-from verify.rules import fit_linear, welch_limit
+from verify.rules import welch_limit
 
 Z = 4.9
 ALPHA = 1e-4
@@ -37,16 +37,21 @@ def brute_force_band(prob, U, eps, draws, rng):
 
 
 @settings(max_examples=3)
-@given(seed=seeds, k=st.integers(3, 5), d=st.integers(2, 4))
+@given(seed=seeds, k=st.integers(4, 6), d=st.integers(2, 4))
 def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
     """Given U, the inner estimator's mean weight is P(L_train < ε | U) (z-test at Z) and its weighted L_gen
-    the conditional mean (z-test at Z, with the rejection side's SE)."""
+    the conditional mean (z-test at Z, with the rejection side's SE). U: the one of 8 prior draws with the largest
+    band mass in an independent pilot (so that the brute force accepts >= 100 draws). k > m' here: at k = m' the
+    inner estimate was measured biased for some U (seed 185, k = 3, d = 2: 0.0019 against 0.0006 ± 0.0003 by brute
+    force), the defect recorded in test_p_hat_at_k_equal_m_prime_is_biased_low."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
     fact = Factorization(3, 3, k, d, "linear", "normalized")
     eps = float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 0.02))
     geo = ang.geometry(prob)
-    U = hidden_root(fact, 1, rng)
+    candidates = hidden_root(fact, 8, rng)
+    pilot = [brute_force_band(prob, c, eps, 20_000, rng)[0] for c in candidates]
+    U = candidates[int(np.argmax(pilot))][None]
     log_w, f, ok = ang.inner_draws(geo, prob, np.repeat(U, 20_000, axis=0), eps, 1,
                                    ang.BandProposal(geo, prob, eps), None, rng)
     w = np.exp(log_w)
@@ -92,11 +97,12 @@ def assert_agree(an, ref, ref_dof, what="G"):
 
 
 @settings(max_examples=4)
-@given(seed=seeds, k=st.integers(3, 4), d=st.integers(2, 3), act=st.sampled_from(["linear", "tanh"]))
+@given(seed=seeds, k=st.integers(4, 5), d=st.integers(2, 3), act=st.sampled_from(["linear", "tanh"]))
 def test_angular_agrees_with_rejection_where_rejection_is_feasible(seed, k, d, act):
     """3×3, n = 4, a threshold with P ≈ 3e-3 (rejection: 200,000 draws, ~600 accepted); angular: 8000 hidden
-    draws (ESS ≥ 100 asserted; calibration at 3000 draws: ESS 47–727 over 24 seeds); G by the module's Welch rule, p as well where k > m' (known defect at k = m': see
-    test_p_hat_at_k_equal_m_prime_is_biased_low)."""
+    draws (ESS ≥ 100 asserted; calibration at 3000 draws: ESS 47–727 over 24 seeds); G and p by the module's Welch
+    rule. k > m' only: at k = m' the ESS falls below 100 at some seeds and p̂ is biased low (the defect recorded in
+    test_p_hat_at_k_equal_m_prime_is_biased_low; G agreed there in calibration: z mean 0.0, sd 0.9)."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
     fact = Factorization(3, 3, k, d, act, "normalized")
@@ -105,8 +111,7 @@ def test_angular_agrees_with_rejection_where_rejection_is_feasible(seed, k, d, a
     an, = estimate(prob, fact, eps, method="angular", draws=8000, rng=rng, workers=2)
     assert an.method == "angular" and an.ess >= 100 and rj.n_accepted >= 200, (an, rj)
     assert_agree(an, rj, rj.n_accepted - 1)
-    if k > fact.mp:
-        assert_agree(an, rj, rj.n_accepted - 1, "p")
+    assert_agree(an, rj, rj.n_accepted - 1, "p")
 
 
 @pytest.mark.slow
@@ -157,24 +162,43 @@ def test_angular_agrees_with_nested_at_the_paper_threshold(seed):
 
 
 @settings(max_examples=3)
-@given(seed=seeds)
-def test_eps_zero_is_the_intercept_of_the_small_eps_trend(seed):
-    """G(0) from the limit sphere S_0 vs the ε → 0 trend of rejection: a weighted linear fit of G(ε) over four
-    small thresholds (P ≈ 2e-3 … 2e-2, 400,000 draws) extrapolated to ε = 0; agreement within the Welch
-    interval at ALPHA of the fit's intercept SE (dof: fit's) and angular's SE. Linear in ε is the leading
-    order of a smooth posterior mean (corrections O(ε²), below these SEs at the thresholds used)."""
+@given(seed=seeds, k=st.integers(4, 5))
+def test_eps_zero_is_the_limit_of_the_band_estimates(seed, k):
+    """G(0) (points on S_0, a = a_0) and G(ε) at ε = 1e-3 × the prior's 2e-4 quantile (band proposal for a: a
+    different code path) agree within the Welch interval at ALPHA (both from one call: shared hidden draws make
+    the test conservative); each has ESS ≥ 100."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
-    fact = Factorization(3, 3, 4, 2, "linear", "normalized")  # k > m' (the k = m' defect: see below)
+    fact = Factorization(3, 3, k, 2, "linear", "normalized")
+    tiny = 1e-3 * float(np.quantile(prob.train_loss(sample(fact, 20_000, rng)), 2e-4))
+    zero, small = estimate(prob, fact, [0.0, tiny], method="angular", draws=4000, rng=rng, workers=2)
+    assert zero.ess >= 100 and small.ess >= 100, (zero, small)
+    assert abs(zero.G - small.G) <= welch_limit(zero.G_se, zero.se_dof, small.G_se, small.se_dof, ALPHA), (zero, small)
+
+
+@pytest.mark.slow
+@settings(max_examples=2)
+@given(seed=seeds)
+def test_eps_zero_is_the_intercept_of_the_small_eps_trend_of_rejection(seed):
+    """G(0) vs the ε → 0 trend of rejection: a weighted quadratic fit of G(ε) over five thresholds (P ≈ 2e-4 … 5e-3,
+    3·10^6 draws) extrapolated to ε = 0; agreement within the Welch interval at ALPHA of the intercept's SE (normal:
+    rejection SEs from hundreds to thousands of accepted draws) and angular's. Measured: the trend is clearly
+    curved over P ≈ 2e-3 … 2e-2 (a linear fit there missed G(0) by 0.03 at seed 562, where G(0) = 0.081 ± 0.002,
+    the quadratic intercept over this ladder 0.086 ± 0.004 and angular at each threshold matches rejection)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    fact = Factorization(3, 3, 4, 2, "linear", "normalized")
     losses = prob.train_loss(sample(fact, 40_000, rng))
-    ladder = [float(np.quantile(losses, q)) for q in (2e-3, 5e-3, 1e-2, 2e-2)]
-    rj = estimate(prob, fact, ladder, method="rejection", draws=400_000, rng=rng)
+    ladder = np.array([float(np.quantile(losses, q)) for q in (2e-4, 5e-4, 1e-3, 2e-3, 5e-3)])
+    rj = estimate(prob, fact, list(ladder), method="rejection", draws=3_000_000, rng=rng, workers=2)
     zero, = estimate(prob, fact, 0.0, method="angular", draws=8000, rng=rng, workers=2)
-    fit = fit_linear(np.array(ladder), np.array([r.G for r in rj]), np.array([r.G_se for r in rj]) ** 2,
-                     level=1 - ALPHA)
     assert zero.ess >= 100 and min(r.n_accepted for r in rj) >= 200, (zero, rj)
-    limit = welch_limit(zero.G_se, zero.se_dof, fit.intercept_se, max(fit.dof, 1.0), ALPHA)
-    assert abs(zero.G - fit.intercept) <= limit, (zero, fit)
+    se = np.array([r.G_se for r in rj])
+    X = np.vstack([np.ones_like(ladder), ladder, ladder ** 2]).T / se[:, None]
+    coef = np.linalg.lstsq(X, np.array([r.G for r in rj]) / se, rcond=None)[0]
+    intercept_se = float(np.sqrt(np.linalg.inv(X.T @ X)[0, 0]))
+    limit = welch_limit(zero.G_se, zero.se_dof, intercept_se, np.inf, ALPHA)
+    assert abs(zero.G - coef[0]) <= limit, (zero, coef, intercept_se)
 
 
 def test_angular_is_reproducible_and_eps_zero_reports_no_probability():

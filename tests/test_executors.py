@@ -16,8 +16,8 @@ from verify.errors import UserInputError
 from verify.executors import Execution
 from verify.report import _jsonable
 
-SMALL = dict(activations=["linear", "leaky_relu"], widths=[5, 40], extra_widths=[], seeds=2, draws=1500,
-             limit_samples=2000, gd=True, gd_steps=150)
+SMALL = dict(activations=["linear", "leaky_relu"], widths=[5, 20], extra_widths=[], seeds=1, draws=1000,
+             limit_samples=1000, gd=True, gd_steps=100)
 CLI_SMALL = ["--no-progress", "--set", "activations=linear", "--set", "widths=5,40", "--set", "extra_widths=",
              "--set", "seeds=1", "--set", "draws=1500", "--set", "limit_samples=2000", "--set", "gd_steps=100"]
 
@@ -42,7 +42,9 @@ def test_serial_pool_and_dask_give_identical_records(serial):
     assert pool.execution["workers"] == 2 and dask.execution["kind"] == "dask"
     assert comparable(pool) == comparable(serial)
     assert comparable(dask) == comparable(serial)
-    assert len(serial.points) == 2 * 2 * 2 * 2 + 2 * 2 * 2  # G&C rows (seed, σ, k, ε) + limit rows (seed, σ, ε)
+    seeds, acts, widths, eps = SMALL["seeds"], len(SMALL["activations"]), len(SMALL["widths"]), len(wt.QUICK["eps"])
+    # G&C rows (seed, σ, k, ε) + NNGP-limit rows (seed, σ, ε)
+    assert len(serial.points) == seeds * acts * widths * eps + seeds * acts * eps
 
 
 def test_another_seed_gives_another_record(serial):
