@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None,
                    help="a .npz file with X_train, y_train, X_test, y_test for the real-network checks")
     p.add_argument("--workers", type=int, default=None,
-                   help="parallel workers (default: the number of cores; 1 runs in this process)")
+                   help="parallel workers (default: the number of cores, or 1 for the short checks; 1 runs in this process)")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local process pool (default) or a Dask LocalCluster")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
@@ -94,7 +94,8 @@ def _run(args) -> int:
     params = apply_overrides(defaults, args.overrides, getattr(module, "TYPES", None))
     params["mode"] = "full" if args.full else "quick"
     checkpoint = args.out / f"{args.check}.partial.jsonl"
-    workers = args.workers if args.workers is not None else default_workers()
+    # short checks set DEFAULT_WORKERS = 1: spawning a worker (importing torch) costs more than they compute
+    workers = args.workers if args.workers is not None else getattr(module, "DEFAULT_WORKERS", default_workers())
     execution = Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
     if hasattr(module, "points"):
         record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},

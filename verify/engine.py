@@ -31,7 +31,7 @@ from verify.checkpoint import PointStore
 from verify.errors import UserInputError, require
 from verify.executors import Execution, open_executor, run_limited
 from verify.progress import log, progress_bar
-from verify.report import Record
+from verify.report import Record, jsonable
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
         with open_executor(execution) as pool:
             if pool is None:
                 for t in todo:
-                    rows = run_limited(compute, t)
+                    rows = jsonable(run_limited(compute, t))
                     store.put(t.key, rows)
                     results[t.key] = rows
                     bar.update(t.weight)
@@ -94,7 +94,7 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in finished:
                             t = futures[fut]
-                            rows = fut.result()
+                            rows = jsonable(fut.result())
                             store.put(t.key, rows)
                             results[t.key] = rows
                             bar.update(t.weight)

@@ -62,12 +62,13 @@ from verify.engine import task
 from verify.errors import require
 from verify.figures import save_figure
 from verify.report import Claim
-from verify.report import _jsonable as plain
+from verify.report import jsonable as plain
 from verify.rules import fit_loglog_slope, slope_within
 
 NAME = "modified_loss"
 SUMMARY = "Modified losses: IGR error orders and a²−b² identity, SGD modified flow, RMSProp lag term"
 INPUTS = ()
+DEFAULT_WORKERS = 1  # short: a spawned worker needs ~4 s to import torch, more than the points take
 
 QUICK = {
     "d": 3, "hidden": 2, "k": 1,  # two-layer linear network x -> W2 W1 x

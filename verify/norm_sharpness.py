@@ -82,7 +82,7 @@ from verify.engine import task
 from verify.errors import require
 from verify.figures import new_figure, save_figure
 from verify.report import Claim
-from verify.report import _jsonable as plain
+from verify.report import jsonable as plain
 from verify.rules import fit_loglog_slope, interval_verdict, slope_within
 
 NAME = "norm_sharpness"
@@ -104,6 +104,7 @@ QUICK = {
 FULL = {"grid_step": 0.004, "max_iter": 200000, "uv_samples": 5, "uv_dim": 12}
 TYPES = {"etas": list}
 INPUTS = ()
+DEFAULT_WORKERS = 1  # short: a spawned worker needs ~4 s to import torch, more than the points take
 
 HESSIAN_AUTOGRAD_TOL, HESSIAN_FD_TOL, TRACE_TOL = 1e-12, 1e-6, 1e-12
 LP_VALUE_TOL, LP_POINT_TOL = 1e-9, 1e-7

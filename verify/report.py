@@ -97,6 +97,11 @@ def versions() -> dict:
             "platform": platform.platform()}
 
 
+def jsonable(obj):
+    """``obj`` with numpy arrays/scalars as lists/Python numbers and NaN as None (what the record stores)."""
+    return _jsonable(obj)
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}

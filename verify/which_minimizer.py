@@ -76,12 +76,13 @@ from verify.engine import task
 from verify.errors import require
 from verify.figures import new_figure, save_figure
 from verify.report import Claim
-from verify.report import _jsonable as plain
+from verify.report import jsonable as plain
 from verify.sweeps import point_rng
 
 NAME = "which_minimizer"
 SUMMARY = "GD/SGD/AdaGrad limits on linearized nets, init-scale law A + C*alpha^2, linearization gap vs width"
 INPUTS = ()
+DEFAULT_WORKERS = 1  # short: a spawned worker needs ~4 s to import torch, more than the points take
 
 QUICK = {
     "problems": 3,  # A1: random linear problems
