@@ -13,7 +13,7 @@ from numerics.problems import SensingProblem, gaussian_measurements, random_prob
 from verify import depth_theorem as dt
 from verify.engine import run_check
 
-TINY = ["--no-progress", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
+TINY = ["--no-progress", "--workers", "1", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
         "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
         "--set", "lyapunov_chains=2000", "--set", "rip_study_n=15,20", "--set", "rip_study_draws=1",
         "--set", "rip_restarts=4", "--set", "rip_n=", "--set", "limit_eps=0.02,0.03,0.05", "--set", "eps=0.05",

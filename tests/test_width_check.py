@@ -8,7 +8,7 @@ from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
 from verify.engine import run_check
 
-TINY = ["--no-progress", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
+TINY = ["--no-progress", "--workers", "1", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
         "--set", "draws=4000", "--set", "gd=false", "--set", "limit_samples=5000"]
 POINT_KEYS = {"activation", "width", "depth", "seed", "eps", "G", "G_se", "C", "C_se", "chance_closed_form",
               "G_limit", "p_accept", "n_accepted", "n_draws", "gd_gen_loss"}
