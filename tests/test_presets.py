@@ -119,7 +119,7 @@ def test_scope_verdict_uses_the_applicable_claims_and_flags_a_guard_violation():
 
 
 def test_a_width_preset_run_records_its_scope_and_draws_the_paper_figure(cli, tmp_path):
-    record = cli.record("width_theorem", tmp_path, "--no-progress", "--workers", "1", "--set", "figure=3", "--set", "widths=5,40",
+    record = cli.record("width_theorem", tmp_path, "--no-progress", "--workers", "1", "--set", "figure=3", "--set", "widths=5,40", "--set", "extra_widths=",
                         "--set", "seeds=2", "--set", "draws=1500", "--set", "limit_samples=2000",
                         "--set", "gd_steps=200", "--set", "activations=linear,tanh")
     assert record["params"]["scope"]["figure"] == 3 and record["params"]["gd_momentum"] == 0.9

@@ -90,7 +90,7 @@ from verify.errors import UserInputError, require
 from verify.report import Claim
 from verify.rules import SlopeFit, agree, agree_chi2, bound_claim as _bound_claim, fit_linear, interval_verdict, t_quantile
 from verify.sweeps import gd_claim as _gd_claim
-from verify.sweeps import dof_of, gd_point, paper_figure, point_rng, select
+from verify.sweeps import dof_of, finite, gd_point, numeric, paper_figure, point_rng, select
 
 NAME = "depth_theorem"
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
@@ -388,6 +388,7 @@ def joined(rows: list[dict]) -> list[dict]:
     """Every row, the ``depth`` rows with their problem's rank-1 limit (``G_limit``, ``G_limit_se``,
     ``G_limit_dof``) and RIP fields joined in from the ``limit`` row of the same (seed, n, ε); rows ordered by
     kind as the figure and the claims read them."""
+    rows = numeric(rows)
     limits = {(q["seed"], q["n"], q["eps"]): q for q in rows if q["kind"] == "limit"}
     out = []
     for q in rows:
@@ -513,7 +514,7 @@ def build_claims(points: list[dict], activations, p: dict, fit: SlopeFit | None 
         claims.append(vanishing_claim(f"limit_vanishes[{tag}]", pts, alpha))
         # the rip_n and informative problems exist for the bound; others get the claim where it applies or W*
         # violates it
-        if n in p["rip_n"] or tag != f"n={n}" or any(q["rip_bound"] is not None or q["w_star_rank"] != 1
+        if n in p["rip_n"] or tag != f"n={n}" or any(finite(q["rip_bound"]) or q["w_star_rank"] != 1
                                                       for q in pts):
             claims.append(bound_claim(f"rip_bound[{tag}]", pts, alpha))
         local = local_law_claim(f"local_law[{tag}]", pts, alpha, p["local_fraction"])
@@ -633,7 +634,7 @@ def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
         return Claim(name=name, predicted="G_inf <= bound (rank-1 W*)", measured=None, ci=None, verdict="fail",
                      rule=f"the rank-1 bound needs a rank-1 W*; this run has W* of rank {higher}: not met",
                      test=f"rank(W*) = {higher} != 1")
-    usable = [q for q in pts if q["rip_bound"] is not None and q["eps"] > 0 and np.isfinite(q["G"])
+    usable = [q for q in pts if finite(q["rip_bound"]) and q["eps"] > 0 and np.isfinite(q["G"])
               and np.isfinite(q["G_se"])]  # eps = 0 holds the local law's exact 0, not a measurement
     rule = ("G_inf(eps) vs m m' eps / ((1 - delta_2^-)|B|) at every seed and eps where the optimizer's lower bound "
             "on delta_2^- is < 1 (conditional check: a lower bound < 1 does not prove RIP; the bound increases "

@@ -12,6 +12,16 @@ def point_rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)))
 
 
+def numeric(rows: list[dict]) -> list[dict]:
+    """Rows with JSON's ``None`` (how the engine and the records store NaN) turned back into NaN."""
+    return [{k: (float("nan") if v is None else v) for k, v in q.items()} for q in rows]
+
+
+def finite(v) -> bool:
+    """A number that is neither None (NaN in a JSON row) nor non-finite."""
+    return v is not None and bool(np.isfinite(v))
+
+
 def select(points: list[dict], **match) -> list[dict]:
     return [q for q in points if all(q[k] == v for k, v in match.items())]
 

@@ -61,7 +61,7 @@ from verify.figures import new_figure, save_figure
 from verify.report import Claim
 from verify.rules import (agree, agree_chi2, fit_loglog_slope, interval_verdict, slope_negative, t_quantile,
                           welch_combination_dof)
-from verify.sweeps import chance_of, dof_of, gd_claim, gd_point, paper_figure, point_rng, select
+from verify.sweeps import chance_of, dof_of, gd_claim, gd_point, numeric, paper_figure, point_rng, select
 
 NAME = "width_theorem"
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
@@ -247,6 +247,7 @@ LIMIT_FIELDS = ("G_limit", "G_limit_se", "chance_limit")
 def joined(rows: list[dict]) -> list[dict]:
     """The G&C point rows with their (seed, σ, d, ε) NNGP limit joined in (NaN where there is none, e.g. the
     normalized prior) — the point records of the check, as one row per point."""
+    rows = numeric(rows)
     limits = {(q["seed"], q["activation"], q["depth"], q["eps"]): q for q in rows if q.get("kind") == "limit"}
     nan = {f: float("nan") for f in LIMIT_FIELDS}
     out = []
