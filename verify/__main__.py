@@ -8,9 +8,7 @@ Exit codes: 0 the verdict is ``pass``; 1 ``fail``, ``inconclusive`` or ``vacuous
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
-import time
 from pathlib import Path
 
 from verify import checks
@@ -97,16 +95,8 @@ def _run(args) -> int:
     # short checks set DEFAULT_WORKERS = 1: spawning a worker (importing torch) costs more than they compute
     workers = args.workers if args.workers is not None else getattr(module, "DEFAULT_WORKERS", default_workers())
     execution = Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
-    if hasattr(module, "points"):
-        record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},
-                           execution=execution, checkpoint=checkpoint, progress=not args.no_progress)
-    else:  # a check not yet ported to the engine
-        require(args.data is None, f"--data is not used by {args.check}")
-        module.validate(params)
-        start = time.perf_counter()
-        extra = {"checkpoint": checkpoint} if "checkpoint" in inspect.signature(module.run).parameters else {}
-        record = module.run(params, args.seed, problem=args.problem, progress=not args.no_progress, **extra)
-        record.runtime_s = time.perf_counter() - start
+    record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},
+                       execution=execution, checkpoint=checkpoint, progress=not args.no_progress)
     json_path = args.out / f"{args.check}.json"
     record.write_json(json_path)
     figures = module.plot(record.to_dict(), args.out / args.check)
