@@ -317,7 +317,7 @@ def inner_draws(geo: AngularGeometry, problem: SensingProblem, U: np.ndarray, ep
                 band: BandProposal | None, center: np.ndarray | None, rng: np.random.Generator):
     """Per hidden draw: log of the mean weight over ``inner`` points, the weighted mean L_gen and the mask of
     resolved spectra (module doc). ``center`` (linear σ only) switches the eigenbasis proposal on."""
-    Bn, m, mp = len(U), problem.shape[0], problem.shape[1]
+    Bn, m = len(U), problem.shape[0]
     n, p, D = geo.n, geo.nb, geo.n + geo.nb
     lam, V, ok_gram = gram_spectrum(U)
     Z = Bn * inner

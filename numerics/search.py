@@ -46,6 +46,18 @@ class _Objective:
         return ok
 
 
+def _start(model, X, y, normalization, loss_bin, X_ref, theta0, r0):
+    """What both searches start from: the objective, the runs' parameters, losses, fit flags, step counts and
+    radii."""
+    obj = _Objective(model, X, y, normalization, loss_bin, X_ref)
+    theta = theta0.clone()
+    loss = obj(theta)
+    done = obj.done(theta, loss)
+    steps = torch.zeros(theta.shape[0], dtype=torch.int64)
+    r = torch.full((theta.shape[0],), float(r0), dtype=theta.dtype, device=theta.device)
+    return obj, theta, loss, done, steps, r
+
+
 def pattern_search(model, X: torch.Tensor, y: torch.Tensor, theta0: torch.Tensor, generator: torch.Generator, *,
                    r0: float = 0.5, max_sweeps: int = 20, normalization: str = "frobenius", loss_bin=None,
                    X_ref: torch.Tensor | None = None) -> SearchResult:
@@ -56,13 +68,8 @@ def pattern_search(model, X: torch.Tensor, y: torch.Tensor, theta0: torch.Tensor
     at these sizes (MLP 64-32-2, n <= 32: the step is bound by per-operation overhead, not arithmetic), so it
     is not used."""
     require(r0 > 0 and max_sweeps >= 1, f"pattern search needs r0 > 0 and max_sweeps >= 1, got {r0}, {max_sweeps}")
-    obj = _Objective(model, X, y, normalization, loss_bin, X_ref)
-    theta = theta0.clone()
+    obj, theta, loss, done, steps, r = _start(model, X, y, normalization, loss_bin, X_ref, theta0, r0)
     R, P = theta.shape
-    loss = obj(theta)
-    done = obj.done(theta, loss)
-    steps = torch.zeros(R, dtype=torch.int64)
-    r = torch.full((R,), float(r0), dtype=theta.dtype, device=theta.device)
     rows = torch.arange(R, device=theta.device)
     for _ in range(max_sweeps):
         if done.all():
@@ -98,13 +105,8 @@ def random_greedy(model, X: torch.Tensor, y: torch.Tensor, theta0: torch.Tensor,
     """Batched random greedy search from ``theta0`` (R, P): ``candidates`` (= M − 1) Gaussian moves per step."""
     require(r0 > 0 and candidates >= 1 and patience >= 1 and max_steps >= 1,
             "random greedy needs r0 > 0 and candidates, patience, max_steps >= 1")
-    obj = _Objective(model, X, y, normalization, loss_bin, X_ref)
-    theta = theta0.clone()
+    obj, theta, loss, done, steps, r = _start(model, X, y, normalization, loss_bin, X_ref, theta0, r0)
     R, P = theta.shape
-    loss = obj(theta)
-    done = obj.done(theta, loss)
-    steps = torch.zeros(R, dtype=torch.int64)
-    r = torch.full((R,), float(r0), dtype=theta.dtype, device=theta.device)
     fails = torch.zeros(R, dtype=torch.int64, device=theta.device)
     rows = torch.arange(R, device=theta.device)
     for _ in range(max_steps):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.datasets import (TRAIN_POOL, digits_pairs, digits_task, kink, load_npz, random_labels, slab,
+from numerics.datasets import (digits_pairs, digits_task, kink, load_npz, random_labels, slab,
                                standardize)
 from numerics.errors import UserInputError
 

@@ -244,7 +244,6 @@ def compute(t) -> list[dict]:
 
 
 def sgd_point(t, device) -> dict:
-    import torch
     from numerics.regularizers import batch_gradients, fixed_partition, sgd_regularizer
     from numerics.trainers import LossGoal, Optimizer, accuracy, full_loss, train
     p = t.params

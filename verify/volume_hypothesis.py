@@ -209,8 +209,9 @@ def _unbinned(r) -> bool:
 # ----------------------------------------------------------------------------------------------------
 # Tasks
 # ----------------------------------------------------------------------------------------------------
-def _cells(p: dict, seed: int) -> list[dict]:
-    """The (pair, data seed) cells: digit pairs drawn by the master seed, an explicit pair, or the file."""
+def cells(p: dict, seed: int) -> list[dict]:
+    """The (pair, data seed) cells: digit pairs drawn by the master seed, an explicit pair, or the file
+    (shared with ``volume_width``: same parameter names ``dataset``, ``classes``, ``pairs``, ``seeds``)."""
     if p["dataset"] == "file":
         return [{"pair": None, "data_seed": 0, "label": "file"}]
     if p["classes"]:
@@ -226,7 +227,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                                 "max_accepted", "loss_bins")}
     common["data_file"] = p.get("data_file")
     out = []
-    for ci, cell in enumerate(_cells(p, seed)):
+    for ci, cell in enumerate(cells(p, seed)):
         for wi, width in enumerate(p["widths"]):
             for bi, bias in enumerate(p["bias"]):
                 base = {**common, **cell, "width": int(width), "bias": bool(bias), "n_max": ns[-1]}

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics.datasets import Dataset, digits_pairs, digits_task, load_npz
+from numerics.datasets import Dataset, digits_task, load_npz
 from numerics.gnc_width import rb_guess_and_check
 from numerics.models import ACTIVATIONS, MLP, PRIORS
 from numerics.orthant import orthant_posterior
@@ -69,6 +69,7 @@ from theory.nngp import (GAUSSIAN_FIRST_LAYER, WIDTH_GROWING_PRIORS, first_layer
 from verify.engine import Task, task
 from verify.errors import require
 from verify.figures import new_figure, save_figure
+from verify.volume_hypothesis import cells
 from verify.report import Claim
 from verify.rules import (agree, equivalent, fit_loglog_slope, interval_verdict, slope_negative, t_quantile,
                           welch_combination_dof)
@@ -194,16 +195,6 @@ def _widths(p: dict, depth: int) -> list[int]:
 # ----------------------------------------------------------------------------------------------------
 # Tasks
 # ----------------------------------------------------------------------------------------------------
-def _cells(p: dict, seed: int) -> list[dict]:
-    if p["dataset"] == "file":
-        return [{"pair": None, "data_seed": 0, "label": "file"}]
-    if p["classes"]:
-        pairs = [tuple(int(c) for c in p["classes"])]
-    else:
-        pairs = digits_pairs(p["pairs"], np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))))
-    return [{"pair": list(pr), "data_seed": s, "label": f"{pr[0]}v{pr[1]}"} for pr in pairs for s in range(p["seeds"])]
-
-
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     common = {k: p[k] for k in ("activation", "prior", "scale", "bias", "proposals", "limit_samples",
                                 "kernel_units", "sgd_runs", "sgd_epochs", "n_test")}
@@ -212,7 +203,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     out = []
     ns = sorted(int(n) for n in p["n_train"])
     depths = sorted(int(d) for d in p["depth"])
-    for ci, cell in enumerate(_cells(p, seed)):
+    for ci, cell in enumerate(cells(p, seed)):
         for ni, n in enumerate(ns):
             for depth in depths:
                 base = {**common, **cell, "n": n, "depth": depth, "inputs": "digits", "role": "sweep"}
@@ -225,7 +216,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                                     2, ci, ni, depth, w, weight=max(1, dr * w * depth // 65536)))
                     out.append(task(f"sgd/{key}/w{w}", {**base, "kind": "sgd", "width": w}, seed, 3, ci, ni, depth, w,
                                     weight=max(1, p["sgd_runs"] * p["sgd_epochs"] * n // 200)))
-    cell, n = _cells(p, seed)[0], ns[-1]
+    cell, n = cells(p, seed)[0], ns[-1]
     base = {**common, **cell, "n": n, "depth": 1, "inputs": "digits", "role": "invariance",
             "bias": bool(p["invariance_bias"]), "width": int(p["invariance_width"]),
             "draws": draws_at(p, int(p["invariance_width"]))}
