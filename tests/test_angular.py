@@ -36,6 +36,7 @@ def brute_force_band(prob, U, eps, draws, rng):
     return acc.mean(), np.sqrt(acc.mean() / draws), gen[acc]
 
 
+@pytest.mark.slow
 @settings(max_examples=3)
 @given(seed=seeds, k=st.integers(4, 6), d=st.integers(2, 4))
 def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
@@ -43,7 +44,10 @@ def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
     the conditional mean (z-test at Z, with the rejection side's SE). U: the one of 8 prior draws with the largest
     band mass in an independent pilot (so that the brute force accepts >= 100 draws). k > m' here: at k = m' the
     inner estimate was measured biased for some U (seed 185, k = 3, d = 2: 0.0019 against 0.0006 ± 0.0003 by brute
-    force), the defect recorded in test_p_hat_at_k_equal_m_prime_is_biased_low."""
+    force), the defect recorded in test_p_hat_at_k_equal_m_prime_is_biased_low. Slow tier: at k > m' too it fails
+    for some drawn seeds (a fresh CI run: seed 8016, k = 4, d = 3 gave 0.037 against 0.066 ± 0.002, i.e. heavy-tailed
+    weights whose SE hides the bias), recorded by test_band_mass_defect_at_k_above_m_prime; so ``auto`` uses the
+    angular estimator only at ε = 0."""
     rng = np.random.default_rng(seed)
     prob = random_problem(3, 3, 1, 4, rng)
     fact = Factorization(3, 3, k, d, "linear", "normalized")
@@ -61,6 +65,14 @@ def test_band_mass_given_the_hidden_root_matches_exact_prior_draws(seed, k, d):
     G = np.sum(w * f) / w.sum()
     G_se = np.sqrt(np.sum(w ** 2 * (f - G) ** 2)) / w.sum()
     assert abs(G - gen.mean()) <= Z * np.hypot(G_se, gen.std() / np.sqrt(gen.size)), (G, gen.mean())
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="known defect: heavy-tailed band weights, biased with a misleading SE")
+def test_band_mass_defect_at_k_above_m_prime():
+    """The case a fresh CI run drew (seed 8016, k = 4, d = 3): the band estimate given U is 12 SEs from brute force.
+    Strict xfail: it turns into a failure (XPASS) once the band proposal is fixed, so the record cannot go stale."""
+    test_band_mass_given_the_hidden_root_matches_exact_prior_draws.hypothesis.inner_test(seed=8016, k=4, d=3)
 
 
 @settings(max_examples=3)

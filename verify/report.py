@@ -122,7 +122,7 @@ def format_claims(record: Record) -> str:
     rows = [("claim", "test", "verdict")]
     for c in record.claims:
         rows.append((c.name, statement(c), c.verdict.upper()))
-    widths = [min(max(len(r[i]) for r in rows), w) for i, w in enumerate((52, 64, 12))]
+    widths = [min(max(len(r[i]) for r in rows), w) for i, w in enumerate((60, 70, 12))]
     lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"verdict: {record.verdict.upper()}  ({record.check}, {record.runtime_s:.1f} s)")
