@@ -148,3 +148,26 @@ def test_task_streams_are_independent():
     a, b = t.rng().normal(size=1000), t.rng(1).normal(size=1000)
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.2
     assert np.array_equal(t.rng().normal(size=5), task("k2", {"other": 1}, 9, 1, 2).rng().normal(size=5))
+
+
+def nan_compute(t: Task) -> list[dict]:
+    return [{"x": float("nan"), "y": np.float64(2.0), "z": np.arange(2)}]
+
+
+def test_rows_reach_judge_as_plain_numbers_with_nan_kept(tmp_path):
+    """Judges do arithmetic on rows: NaN must stay a float (a None broke volume_hypothesis's judge), numpy
+    values become Python ones, and a resumed row equals a computed one."""
+    rows = run_tasks([task("a", {}, 0)], nan_compute, progress=False)
+    assert np.isnan(rows[0]["x"]) and type(rows[0]["y"]) is float and rows[0]["z"] == [0, 1]
+    ckpt = tmp_path / "c.jsonl"
+    marker = tmp_path / "fail"
+    marker.write_text("")
+    tasks = [task("a", {"i": 0}, 0), task("b", {"i": 1, "marker": str(marker), "fail_at": 1}, 0)]
+
+    def compute(t):
+        return toy_compute(t) if t.key == "b" else nan_compute(t)
+    with pytest.raises(RuntimeError):
+        run_tasks(tasks, compute, checkpoint=ckpt, identity={}, progress=False)
+    marker.unlink()
+    resumed = run_tasks(tasks, compute, checkpoint=ckpt, identity={}, progress=False)
+    assert np.isnan(resumed[0]["x"]) and resumed[0]["z"] == [0, 1]

@@ -82,7 +82,7 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
         with open_executor(execution) as pool:
             if pool is None:
                 for t in todo:
-                    rows = jsonable(run_limited(compute, t))
+                    rows = jsonable(run_limited(compute, t), keep_nan=True)
                     store.put(t.key, rows)
                     results[t.key] = rows
                     bar.update(t.weight)
@@ -94,7 +94,7 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in finished:
                             t = futures[fut]
-                            rows = jsonable(fut.result())
+                            rows = jsonable(fut.result(), keep_nan=True)
                             store.put(t.key, rows)
                             results[t.key] = rows
                             bar.update(t.weight)

@@ -97,22 +97,24 @@ def versions() -> dict:
             "platform": platform.platform()}
 
 
-def jsonable(obj):
-    """``obj`` with numpy arrays/scalars as lists/Python numbers and NaN as None (what the record stores)."""
-    return _jsonable(obj)
+def jsonable(obj, *, keep_nan: bool = False):
+    """``obj`` with numpy arrays/scalars as lists/Python numbers and NaN as None (what the record file stores),
+    or NaN kept as a float with ``keep_nan`` (what the engine hands to ``judge``, in memory and in the
+    checkpoint alike)."""
+    return _jsonable(obj, keep_nan)
 
 
-def _jsonable(obj):
+def _jsonable(obj, keep_nan: bool = False):
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, keep_nan) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, keep_nan) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return _jsonable(obj.tolist(), keep_nan)
     if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else obj
+        return _jsonable(obj.item(), keep_nan)
+    if isinstance(obj, float) and math.isnan(obj) and not keep_nan:
+        return None
     return obj
 
 
