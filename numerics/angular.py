@@ -49,7 +49,11 @@ replicate error bars). ``auto`` runs ``angular`` and hands thresholds whose meas
 Measured (``benchmarks/results_gncnum.md``): the importance sampler keeps a usable ESS at d ≤ 3 on small problems
 and at ε = 0 or small ε; at Figure 2's d ≥ 5 its hidden-draw weights degenerate (ESS of a few per 10^4) and
 angular_smc is what works. Known defect: at k = m' its p̂ is biased low (or its SE too small; calibration in
-``tests/test_angular.py``), G is not affected.
+``tests/test_angular.py``), G is not affected. G_d(0) against nested sampling's ε → 0 trend (``bench_angular.py
+--zero-trend``, one problem, k = 5, linear): it agrees with the intercept of nested's G over the three smallest ε
+at d = 2, 3, 4 (z = 0.18, 1.30, 0.25), but at d = 6 angular_smc's G_6(0) = 2.9e-4 ± 0.5e-4 lies above nested's
+G_6(1e-5) = 9.8e-5 ± 0.6e-5 (and its ε → 0 intercept 4.7e-5): at d ≥ 6 angular_smc's G(0) is biased high (small
+ESS, ~150 over 8 replicates), and the ε → 0 trend of nested sampling is the better estimate there.
 """
 from __future__ import annotations
 

@@ -14,6 +14,10 @@ invariant); h is adapted after every move towards ``accept_target`` acceptance. 
 ``p(ℓ_t) = Π survival fractions``. Every requested ε is read off the one stage with ``ℓ_{t+1} ≤ ε < ℓ_t``
 (or the first stage when ε ≥ ℓ_1): ``p(ε) = p(ℓ_t) · (fraction of the population below ε)`` and ``G(ε)`` = the
 mean L_gen of the population's points below ε (at least ``keep`` × particles of them). One run yields every ε.
+With ``final_moves`` = T > 0, at the smallest ε the points below it are refilled to ``particles`` and moved T
+more times by pCN constrained to ``L_train < ε`` (the posterior is invariant under it); G there is the mean L_gen
+over all (T + 1) × particles states. The extra moves decorrelate the population from the few ancestors the
+levels leave it, which sets the replicate spread of G (p is unchanged); they cost T/(levels × moves) of the run.
 
 **ε = 0 is not reachable**: ``{L_train = 0}`` has prior probability 0 here, so no finite number of levels gets
 there, and we do not extrapolate; ε must be > 0 (a ``UserInputError`` otherwise). Use rbis or smc (gaussian
@@ -60,8 +64,10 @@ class LevelRun:
 
 
 def splitting_run(latent_dim: int, losses: LatentLosses, eps: list[float], particles: int, moves: int, keep: float,
-                  accept_target: float, max_levels: int, rng: np.random.Generator) -> LevelRun:
-    """One adaptive-multilevel-splitting run from the prior down to the smallest ε."""
+                  accept_target: float, max_levels: int, rng: np.random.Generator,
+                  final_moves: int = 0) -> LevelRun:
+    """One adaptive-multilevel-splitting run from the prior down to the smallest ε (then ``final_moves``
+    posterior moves there: module doc)."""
     k = len(eps)
     log_p, G, gen_var, below = (np.full(k, np.nan) for _ in range(4))
     z = rng.standard_normal((particles, latent_dim))
@@ -77,6 +83,12 @@ def splitting_run(latent_dim: int, losses: LatentLosses, eps: list[float], parti
             inside = train < eps[i]
             log_p[i] = log_level_p + np.log(inside.mean())
             G[i], gen_var[i], below[i] = gen[inside].mean(), gen[inside].var(), inside.sum()
+            if final_moves and not pending:
+                G[i], gen_var[i], below[i], h, rate = posterior_stage(z[inside], train[inside], gen[inside],
+                                                                      eps[i], losses, particles, final_moves, h,
+                                                                      accept_target, rng)
+                evaluations += final_moves * particles
+                accepted.append(rate)
         survivors = np.flatnonzero(train < level)
         if not pending or levels >= max_levels or survivors.size == 0:
             break  # done, or stuck (ties / budget): the remaining ε stay NaN
@@ -96,6 +108,27 @@ def splitting_run(latent_dim: int, losses: LatentLosses, eps: list[float], parti
                     float(np.mean(accepted)) if accepted else float("nan"))
 
 
+def posterior_stage(z, train, gen, eps: float, losses: LatentLosses, particles: int, moves: int, h: float,
+                    accept_target: float, rng: np.random.Generator):
+    """The points below the smallest ε, refilled to ``particles`` (systematic copies) and moved ``moves`` times by
+    pCN constrained to ``L_train < ε`` (which leaves the posterior invariant); L_gen is averaged over every state
+    of every chain. Returns (mean, variance over states, number of states, step, mean acceptance)."""
+    idx = np.concatenate([np.arange(len(z)), spread(len(z), particles - len(z), rng)])
+    z, train, gen = z[idx], train[idx], gen[idx]
+    total, total_sq, rates = gen.sum(), (gen * gen).sum(), []
+    for _ in range(moves):
+        z_new = pcn_proposal(z, h, rng)
+        train_new, gen_new = losses(z_new)
+        ok = train_new < eps
+        z[ok], gen[ok] = z_new[ok], gen_new[ok]
+        total, total_sq = total + gen.sum(), total_sq + (gen * gen).sum()
+        rates.append(ok.mean())
+        h = adapted_step(h, ok.mean(), accept_target)
+    count = particles * (moves + 1)
+    mean = total / count
+    return mean, total_sq / count - mean * mean, count, h, float(np.mean(rates))
+
+
 def spread(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
     """``n_to`` indices into ``range(n_from)``, evenly spread from a random offset (systematic, equal weights)."""
     return np.minimum(((rng.uniform() + np.arange(n_to)) * n_from / n_to).astype(int), n_from - 1)
@@ -104,7 +137,7 @@ def spread(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
 def nested_on_gaussian_latent(latent_dim: int, losses: LatentLosses, eps, rng: np.random.Generator, *,
                               particles: int = 1000, moves: int = 20, replicates: int = 4, keep: float = 0.5,
                               accept_target: float = 0.3, max_levels: int = 2000,
-                              workers: int = 1) -> list[GncEstimate]:
+                              workers: int = 1, final_moves: int = 0) -> list[GncEstimate]:
     """G&C estimates at every ε > 0 of ``eps`` for a prior ``z ∼ N(0, I_latent_dim)`` by multilevel splitting.
 
     ``losses(z)`` maps a batch (B, latent_dim) to ``(L_train (B,), L_gen (B,))``. Returns one
@@ -117,10 +150,12 @@ def nested_on_gaussian_latent(latent_dim: int, losses: LatentLosses, eps, rng: n
     check_sizes(particles, moves, replicates, workers)
     require(0 < keep < 1, f"keep must be in (0, 1), got {keep}")
     require(0 < accept_target < 1, f"accept_target must be in (0, 1), got {accept_target}")
+    require(isinstance(final_moves, (int, np.integer)) and final_moves >= 0,
+            f"final_moves must be an integer >= 0, got {final_moves!r}")
 
     def job(gen_rng):
         return splitting_run(int(latent_dim), losses, eps_list, particles, moves, keep, accept_target, max_levels,
-                             gen_rng)
+                             gen_rng, final_moves)
 
     runs = run_jobs(job, rng.spawn(replicates), workers)
     chance = RunningMoments()
@@ -128,6 +163,7 @@ def nested_on_gaussian_latent(latent_dim: int, losses: LatentLosses, eps, rng: n
         chance.update(run.chance)
     evaluations = sum(r.evaluations for r in runs)
     note = (f"nested: {replicates} replicates x {particles} particles, keep {keep:g}, {moves} moves/level, "
+            + (f"{final_moves} posterior moves at eps = {min(eps_list):g}, " if final_moves else "") +
             f"{np.mean([r.levels for r in runs]):.1f} levels, pCN acceptance "
             f"{np.mean([r.accept_rate for r in runs]) if moves else float('nan'):.2f}")
     out = []

@@ -30,6 +30,7 @@ POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_acc
     (["--set", "method=smc"], "unknown method"), (["--set", "limit_method=mcmc"], "unknown limit_method"),
     (["--set", "n=25"], "n must be"), (["--set", "rip_n=30"], "rip_n"), (["--set", "rank=6"], "rank"),
     (["--set", "lyapunov_max_depth=30"], "lyapunov_max_depth"), (["--set", "width=1"], "width"),
+    (["--set", "informative_particles=1"], "informative_particles"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     cli.rejects("depth_theorem", "--out", str(tmp_path), *args, message=message)
@@ -219,3 +220,21 @@ def test_the_rank1_limit_at_eps_zero_is_exact_zero_only_where_the_local_law_hold
     pts = limit_points(lambda e: 2 * e, eps=(0.0, 0.005, 0.01, 0.02), bound_factor=10)
     assert dt.bound_claim("b", pts, 1e-3).test.startswith("max G/bound") and "at 6 points" in \
         dt.bound_claim("b", pts, 1e-3).test
+
+
+def test_informative_setting_goes_straight_to_nested_sampling(monkeypatch):
+    """Rejection cannot reach the informative RIP thresholds (local-law p ~ e^-125): the task must not spend its
+    rejection budget first (it did, > 10 min per problem at --full), and it uses its own coarse nested setting."""
+    seen = {}
+
+    def fake_limit(prob, eps, rng, *, method, options, **kw):
+        seen.update(method=method, options=options)
+        return []
+
+    monkeypatch.setattr(dt, "rank1_depth_limit", fake_limit)
+    params = {**dt.QUICK, "s": 0, "kind": "informative", "informative_m": 6, "informative_n": 30, "rip_restarts": 2,
+              "informative_particles": 37, "informative_moves": 3}
+    task = dt.task("informative/s0", params, 0, 8, 0)
+    dt.compute(task)
+    assert seen["method"] == ("nested" if dt.nested_available() else dt.QUICK["limit_method"])
+    assert (seen["options"]["particles"], seen["options"]["moves"]) == (37, 3)

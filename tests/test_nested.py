@@ -63,6 +63,21 @@ def test_splitting_matches_the_chi_square_closed_form_down_to_1e_minus_12(seed, 
         assert est.method == "nested" and est.eps == e
 
 
+@settings(max_examples=3)
+@given(seed=seeds, dim=st.integers(2, 12))
+def test_posterior_moves_keep_the_closed_form(seed, dim):
+    """``final_moves``: G at the smallest ε still matches the χ² closed form (the constrained pCN moves keep the
+    posterior) and p is untouched; the same rule rejects the closed form perturbed by 25 %."""
+    p_true = np.array([1e-3, 1e-6])
+    eps = stats.chi2.ppf(p_true, dim) / dim
+    G_true = stats.chi2.cdf(dim * eps[-1], dim + 2) / p_true[-1]
+    losses = lambda z: (np.sum(z * z, axis=1) / dim, z[:, 0] ** 2)  # noqa: E731
+    est = nested_on_gaussian_latent(dim, losses, eps, np.random.default_rng(seed), **OPTIONS, final_moves=100)[-1]
+    assert within(est, G_true, 0.0, p_true[-1], 0.0, 1.0), est
+    assert not within(est, 1.25 * G_true, 0.0, p_true[-1], 0.0, 1.0), est
+    assert "100 posterior moves" in est.note
+
+
 @settings(max_examples=10)
 @given(seed=seeds, prior=st.sampled_from(["normalized", "gaussian", "uniform"]), act=activations,
        k=st.integers(1, 5), d=st.integers(2, 5), kind=st.sampled_from(["sensing", "completion"]))
