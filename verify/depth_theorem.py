@@ -60,8 +60,9 @@ points are estimated by ``numerics.gnc.estimate(method="auto")`` (the exact angu
 sampler, angular_smc where its ESS is low), and the rank-1 limit there is ``G_∞(0) = 0`` exactly by the local law
 (:func:`limit_at_zero`), so ``depth_gap_shrinks[linear, eps=0]`` is the corollary's order of limits: G_d(0) → 0.
 Measured caveat (BENCHMARKS.md, ``bench_angular.py --zero-trend``): those G_d(0) agree with nested sampling's ε → 0
-trend at d ≤ 4 but are biased high at d ≥ 6 (G_6(0) = 2.9e-4 ± 0.5e-4 above nested's G_6(1e-5) = 9.8e-5), so
-at depth a ladder of small ε > 0 by nested sampling is the more trustworthy reading of the limit.
+trend at d ≤ 4; at d = 6 they are biased high with a small SMC (8 × 300 × 10: G_6(0) = 2.9e-4 ± 0.5e-4, above
+nested's G_6(1e-5) = 9.8e-5) and consistent with the --full sizes (8 × 1000 × 20, passed from the nested options:
+8.9e-5 ± 1.6e-5). At quick sizes, read the limit at depth from a ladder of small ε > 0 by nested sampling.
 G&C points with an ESS below ``limit_min_accepted`` are left out of the rules (their SEs are not trustworthy).
 
 Sweep (``verify.engine``): tasks ``limit/s/n`` (RIP constants and the rank-1 limit of one problem), ``depth/s/σ/d``
