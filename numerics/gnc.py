@@ -74,8 +74,8 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
 
     ``draws`` is the prior-draw budget of rejection, rbis and angular (hidden draws); smc, nested and
     angular_smc take their sizes from ``options`` (e.g. particles, moves, replicates, inner). ``options`` keys
-    of angular only (:data:`ANGULAR_OPTIONS`) are dropped for the other methods (so one dict can size auto's
-    first and second method); ``angular`` takes only those. ``auto`` (see :func:`choose_method`) starts with rbis wherever the
+    of angular only (:data:`ANGULAR_OPTIONS`) and of nested only (:data:`NESTED_OPTIONS`) are dropped for the other
+    methods (so one dict can size auto's first and second method); ``angular`` takes only its own. ``auto`` (see :func:`choose_method`) starts with rbis wherever the
     last layer is Gaussian and linear, angular for the normalized prior (k ≥ m') at ε = 0, rejection otherwise; then, at
     each ε whose *measured* effective sample size is below ``min_ess``, it redoes the estimate with the method
     built for that regime (rbis → smc: weights degenerate in narrow deep nets; angular → nested at ε > 0 and
@@ -100,6 +100,7 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
             return angular_is(problem, fact, thresholds, draws, gen, sampler=sampler, workers=workers,
                               memory_bytes=memory_bytes, on_chunk=on_chunk, **extra)
         drop = ANGULAR_OPTIONS if name != "angular_smc" else tuple(k for k in ANGULAR_OPTIONS if k != "inner")
+        drop += NESTED_OPTIONS if name != "nested" else ()
         sized = {"workers": workers, **{k: v for k, v in options.items() if k not in drop}}
         if name == "smc":
             return tempered_smc(problem, fact, thresholds, gen, **sized)
@@ -133,6 +134,7 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
 
 ANGULAR_OPTIONS = ("inner", "adapt_draws", "adapt_rounds", "orient")  # options only angular_is takes (inner: also
 # angular_smc); the other methods never see them
+NESTED_OPTIONS = ("final_moves",)  # options only nested sampling takes
 
 
 def choose_method(problem: SensingProblem, fact: Factorization, eps) -> tuple[str, str]:

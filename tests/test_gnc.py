@@ -133,8 +133,10 @@ def test_auto_picks_angular_for_the_normalized_prior_and_hands_low_ess_on():
     assert [e.method for e in first] == ["angular", "angular"] and "angular-central-Gaussian" in first[0].note
     assert first[0].p_accept == 0.0 and first[1].p_accept > 0
     low = estimate(prob, fact, [0.05, 0.0], method="auto", draws=50, rng=np.random.default_rng(1), min_ess=1e6,
-                   options={"adapt_rounds": 0, "particles": 50, "moves": 2, "replicates": 2, "inner": 2})
+                   options={"adapt_rounds": 0, "particles": 50, "moves": 2, "replicates": 2, "inner": 2,
+                            "final_moves": 3})  # one dict for both: nested's own option never reaches angular_smc
     assert [e.method for e in low] == ["nested", "angular_smc"] and all(e.se_dof == 1 for e in low)
+    assert "3 posterior moves" in low[0].note
     assert all("-> nested (eps > 0) / angular_smc (eps = 0)" in e.note for e in low)
 
 
