@@ -223,6 +223,17 @@ def quadratic_terms(geo: AngularGeometry, lam: np.ndarray, V: np.ndarray, Wv: np
     return np.einsum("zqal,zral->zqr", Y, Y), np.einsum("zqal,zal->zq", Y, Yv), np.sum(Yv * Yv, axis=(1, 2))
 
 
+def quadratic_value(geo: AngularGeometry, lam: np.ndarray, V: np.ndarray, Wv: np.ndarray, eta: np.ndarray,
+                    m: int) -> np.ndarray:
+    """``q(η) = vᵀPv`` at v = Wv + Qᵀη as the squared norm ``‖(v as m × m') V Λ^{−1/2}‖²``: never negative. The
+    expanded ``ηᵀBη + 2bᵀη + c`` cancels where q is smallest (deep nets: λ_min/λ_max ~ 1e-12), i.e. at the points
+    of largest weight: it came out ≤ 0 (log warnings, weight 0) in a depth_theorem run at ε = 0, d ≤ 12."""
+    mp = lam.shape[-1]
+    v = (Wv + eta @ geo.Q).reshape(len(eta), m, mp)
+    y = np.einsum("zaj,zjl->zal", v, V) / np.sqrt(lam)[:, None, :]
+    return np.sum(y * y, axis=(1, 2))
+
+
 def sphere_mode(B: np.ndarray, b: np.ndarray, iterations: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """argmin of ηᵀBη + 2bᵀη on the unit sphere (the trust-region subproblem): η = −(B − μI)⁻¹b with μ < λ_min(B)
     and ‖η‖ = 1, by bisection on μ; returns (η*, μ). In the hard case (b ⟂ the bottom eigenvector) the normalized
@@ -340,7 +351,8 @@ def inner_draws(geo: AngularGeometry, problem: SensingProblem, U: np.ndarray, ep
         log_w -= band.log_density(a)
         inside = band.inside(a)
     rho2 = np.where(inside, 1.0 - np.sum(a * a, axis=1), 1.0)
-    Bq, bq, cq = quadratic_terms(geo, lam, V, (a @ geo.R) / np.sqrt(rho2)[:, None], m)
+    Wv = (a @ geo.R) / np.sqrt(rho2)[:, None]
+    Bq, bq, cq = quadratic_terms(geo, lam, V, Wv, m)
     mode, _ = sphere_mode(Bq, bq)
     mode[~np.all(np.isfinite(mode), axis=1)] = np.eye(p)[0]
     # proposal: gnomonic Student t components around the global mode and around the stationary point reached from
@@ -356,7 +368,7 @@ def inner_draws(geo: AngularGeometry, problem: SensingProblem, U: np.ndarray, ep
     log_q_eta = logsumexp(np.stack([np.log(SHARES[0]) + fits[0].log_density(eta),
                                     np.log(SHARES[1]) + fits[1].log_density(eta),
                                     np.full(Z, np.log(SHARES[2]) - log_sphere)]), axis=0)
-    q_eta = np.einsum("zi,zij,zj->z", eta, Bq, eta) + 2 * np.sum(bq * eta, axis=1) + cq
+    q_eta = quadratic_value(geo, lam, V, Wv, eta, m)
     log_w += (geo.log_const_eta - (n + 2) / 2 * np.log(rho2) - 0.5 * log_det_sigma - D / 2 * np.log(q_eta)
               - log_q_eta)
     regular = np.repeat(ok_gram, inner)

@@ -247,3 +247,26 @@ def test_bad_arguments():
     with pytest.raises(UserInputError, match="angular_smc needs the normalized prior"):
         estimate(prob, Factorization(3, 3, 3, 2, "linear"), 0.0, method="angular_smc", draws=0,
                  rng=np.random.default_rng(0))
+
+
+@settings(max_examples=10)
+@given(seed=seeds, log_ratio=st.floats(-30.0, 0.0))
+def test_quadratic_form_is_the_direct_norm_and_never_negative(seed, log_ratio):
+    """``quadratic_value`` (the weight's q(η)) equals ``vᵀ(I ⊗ Γ⁻¹)v`` formed directly with Γ⁻¹ (relative 1e-9 where
+    Γ is well conditioned) and stays > 0 at every conditioning down to λ_min/λ_max = 1e-30, where the expanded
+    ``ηᵀBη + 2bᵀη + c`` is not guaranteed to (it can cancel below 0 near its minimum, the largest weights)."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(3, 3, 1, 4, rng)
+    geo = ang.geometry(prob)
+    lam = np.geomspace(1.0, np.exp(log_ratio), 3)[None].repeat(50, axis=0)
+    V = np.linalg.qr(rng.standard_normal((50, 3, 3)))[0]
+    Wv = rng.standard_normal((50, 9))
+    eta = rng.standard_normal((50, geo.nb))
+    eta /= np.linalg.norm(eta, axis=1, keepdims=True)
+    q = ang.quadratic_value(geo, lam, V, Wv, eta, 3)
+    assert np.all(q > 0)
+    if log_ratio > -8:
+        v = (Wv + eta @ geo.Q).reshape(50, 3, 3)
+        gamma_inv = np.einsum("zij,zj,zkj->zik", V, 1 / lam, V)
+        direct = np.einsum("zai,zij,zaj->z", v, gamma_inv, v)
+        assert np.allclose(q, direct, rtol=1e-9)
