@@ -84,9 +84,8 @@ def splitting_run(latent_dim: int, losses: LatentLosses, eps: list[float], parti
             log_p[i] = log_level_p + np.log(inside.mean())
             G[i], gen_var[i], below[i] = gen[inside].mean(), gen[inside].var(), inside.sum()
             if final_moves and not pending:
-                G[i], gen_var[i], below[i], h, rate = posterior_stage(z[inside], train[inside], gen[inside],
-                                                                      eps[i], losses, particles, final_moves, h,
-                                                                      accept_target, rng)
+                G[i], gen_var[i], below[i], h, rate = posterior_stage(z[inside], gen[inside], eps[i], losses,
+                                                                      particles, final_moves, h, accept_target, rng)
                 evaluations += final_moves * particles
                 accepted.append(rate)
         survivors = np.flatnonzero(train < level)
@@ -108,13 +107,13 @@ def splitting_run(latent_dim: int, losses: LatentLosses, eps: list[float], parti
                     float(np.mean(accepted)) if accepted else float("nan"))
 
 
-def posterior_stage(z, train, gen, eps: float, losses: LatentLosses, particles: int, moves: int, h: float,
+def posterior_stage(z, gen, eps: float, losses: LatentLosses, particles: int, moves: int, h: float,
                     accept_target: float, rng: np.random.Generator):
     """The points below the smallest ε, refilled to ``particles`` (systematic copies) and moved ``moves`` times by
     pCN constrained to ``L_train < ε`` (which leaves the posterior invariant); L_gen is averaged over every state
     of every chain. Returns (mean, variance over states, number of states, step, mean acceptance)."""
     idx = np.concatenate([np.arange(len(z)), spread(len(z), particles - len(z), rng)])
-    z, train, gen = z[idx], train[idx], gen[idx]
+    z, gen = z[idx], gen[idx]
     total, total_sq, rates = gen.sum(), (gen * gen).sum(), []
     for _ in range(moves):
         z_new = pcn_proposal(z, h, rng)
