@@ -1,20 +1,26 @@
-"""Command line: ``python -m verify <check> [--quick | --full] [--seed N] [--out DIR] [--set k=v ...]``
-``[--workers N] [--executor local|dask] [--scheduler ADDR] [--device D] [--data F.npz] [--problem F.npz]``,
-``python -m verify plot out/<check>.json`` (redraw a figure from a saved record), ``python -m verify --list``.
+"""Command line.
 
-Exit codes: 0 the verdict is ``pass``; 1 ``fail``, ``inconclusive`` or ``vacuous``; 2 bad input or an error
-(one line on stderr, no traceback; ``--debug`` shows the traceback of an unexpected error).
+``python -m verify <check> [--quick | --full | --until-decisive [--budget-min M]] [--seed N] [--out DIR]``
+``[--set k=v ...] [--params] [--restart] [--workers N] [--executor local|dask] [--scheduler ADDR] [--device D]``
+``[--data F.npz] [--problem F.npz]``; ``python -m verify show FILE.json`` (the claim table of a saved record);
+``python -m verify plot FILE.json [--out DIR]`` (redraw its figure); ``python -m verify --list``.
+
+Exit codes (:mod:`verify.verdicts`): 0 headline pass, 1 fail, 3 inconclusive, 4 vacuous, 2 bad input or an
+error (one line on stderr, no traceback; ``--debug`` shows it), 130 interrupted (finished points are kept).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from verify import checks
 from verify.errors import UserInputError, require
-from verify.params import apply_overrides
 from verify.report import format_claims, load_record
+from verify.verdicts import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
+
+COMMANDS = ("show", "plot")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,14 +31,26 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m verify", description="Numerical checks of implicit-bias theorems.")
-    p.add_argument("check", nargs="?", help="name of the check (see --list), or 'plot'")
-    p.add_argument("record", nargs="?", type=Path, help="with 'plot': the saved record out/<check>.json")
+    p.add_argument("check", nargs="?", help="name of the check (see --list), or 'show' / 'plot'")
+    p.add_argument("record", nargs="?", type=Path, help="with 'show' / 'plot': a saved record DIR/<check>.json")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.add_argument("--params", action="store_true", help="list the check's parameters with their defaults")
+    add_run_arguments(p)
+    return p
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of a run, shared by every command that runs checks."""
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small settings, a minute or two (default)")
     mode.add_argument("--full", action="store_true", help="the paper's settings (long)")
+    p.add_argument("--until-decisive", action="store_true",
+                   help="add rounds of new seeds until no theorem/published/extension claim is inconclusive")
+    p.add_argument("--budget-min", type=float, default=None, metavar="M",
+                   help="with --until-decisive: stop adding rounds after M minutes")
     p.add_argument("--seed", type=int, default=0, help="master seed; a run is reproducible bit for bit")
-    p.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: out)")
+    p.add_argument("--restart", action="store_true", help="discard a checkpoint left by an interrupted run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (repeatable; lists comma-separated)")
     p.add_argument("--problem", type=Path, default=None,
@@ -48,66 +66,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device: auto, cpu (default), cuda, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         for name in checks.CHECKS:
-            try:
-                summary = checks.load(name).SUMMARY
-            except ImportError:
-                summary = "(not available in this build)"
-            print(f"{name:24s} {summary}")
+            print(f"{name:24s} {checks.load(name).SUMMARY}")
         return 0
     if args.check is None:
         print("error: name a check (python -m verify --list shows them)", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     try:
-        if args.check == "plot":
-            return _plot(args)
-        require(args.record is None, f"unexpected argument {args.record} (only 'plot' takes a record file)")
-        require(args.check in checks.CHECKS, f"unknown check {args.check!r}; known: {', '.join(checks.CHECKS)}")
-        require(args.seed >= 0, "--seed must be a non-negative integer")
-        return _run(args)
+        if args.check in COMMANDS:
+            return {"show": _show, "plot": _plot}[args.check](args)
+        require(args.record is None, f"unexpected argument {args.record} (only show/plot take a record file)")
+        module = checks.load(args.check)
+        if args.params:
+            print(checks.help_text(module))
+            return 0
+        check_run_arguments(args)
+        return _run(args, module)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted (finished points are kept; rerun the same command to resume)", file=sys.stderr)
-        return 2
+        return EXIT_INTERRUPTED
     except Exception as exc:  # an internal error: one line unless --debug
         if args.debug:
             raise
         print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
 
 
-def _run(args) -> int:
-    from verify.engine import run_check
+def check_run_arguments(args) -> None:
+    """One-line errors for the run flags shared by every command that runs checks."""
+    require(args.seed >= 0, "--seed must be a non-negative integer")
+    require(args.workers is None or args.workers >= 1, f"--workers must be >= 1, got {args.workers}")
+    require(args.budget_min is None or args.budget_min > 0, f"--budget-min must be > 0, got {args.budget_min}")
+    require(args.budget_min is None or args.until_decisive, "--budget-min goes with --until-decisive")
+    args.out = args.out or Path("out")
+    writable_directory(args.out, "--out")
+
+
+def writable_directory(path: Path, flag: str) -> None:
+    require(not path.exists() or path.is_dir(), f"{flag} {path}: not a writable directory (it is a file)")
+    parent = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    require(os.access(parent, os.W_OK), f"{flag} {path}: not a writable directory")
+
+
+def execution_of(args, module):
     from verify.executors import Execution, default_workers
-    module = checks.load(args.check)
-    defaults = {**module.QUICK, **(module.FULL if args.full else {})}
-    params = apply_overrides(defaults, args.overrides, getattr(module, "TYPES", None))
-    params["mode"] = "full" if args.full else "quick"
-    checkpoint = args.out / f"{args.check}.partial.jsonl"
     # short checks set DEFAULT_WORKERS = 1: spawning a worker (importing torch) costs more than they compute
     workers = args.workers if args.workers is not None else getattr(module, "DEFAULT_WORKERS", default_workers())
-    execution = Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
+    return Execution(kind=args.executor, workers=workers, scheduler=args.scheduler, device=args.device)
+
+
+def run_one(args, module, out: Path):
+    """Run ``module`` with the arguments' settings into ``out``; returns the record and its figure paths."""
+    from verify.engine import run_check
+    params = checks.apply(module, checks.defaults(module, args.full), args.overrides)
+    params["mode"] = "full" if args.full else "quick"
     record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},
-                       execution=execution, checkpoint=checkpoint, progress=not args.no_progress)
-    json_path = args.out / f"{args.check}.json"
+                       execution=execution_of(args, module), checkpoint=out / f"{module.NAME}.partial.jsonl",
+                       progress=not args.no_progress, restart=args.restart, until_decisive=args.until_decisive,
+                       budget_min=args.budget_min)
+    json_path = out / f"{module.NAME}.json"
     record.write_json(json_path)
-    figures = module.plot(record.to_dict(), args.out / args.check)
+    figures = module.plot(record.to_dict(), out / module.NAME)
+    return record, [json_path, *figures]
+
+
+def _run(args, module) -> int:
+    record, paths = run_one(args, module, args.out)
     print(format_claims(record))
-    print(f"wrote {json_path} and {', '.join(str(p) for p in figures)}")
-    return 0 if record.verdict == "pass" else 1
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return exit_code(record.verdict)
 
 
-def _plot(args) -> int:
-    """Redraw the figure of a saved record next to it (``out/<check>.json`` → ``out/<check>.png/.pdf``)."""
-    require(args.record is not None, "usage: python -m verify plot out/<check>.json")
+def _saved(args) -> dict:
+    require(args.record is not None, f"usage: python -m verify {args.check} DIR/<check>.json")
     require(args.record.is_file(), f"{args.record}: no such file")
     try:
         record = load_record(args.record)
@@ -115,7 +154,26 @@ def _plot(args) -> int:
         raise UserInputError(f"{args.record}: not a JSON record ({exc})") from None
     require(isinstance(record, dict) and record.get("check") in checks.CHECKS,
             f"{args.record}: not a record of a known check")
-    figures = checks.load(record["check"]).plot(record, args.record.with_suffix(""))
+    return record
+
+
+def _show(args) -> int:
+    """Print the claim table of a saved record; exit with its headline's code."""
+    from verify.report import Record
+    record = Record.from_dict(_saved(args))
+    print(format_claims(record))
+    return exit_code(record.verdict)
+
+
+def _plot(args) -> int:
+    """Redraw the figure of a saved record (``DIR/<check>.json`` → ``DIR/<check>.png/.pdf``, or into the
+    ``--out`` directory when it is given)."""
+    record = _saved(args)
+    stem = args.record.with_suffix("")
+    if args.out is not None:
+        writable_directory(args.out, "--out")
+        stem = args.out / args.record.stem
+    figures = checks.load(record["check"]).plot(record, stem)
     print(f"wrote {', '.join(str(p) for p in figures)}")
     return 0
 

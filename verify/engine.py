@@ -27,11 +27,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from verify import checks
 from verify.checkpoint import PointStore
 from verify.errors import UserInputError, require
 from verify.executors import Execution, open_executor, run_limited
 from verify.progress import log, progress_bar
+from verify.params import COMMON
 from verify.report import Record, jsonable
+from verify.rules import holm
+from verify.verdicts import Claim
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,13 @@ def task(key: str, params: dict, seed: int, *spawn_key: int, weight: int = 1) ->
 
 def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execution: Execution | None = None,
               checkpoint: Path | None = None, identity: dict | None = None, progress: bool = True,
-              desc: str = "points") -> list[dict]:
-    """Compute every task (skipping those already in ``checkpoint``) and return the rows in task order."""
+              desc: str = "points", restart: bool = False, keep: bool = False) -> list[dict]:
+    """Compute every task (skipping those already in ``checkpoint``) and return the rows in task order.
+    ``keep`` leaves the checkpoint in place afterwards (later rounds of a sequential run add to it)."""
     execution = execution or Execution()
     keys = [t.key for t in tasks]
     require(len(set(keys)) == len(keys), "internal: task keys must be unique")
-    store = PointStore(checkpoint, identity or {})
+    store = PointStore(checkpoint, identity or {}, restart=restart)
     results: dict[str, list[dict]] = {k: store.get(k) for k in keys if store.get(k) is not None}
     if results:
         log(f"resuming: {len(results)} of {len(tasks)} points already in {checkpoint}", progress)
@@ -104,13 +109,38 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
                     raise
     finally:
         bar.close()
-    store.finish()
+    if not keep:
+        store.finish()
     return [row for k in keys for row in results[k]]
 
 
+def judge(module, rows: list[dict], params: dict, alpha: float | None = None) -> list[Claim]:
+    """The check's claims on ``rows``, Holm-adjusted across them at check level ``alpha`` (default
+    ``params["alpha"]``): ``module.judge`` receives the per-claim level as ``params["alpha"]``."""
+    alpha = params.get("alpha", COMMON["alpha"].quick) if alpha is None else alpha
+    return holm(lambda level: module.judge(rows, {**params, "alpha": level}), alpha)
+
+
+MAX_ROUNDS = 4  # looks of a sequential run; each is judged at alpha / MAX_ROUNDS (Bonferroni over looks)
+OPEN_TIERS = ("theorem", "published", "extension")
+
+
+def undecided(claims: list[Claim]) -> list[Claim]:
+    """The theorem, published and extension claims still inconclusive (what a sequential run samples for)."""
+    return [c for c in claims if c.tier in OPEN_TIERS and c.verdict == "inconclusive"]
+
+
 def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, execution: Execution | None = None,
-              checkpoint: Path | None = None, progress: bool = True) -> Record:
-    """Run a check module through the engine and return its :class:`Record` (runtime included)."""
+              checkpoint: Path | None = None, progress: bool = True, restart: bool = False,
+              until_decisive: bool = False, budget_min: float | None = None) -> Record:
+    """Run a check module through the engine and return its :class:`Record` (runtime included).
+
+    With ``until_decisive`` the check runs in up to :data:`MAX_ROUNDS` rounds: round r uses
+    ``module.grow(params, r)`` (more seeds or runs; points already computed are reused from the checkpoint,
+    which holds every round), every round is judged at ``alpha / MAX_ROUNDS`` (Bonferroni over the looks, so
+    the check-level false-failure rate stays at most ``alpha`` however the run stops), and the run stops when
+    no theorem, published or extension claim is inconclusive, after the last round, or once ``budget_min``
+    minutes are spent."""
     start = time.perf_counter()
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     accepted = getattr(module, "INPUTS", ())
@@ -119,41 +149,78 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
                 + (f" (it takes --{', --'.join(accepted)})" if accepted else ""))
     if hasattr(module, "prepare"):
         params = module.prepare(dict(params), inputs)
-    module.validate(params)
+    checks.validate(module, params)
     execution = execution or Execution()
-    tasks = module.points(params, seed, inputs)
-    identity = {"check": module.NAME, "params": params, "seed": seed,
-                "inputs": {k: str(v) for k, v in inputs.items()}}
-    log(f"{module.NAME}: {len(tasks)} points on {execution.describe()}", progress)
-    rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
-                     progress=progress, desc=module.NAME)
-    claims = module.judge(rows, params)
-    notes = list(module.notes(rows, params)) if hasattr(module, "notes") else []
-    record = Record(check=module.NAME, claims=claims, params=params, seed=seed, points=rows, notes=notes,
-                    execution=execution.to_dict())
+    grows = tuple(getattr(module, "GROWS", ()))
+    sequential = until_decisive and hasattr(module, "grow")
+    if until_decisive and not sequential:
+        log(f"{module.NAME} has no rounds to add (its claims are deterministic or fixed-size): one run", progress)
+    alpha = params.get("alpha", COMMON["alpha"].quick)
+    look_alpha = alpha / MAX_ROUNDS if sequential else alpha
+    rounds = []
+    for r in range(1, (MAX_ROUNDS if sequential else 1) + 1):
+        p = module.grow(dict(params), r) if sequential else params
+        if sequential:
+            checks.validate(module, p)
+        tasks = module.points(p, seed, inputs)
+        identity = {"check": module.NAME, "params": {k: v for k, v in params.items() if k not in grows},
+                    "seed": seed, "inputs": {k: str(v) for k, v in inputs.items()}}
+        log(f"{module.NAME}: {len(tasks)} points on {execution.describe()}"
+            + (f" (round {r} of at most {MAX_ROUNDS})" if sequential else ""), progress)
+        rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
+                         progress=progress, desc=module.NAME, restart=restart and r == 1, keep=sequential)
+        claims = judge(module, rows, p, look_alpha)
+        open_claims = undecided(claims)
+        minutes = (time.perf_counter() - start) / 60
+        rounds.append({"round": r, "params": {k: p[k] for k in grows}, "points": len(tasks),
+                       "minutes": round(minutes, 3), "undecided": [c.name for c in open_claims]})
+        if not sequential or not open_claims or (budget_min is not None and minutes >= budget_min):
+            break
+    if sequential and checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
+    notes = list(module.notes(rows, p)) if hasattr(module, "notes") else []
+    record = Record(check=module.NAME, claims=claims, params=p, seed=seed, points=rows, notes=notes,
+                    execution=execution.to_dict(), rounds=rounds if sequential else [])
     record.runtime_s = time.perf_counter() - start
     return record
 
 
-def run(check: str, seed: int = 0, *, full: bool = False, data=None, problem=None, workers: int = 1,
-        executor: str = "local", scheduler: str | None = None, device: str = "cpu", progress: bool = False,
-        checkpoint: Path | None = None, **overrides: Any) -> Record:
-    """Run a check from Python (notebooks): ``verify.run("width_theorem", seed=0, widths=[5, 50])``.
+def run(check: str, *, seed: int = 0, quick: bool = True, until_decisive: bool = False,
+        budget_min: float | None = None, workers: int | None = None, executor=None, scheduler: str | None = None,
+        device: str | None = None, data=None, problem=None, progress: bool = False, checkpoint: Path | None = None,
+        restart: bool = False, **params: Any) -> Record:
+    """Run a check from Python, with the CLI's defaults: ``verify.run("width_theorem", widths=[5, 50])``.
 
-    ``overrides`` set parameters by name (Python values, not strings); unknown names are a
-    :class:`UserInputError`. ``workers``/``executor``/``scheduler``/``device`` are those of the CLI.
+    - ``check``: a name of :func:`verify.checks`; ``seed``: the master seed (reproducible bit for bit);
+    - ``quick``: the quick settings (``False``: the papers' ``--full`` settings);
+    - ``until_decisive``/``budget_min``: add rounds of seeds until no claim is inconclusive (see
+      :func:`run_check`);
+    - ``workers`` (default: as the CLI, every core or 1 for short checks), ``executor`` (``"local"``,
+      ``"dask"``, or any ``concurrent.futures.Executor`` / Dask ``Client`` you own), ``scheduler`` (a Dask
+      address), ``device`` (``"cpu"``, ``"cuda"``, ...);
+    - ``data``/``problem``: input files as ``--data``/``--problem``;
+    - ``params``: parameters by name as Python values (``verify.params(check)`` lists them); unknown names
+      and wrong types raise :class:`UserInputError` with the CLI's one-line message.
     """
-    from verify import checks
-    require(check in checks.CHECKS, f"unknown check {check!r}; known: {', '.join(checks.CHECKS)}")
+    from verify.executors import default_workers
+    require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+            f"seed must be a non-negative integer, got {seed!r}")
     module = checks.load(check)
-    params = {**module.QUICK, **(module.FULL if full else {})}
-    unknown = sorted(set(overrides) - set(params))
-    require(not unknown, f"unknown parameter(s) {', '.join(unknown)} for {check} (known: {', '.join(sorted(params))})")
-    params.update(overrides)
-    params["mode"] = "full" if full else "quick"
-    execution = Execution(kind=executor, workers=workers, scheduler=scheduler, device=device)
-    return run_check(module, params, seed, inputs={"data": data, "problem": problem}, execution=execution,
-                     checkpoint=checkpoint, progress=progress)
+    values = checks.defaults(module, full=not quick)
+    for key, value in params.items():
+        checks.known(module, key)
+        values[key] = value
+    values["mode"] = "quick" if quick else "full"
+    if workers is None:
+        workers = getattr(module, "DEFAULT_WORKERS", default_workers())
+    if executor is None or isinstance(executor, str):
+        execution = Execution(kind=executor or "local", workers=workers, scheduler=scheduler,
+                              device=device or "cpu")
+    else:
+        execution = Execution(workers=workers, device=device or "cpu", pool=executor)
+    return run_check(module, values, seed, inputs={"data": data, "problem": problem}, execution=execution,
+                     checkpoint=checkpoint, progress=progress, restart=restart, until_decisive=until_decisive,
+                     budget_min=budget_min)
 
 
-__all__ = ["Task", "task", "run_tasks", "run_check", "run", "Execution", "UserInputError"]
+__all__ = ["Task", "task", "run_tasks", "run_check", "run", "judge", "Execution", "UserInputError"]

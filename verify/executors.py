@@ -15,7 +15,8 @@ import contextlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 from numerics.device import resolve_device
 from verify.errors import UserInputError, require
@@ -25,21 +26,32 @@ EXECUTORS = ("local", "dask")
 
 @dataclass(frozen=True)
 class Execution:
+    """Where the tasks run: ``kind``/``workers``/``scheduler`` as the CLI flags, or ``pool``, any
+    ``concurrent.futures.Executor`` or Dask ``distributed.Client`` the caller owns (used as given, not shut
+    down), as python-adaptive's runners accept."""
+
     kind: str = "local"
     workers: int = 1
     scheduler: str | None = None
     device: str = "cpu"
+    pool: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
+        require(self.pool is None or isinstance(self.pool, Executor) or _is_dask_client(self.pool),
+                f"executor must be a concurrent.futures.Executor or a dask Client, got {type(self.pool).__name__}")
         require(self.kind in EXECUTORS, f"--executor {self.kind!r}: expected one of {', '.join(EXECUTORS)}")
         require(int(self.workers) >= 1, f"--workers must be >= 1, got {self.workers}")
         resolve_device(self.device)  # a one-line error for a CUDA device that does not exist
 
     @property
     def effective_kind(self) -> str:
+        if self.pool is not None:
+            return "dask" if _is_dask_client(self.pool) else type(self.pool).__name__
         return "dask" if self.scheduler else self.kind
 
     def describe(self) -> str:
+        if self.pool is not None:
+            return f"the caller's {type(self.pool).__name__}"
         if self.scheduler:
             return f"the Dask cluster at {self.scheduler}"
         if self.kind == "dask":
@@ -48,7 +60,9 @@ class Execution:
 
     def to_dict(self) -> dict:
         # on a running cluster the number of workers is the cluster's, not ours
-        return {**asdict(self), "kind": self.effective_kind, "workers": None if self.scheduler else self.workers}
+        external = self.scheduler or self.pool is not None
+        return {"kind": self.effective_kind, "workers": None if external else self.workers,
+                "scheduler": self.scheduler, "device": self.device}
 
 
 def default_workers() -> int:
@@ -58,7 +72,9 @@ def default_workers() -> int:
 @contextlib.contextmanager
 def open_executor(execution: Execution):
     """Yield a ``concurrent.futures``-style executor, or None for in-process serial execution."""
-    if execution.effective_kind == "dask":
+    if execution.pool is not None:
+        yield execution.pool.get_executor(pure=False) if _is_dask_client(execution.pool) else execution.pool
+    elif execution.effective_kind == "dask":
         with _dask_executor(execution) as pool:
             yield pool
     elif execution.workers == 1:
@@ -89,6 +105,10 @@ def _dask_executor(execution: Execution):
     with LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=40) as cluster, Client(cluster) as client:
         yield client.get_executor(pure=False)
+
+
+def _is_dask_client(obj) -> bool:
+    return type(obj).__name__ == "Client" and hasattr(obj, "get_executor")
 
 
 def run_limited(compute, task):

@@ -22,32 +22,12 @@ from typing import Any
 
 import numpy as np
 
-VERDICTS = ("pass", "fail", "inconclusive", "vacuous")
-
-
-@dataclass
-class Claim:
-    name: str
-    predicted: Any
-    measured: Any
-    ci: Any
-    rule: str
-    verdict: str
-    test: str = ""  # the statistic against its threshold, in words: "T = 3.1 <= 16.3"
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+from verify.verdicts import VERDICTS, Claim, findings, headline, tier_verdicts  # noqa: F401 (re-exported)
 
 
 def overall_verdict(claims: list[Claim]) -> str:
-    """``fail`` if any claim fails, else ``inconclusive`` if any is inconclusive (or there are no claims),
-    else ``vacuous`` if any is vacuous, else ``pass``."""
-    verdicts = {c.verdict for c in claims}
-    for v in ("fail", "inconclusive", "vacuous"):
-        if v in verdicts:
-            return v
-    return "pass" if claims else "inconclusive"
+    """The headline verdict of a list of claims (:func:`verify.verdicts.headline`)."""
+    return headline(claims)
 
 
 @dataclass
@@ -60,15 +40,31 @@ class Record:
     runtime_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     execution: dict = field(default_factory=dict)
+    rounds: list[dict] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        return overall_verdict(self.claims)
+        return headline(self.claims)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Record":
+        """A record read back from its JSON (``load_record``)."""
+        known = {f for f in Claim.__dataclass_fields__}
+        claims = [Claim(**{k: v for k, v in c.items() if k in known}) for c in d.get("claims", [])]
+        return cls(check=d["check"], claims=claims, params=d.get("params", {}), seed=d.get("seed", 0),
+                   points=d.get("points", []), runtime_s=d.get("runtime_s", 0.0), notes=d.get("notes", []),
+                   execution=d.get("execution", {}), rounds=d.get("rounds", []))
+
+    def __repr__(self) -> str:
+        return (f"<Record {self.check}: {self.verdict} ({len(self.claims)} claims, {len(self.points)} points, "
+                f"seed {self.seed}, {self.runtime_s:.1f} s)>")
 
     def to_dict(self) -> dict:
         return {
             "check": self.check,
             "verdict": self.verdict,
+            "verdicts": tier_verdicts(self.claims),
+            "findings": findings(self.claims),
             "claims": [asdict(c) for c in self.claims],
             "params": self.params,
             "seed": self.seed,
@@ -76,6 +72,7 @@ class Record:
             "runtime_s": self.runtime_s,
             "notes": self.notes,
             "execution": self.execution,
+            "rounds": self.rounds,
             "points": self.points,
         }
 
@@ -92,9 +89,35 @@ def versions() -> dict:
     import matplotlib
     import scipy
     import torch
-    return {"python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
+    return {"implicit_bias_verify": package_version(), "commit": git_commit(), "python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
             "torch": torch.__version__, "matplotlib": matplotlib.__version__,
             "platform": platform.platform()}
+
+
+def package_version() -> str:
+    """The installed package's version ("unknown" when run from a tree that is not installed)."""
+    from importlib import metadata
+    try:
+        return metadata.version("implicit-bias-verify")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def git_commit() -> str:
+    """The git commit of the source tree this package runs from, with "+dirty" for uncommitted changes,
+    or "unknown" outside a checkout."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def jsonable(obj, *, keep_nan: bool = False):
@@ -119,14 +142,28 @@ def _jsonable(obj, keep_nan: bool = False):
 
 
 def format_claims(record: Record) -> str:
-    """A fixed-width table of the claims, one line each (the statistic against its threshold, in words), and the
-    overall verdict."""
-    rows = [("claim", "test", "verdict")]
+    """A fixed-width table of the claims (tier, the statistic against its threshold, verdict; "as expected"
+    for a documented non-pass expectation the data reproduced), the per-tier verdicts, findings and the
+    headline."""
+    rows = [("claim", "tier", "test", "verdict")]
     for c in record.claims:
-        rows.append((c.name, statement(c), c.verdict.upper()))
-    widths = [min(max(len(r[i]) for r in rows), w) for i, w in enumerate((60, 70, 12))]
+        verdict = "-" if c.verdict is None else c.verdict.upper()
+        if c.as_expected:
+            verdict += " (as expected)"
+        elif c.judged and c.expected != "pass":
+            verdict += f" (expected {c.expected})"
+        rows.append((c.name, c.tier or "?", statement(c), verdict))
+    widths = [min(max(len(r[i]) for r in rows), w) for i, w in enumerate((56, 10, 66, 30))]
     lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    for c in record.claims:
+        if c.verdict == "inconclusive" and c.needed:
+            lines.append(f"needed for {c.name}: {c.needed}")
+    tiers = tier_verdicts(record.claims)
+    if tiers:
+        lines.append("by tier: " + ", ".join(f"{t} {v}" for t, v in tiers.items()))
+    for f in findings(record.claims):
+        lines.append(f"finding: {f['name']} does not hold here ({f['margin']})")
     lines.append(f"verdict: {record.verdict.upper()}  ({record.check}, {record.runtime_s:.1f} s)")
     return "\n".join(lines)
 

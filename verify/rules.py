@@ -220,17 +220,63 @@ def fit_loglog_slope(x, y, y_se=None, *, level: float = 1 - DEFAULT_ALPHA, dof: 
 
 
 def interval_verdict(ci, low: float = -np.inf, high: float = np.inf) -> str:
-    """The one three-valued rule for a confidence interval against a predicted range [low, high]:
-    ``pass`` if the CI lies inside it, ``fail`` if it lies wholly outside, ``inconclusive`` if it straddles a
-    boundary (or is not finite)."""
+    """The one three-valued rule for a confidence interval against a predicted open range (low, high):
+    ``pass`` if the CI lies strictly inside it, ``fail`` if it lies wholly outside, ``inconclusive`` if it
+    touches or straddles a boundary, is not finite, or has width zero (a zero SE supports no strict
+    inequality)."""
     a, b = float(ci[0]), float(ci[1])
     if not (np.isfinite(a) or np.isfinite(b)) or np.isnan(a) or np.isnan(b):
         return "inconclusive"
-    if low <= a and b <= high:
+    if low < a and b < high and a < b:
         return "pass"
     if b < low or a > high:
         return "fail"
     return "inconclusive"
+
+
+def runs_needed(estimate: float, se: float, runs: int, low: float = -np.inf, high: float = np.inf, *,
+                alpha: float, power: float = 0.8, two_sided: bool = True) -> str | None:
+    """For an undecided interval claim, how many runs the observed effect and SE imply for a decision.
+
+    With ``runs`` runs giving standard error ``se``, ``N`` runs give ``se·sqrt(runs/N)``; a decision needs the
+    distance ``d`` from ``estimate`` to the nearest finite boundary of (low, high) to exceed
+    ``(z_{1−α/2} + z_power)·se_N``, so ``N = runs·((z_{1−α/2} + z_power)·se/d)²``. ``None`` when the inputs
+    are not usable numbers; a sentence when the effect sits on the boundary."""
+    bounds = [b for b in (low, high) if np.isfinite(b)]
+    if not bounds or not (np.isfinite(estimate) and np.isfinite(se) and se > 0 and runs and runs > 0):
+        return None
+    d = min(abs(estimate - b) for b in bounds)
+    z = stats.norm.ppf(1 - alpha / (2 if two_sided else 1)) + stats.norm.ppf(power)
+    if d <= 1e-12 * max(1.0, abs(estimate)):
+        return f"not decidable: the estimate {estimate:.3g} sits on the boundary {bounds[0]:g}"
+    n = int(np.ceil(runs * (z * se / d) ** 2))
+    return (f"about {n} runs (now {runs}) for a decision at alpha = {alpha:.2g} with 80% power, "
+            f"if the effect {estimate:.3g} and the SE per run stay as measured")
+
+
+def holm(judge_at, alpha: float):
+    """Judge a check's claims with Holm's step-down procedure across them.
+
+    ``judge_at(level)`` returns the claims, each judged at per-claim level ``level``. With m judged claims
+    the first pass uses ``alpha/m``; while k claims fail, the rest are judged again at ``alpha/(m − k)``,
+    until no new claim fails. A fail is a rejected prediction, so this is Holm's procedure on the claims'
+    fail-direction tests and the chance that any true prediction fails is at most ``alpha`` (each rule's
+    own false-failure rate being at most its level). Each judged claim records the level it was judged
+    at in ``alpha``."""
+    m = sum(c.judged for c in judge_at(alpha))
+    if m == 0:
+        return judge_at(alpha)
+    failed, level = 0, alpha / m
+    while True:
+        claims = judge_at(level)
+        k = sum(c.judged and c.verdict == "fail" for c in claims)
+        if k <= failed or k >= m:
+            break
+        failed, level = k, alpha / (m - k)
+    for c in claims:
+        if c.judged:
+            c.alpha = level
+    return claims
 
 
 def slope_within(name: str, fit: SlopeFit, low: float, high: float, *, what: str = "") -> Claim:
