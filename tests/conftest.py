@@ -40,11 +40,14 @@ def cli(capsys):
 
         def record(self, check: str, out: Path, *args) -> dict:
             code, stdout, _ = self(check, "--out", str(out), *args)
-            assert code in (0, 1) and "verdict:" in stdout
+            assert code in (0, 1, 3, 4) and "verdict:" in stdout
             record = json.loads((out / f"{check}.json").read_text())
-            assert {"check", "verdict", "claims", "params", "seed", "versions", "runtime_s", "points"} <= set(record)
+            assert {"check", "verdict", "verdicts", "findings", "claims", "params", "seed", "versions", "runtime_s",
+                    "points"} <= set(record)
+            assert code == {"pass": 0, "fail": 1, "inconclusive": 3, "vacuous": 4}[record["verdict"]]
             for claim in record["claims"]:
-                assert {"name", "predicted", "measured", "ci", "rule", "verdict"} <= set(claim)
+                assert {"name", "tier", "source", "expected", "predicted", "measured", "ci", "rule", "verdict",
+                        "alpha"} <= set(claim)
             assert (out / f"{check}.png").stat().st_size > 10_000 and (out / f"{check}.pdf").exists()
             return record
 

@@ -119,6 +119,10 @@ COMMON = {
 }
 
 
+# set by the engine and by the input files (verify.inputs), not by --set
+RUN_KEYS = ("mode", "data_file", "data_n_train", "data_classes", "data_dim", "problem_file")
+
+
 class Params:
     """The declared parameters of one check (plus :data:`COMMON`)."""
 
@@ -165,7 +169,7 @@ class Params:
     def check(self, params: dict) -> None:
         """Types, choices and ranges of every declared parameter; unknown names are refused."""
         for key in params:
-            if key != "mode":
+            if key not in RUN_KEYS:
                 self.known(key, "parameter")
         for key, p in self.declared.items():
             if key in params:
