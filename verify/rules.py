@@ -343,3 +343,82 @@ def bound_claim(name: str, measured: float, upper_ci: float, lower_ci: float, bo
 def _scalar(a):
     a = np.asarray(a, float)
     return float(a.reshape(-1)[0]) if a.size == 1 else a.tolist()
+
+
+def interval_claim(name: str, estimate: float, se: float, low: float = -np.inf, high: float = np.inf, *,
+                   alpha: float, dof=np.inf, runs: int | None = None, bounds: tuple[float, float] | None = None,
+                   predicted=None, what: str = "", unit: str = "") -> Claim:
+    """The interval rule on one estimate: the two-sided (1 − alpha) t interval ``estimate ± q·se`` (``dof``
+    degrees of freedom; clipped to ``bounds`` for a bounded quantity, e.g. (−1, 1) for a difference of
+    accuracies) against the open range (low, high) (:func:`interval_verdict`: a zero or non-finite SE never
+    passes). When it is inconclusive, ``needed`` says how many runs would decide it (:func:`runs_needed`).
+    False-failure rate: at most alpha/2 per boundary when the estimate is (t-)normal."""
+    q = t_quantile(alpha, 1, dof)
+    ok = np.isfinite(estimate) and np.isfinite(se)
+    lo, hi = (float(estimate - q * se), float(estimate + q * se)) if ok else (float("nan"), float("nan"))
+    if bounds is not None and ok:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    verdict = interval_verdict((lo, hi), low, high) if ok else "inconclusive"
+    band = _band(low, high)
+    rule = (f"{100 * (1 - alpha):.4g}% CI of {what or 'the estimate'} inside {band} (open; wholly outside: "
+            f"fail; touching or straddling, or a zero SE: inconclusive)")
+    needed = runs_needed(estimate, se, runs or 0, low, high, alpha=alpha) if verdict == "inconclusive" else None
+    return Claim(name=name, predicted=band if predicted is None else predicted,
+                 measured=float(estimate) if ok else None, ci=[lo, hi] if ok else None, rule=rule,
+                 verdict=verdict, test=f"{estimate:.3g}{unit}, CI [{lo:.3g}, {hi:.3g}] in {band}",
+                 needed=needed, runs=runs)
+
+
+def mean_claim(name: str, values, low: float = -np.inf, high: float = np.inf, *, alpha: float,
+               bounds: tuple[float, float] | None = None, what: str = "") -> Claim:
+    """The across-seed (or across-run) mean of ``values`` against the open range (low, high), with the
+    Student-t interval on R − 1 degrees of freedom (:func:`interval_claim`). Non-finite values are dropped
+    and said; fewer than 2 finite values is inconclusive with what is missing. More runs only sharpen it."""
+    v = np.asarray([np.nan if x is None else x for x in values], float)
+    finite = v[np.isfinite(v)]
+    dropped = v.size - finite.size
+    label = f"the mean over {finite.size} runs of {what or name}" + (f" ({dropped} non-finite dropped)" if dropped else "")
+    if finite.size < 2:
+        return missing_claim(name, f"{finite.size} of {v.size} runs gave a finite {what or 'value'}; a mean "
+                                   "interval needs 2", predicted=_band(low, high))
+    se = float(finite.std(ddof=1) / np.sqrt(finite.size))
+    return interval_claim(name, float(finite.mean()), se, low, high, alpha=alpha, dof=finite.size - 1,
+                          runs=int(finite.size), bounds=bounds, what=label)
+
+
+def fraction_claim(name: str, inside: int, total: int, min_fraction: float, *, alpha: float, what: str = "") -> Claim:
+    """The fraction of runs inside a band, judged by its exact (Clopper–Pearson) two-sided (1 − alpha)
+    interval against ``min_fraction``: pass if the lower end is above it, fail if the upper end is below
+    it, else inconclusive. Replaces "every run inside the band", whose pass probability p^S falls with S;
+    with this rule more runs only sharpen the verdict. False-failure rate at most alpha/2 when the true
+    fraction is at least ``min_fraction``."""
+    if total <= 0:
+        return missing_claim(name, f"0 usable runs for {what or 'the fraction'}", predicted=f">= {min_fraction:g}")
+    lo = float(stats.beta.ppf(alpha / 2, inside, total - inside + 1)) if inside > 0 else 0.0
+    hi = float(stats.beta.ppf(1 - alpha / 2, inside + 1, total - inside)) if inside < total else 1.0
+    verdict = "pass" if lo > min_fraction else "fail" if hi < min_fraction else "inconclusive"
+    needed = None
+    if verdict == "inconclusive":
+        p = inside / total
+        needed = runs_needed(p, np.sqrt(max(p * (1 - p), 1.0 / total) / total), total, min_fraction, alpha=alpha)
+    return Claim(name=name, predicted=f"fraction >= {min_fraction:g}", measured=inside / total, ci=[lo, hi],
+                 rule=(f"exact {100 * (1 - alpha):.4g}% (Clopper-Pearson) interval of the fraction of runs "
+                       f"{what or 'inside the band'} above {min_fraction:g} (below: fail; straddling: inconclusive)"),
+                 verdict=verdict, test=f"{inside} of {total} runs, CI [{lo:.3g}, {hi:.3g}] vs {min_fraction:g}",
+                 needed=needed, runs=total)
+
+
+def missing_claim(name: str, reason: str, *, predicted=None) -> Claim:
+    """An inconclusive claim without usable data, saying what is missing (never a bare ``nan``)."""
+    return Claim(name=name, predicted=predicted, measured=None, ci=None, rule="no usable data", verdict="inconclusive",
+                 test=reason, needed=f"data: {reason}")
+
+
+def _band(low: float, high: float) -> str:
+    if np.isfinite(low) and np.isfinite(high):
+        return f"({low:g}, {high:g})"
+    if np.isfinite(low):
+        return f"> {low:g}"
+    if np.isfinite(high):
+        return f"< {high:g}"
+    return "any value"
