@@ -249,7 +249,7 @@ def runs_needed(estimate: float, se: float, runs: int, low: float = -np.inf, hig
     z = stats.norm.ppf(1 - alpha / (2 if two_sided else 1)) + stats.norm.ppf(power)
     if d <= 1e-12 * max(1.0, abs(estimate)):
         return f"not decidable: the estimate {estimate:.3g} sits on the boundary {bounds[0]:g}"
-    n = int(np.ceil(runs * (z * se / d) ** 2))
+    n = max(int(np.ceil(runs * (z * se / d) ** 2)), runs + 1)  # the normal approximation can undershoot
     return (f"about {n} runs (now {runs}) for a decision at alpha = {alpha:.2g} with 80% power, "
             f"if the effect {estimate:.3g} and the SE per run stay as measured")
 
