@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from numerics.datasets import digits_pairs
 from numerics.errors import require
 from numerics.gnc_classifier import margins
 from numerics.models import sample_prior
@@ -91,3 +93,17 @@ def poisoned_run(model, X: torch.Tensor, y: torch.Tensor, X_poison: torch.Tensor
     Xa, ya = torch.cat([X, X_poison]), torch.cat([y, wrong])
     run = run_protocol(model, Xa, ya, protocol, generator)
     return SgdRun(theta=run.theta, fitted=run.fitted and fits(model, run.theta, X, y), steps=run.steps, reason=run.reason)
+
+
+def data_cells(*, dataset: str, classes: list, pairs: int, seeds: int, seed: int) -> list[dict]:
+    """The (pair, data seed) cells of the G&C experiments: ``{"pair": [a, b] or None, "data_seed": s,
+    "label": ...}``. With ``dataset="file"`` one cell (the file, used as given); with ``classes`` the one
+    explicit digit pair; else ``pairs`` digit pairs drawn from the master ``seed`` (stream 0); each pair with
+    data seeds 0..``seeds``−1."""
+    if dataset == "file":
+        return [{"pair": None, "data_seed": 0, "label": "file"}]
+    if classes:
+        chosen = [tuple(int(c) for c in classes)]
+    else:
+        chosen = digits_pairs(pairs, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))))
+    return [{"pair": list(pr), "data_seed": s, "label": f"{pr[0]}v{pr[1]}"} for pr in chosen for s in range(seeds)]

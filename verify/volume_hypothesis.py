@@ -57,7 +57,7 @@ from numerics.datasets import Dataset, digits_pairs, digits_task, kink, load_npz
 from numerics.gnc_classifier import guess_and_check, margins
 from numerics.models import ARCHS, PRIORS, make_model, sample_prior
 from numerics.normalized_losses import NORMALIZATIONS, normalized_cross_entropy
-from numerics.protocols import PROTOCOLS, poisoned_run, run_protocol
+from numerics.protocols import PROTOCOLS, data_cells, poisoned_run, run_protocol
 from numerics.search import pattern_search, random_greedy
 from verify.engine import Task, task
 from verify.errors import require
@@ -210,15 +210,8 @@ def _unbinned(r) -> bool:
 # Tasks
 # ----------------------------------------------------------------------------------------------------
 def cells(p: dict, seed: int) -> list[dict]:
-    """The (pair, data seed) cells: digit pairs drawn by the master seed, an explicit pair, or the file
-    (shared with ``volume_width``: same parameter names ``dataset``, ``classes``, ``pairs``, ``seeds``)."""
-    if p["dataset"] == "file":
-        return [{"pair": None, "data_seed": 0, "label": "file"}]
-    if p["classes"]:
-        pairs = [tuple(int(c) for c in p["classes"])]
-    else:
-        pairs = digits_pairs(p["pairs"], np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))))
-    return [{"pair": list(pr), "data_seed": s, "label": f"{pr[0]}v{pr[1]}"} for pr in pairs for s in range(p["seeds"])]
+    """The (pair, data seed) cells (:func:`numerics.protocols.data_cells`)."""
+    return data_cells(dataset=p["dataset"], classes=p["classes"], pairs=p["pairs"], seeds=p["seeds"], seed=seed)
 
 
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
