@@ -8,16 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import verify
+from verify.engine import run
 from theory import modified_losses as ml
-from verify import modified_loss as check
+from verify.modified_loss import claims as judging
+from verify.modified_loss import params as declared
+from verify.modified_loss import predictions, sweep
 from verify.rules import SlopeFit
 
 SMALL = {"halvings": 4, "partition_n": 6, "betas": [0.9]}
 
 
 def run_small(seed=0, **overrides):
-    return verify.run("modified_loss", seed=seed, workers=1, **{**SMALL, **overrides})
+    return run("modified_loss", seed=seed, workers=1, **{**SMALL, **overrides})
 
 
 def claims_named(record, fragment):
@@ -43,7 +45,7 @@ def test_check_passes_across_dimensions_schedules_and_betas(seed, d, hidden, k, 
 def test_default_run_record_figure_and_frozen_statement(cli, tmp_path):
     record = cli.record("modified_loss", tmp_path, "--seed", "3", "--workers", "1", "--no-progress")
     assert record["verdict"] == "pass"
-    betas = check.QUICK["betas"]
+    betas = declared.PARAMS.quick["betas"]
     assert len(record["claims"]) == 10 + 2 * len(betas)
     by_name = {c["name"]: c for c in record["claims"]}
     for beta in betas:
@@ -61,7 +63,7 @@ def test_default_run_record_figure_and_frozen_statement(cli, tmp_path):
 
 
 def wrong(monkeypatch, name, replacement):
-    monkeypatch.setattr(check, name, replacement)
+    monkeypatch.setattr(sweep, name, replacement)
 
 
 def test_wrong_igr_modified_loss_is_rejected(monkeypatch):
@@ -111,9 +113,9 @@ def test_wrong_partition_factor_is_rejected(monkeypatch):
 
 
 def test_too_few_points_above_round_off_is_inconclusive():
-    fit, window = check.fitted_window(np.array([1.0, 0.5, 0.25, 0.125, 0.0625]), [1e-3, 1e-6, 1e-13, 1e-14, 0.0])
+    fit, window = predictions.fitted_window(np.array([1.0, 0.5, 0.25, 0.125, 0.0625]), [1e-3, 1e-6, 1e-13, 1e-14, 0.0])
     assert fit is None and window == [True, True, False, False, False]
-    assert check.slope_claim("x", fit, (1.85, 2.15)).verdict == "inconclusive"
+    assert judging.slope_claim("x", fit, (1.85, 2.15)).verdict == "inconclusive"
 
 
 @pytest.mark.parametrize("ci, verdict", [((1.9, 2.1), "pass"), ((1.8, 2.0), "inconclusive"),
@@ -121,12 +123,12 @@ def test_too_few_points_above_round_off_is_inconclusive():
 def test_slope_band_rule_is_three_valued(ci, verdict):
     """Inside the band: pass; straddling an edge: inconclusive (the window bends); wholly outside: fail."""
     fit = SlopeFit(slope=sum(ci) / 2, intercept=0.0, slope_se=0.01, ci=ci, n_points=5)
-    assert check.slope_claim("x", fit, (1.85, 2.15)).verdict == verdict
+    assert judging.slope_claim("x", fit, (1.85, 2.15)).verdict == verdict
 
 
 def test_a_non_finite_defect_is_inconclusive_not_a_failure():
-    assert check.exact_claim("x", float("nan"), 1e-12, "rule").verdict == "inconclusive"
-    assert check.exact_claim("x", 1e-11, 1e-12, "rule").verdict == "fail"
+    assert judging.exact_claim("x", float("nan"), 1e-12, "rule").verdict == "inconclusive"
+    assert judging.exact_claim("x", 1e-11, 1e-12, "rule").verdict == "fail"
 
 
 @pytest.mark.parametrize("argv, message", [
