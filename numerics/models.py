@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from numerics.errors import require
+from theory.mlp import ACTIVATIONS, PRIORS, layer_variance
 
-ACTIVATIONS = ("relu", "tanh", "linear")
 ARCHS = ("mlp", "cnn")
-PRIORS = ("uniform", "kaiming_uniform", "kaiming_normal", "gaussian", "torch_default")
 
 
 def activate(name: str, a: torch.Tensor) -> torch.Tensor:
@@ -291,21 +290,7 @@ def sample_prior_np(model: _Model, prior: str, n: int, rng: np.random.Generator,
 
 
 def prior_variances(model: _Model, prior: str, *, scale: float = 1.0, bias_scale: float | None = None) -> list[tuple[float, float]]:
-    """Per layer (weight variance × fan_in, bias variance): the σ_w², σ_b² of the NNGP kernel recursion."""
-    out = []
-    for b in model.blocks:
-        if b.is_bias:
-            continue
-        fan = b.fan_in
-        if prior == "uniform":
-            vw, vb = scale ** 2 / 3 * fan, scale ** 2 / 3
-        elif prior == "kaiming_uniform":
-            vw, vb = 2.0 * scale ** 2, 0.0
-        elif prior == "torch_default":
-            vw, vb = scale ** 2 / 3, scale ** 2 / (3 * fan)
-        elif prior == "kaiming_normal":
-            vw, vb = 2.0 * scale ** 2, 0.0
-        else:
-            vw, vb = scale ** 2, (bias_scale if bias_scale is not None else scale) ** 2
-        out.append((vw, vb if model.bias else 0.0))
-    return out
+    """Per layer (weight variance × fan_in, bias variance): the σ_w², σ_b² of the NNGP kernel recursion
+    (the closed forms are :func:`theory.mlp.layer_variance`)."""
+    return [layer_variance(prior, b.fan_in, model.bias, scale=scale, bias_scale=bias_scale)
+            for b in model.blocks if not b.is_bias]

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from scipy.special import erf
 
 from numerics.datasets import digits_task
-from numerics.errors import UserInputError
+from numerics.errors import UserInputError as NumericsInputError
 from numerics.models import MLP, sample_prior
-from theory.nngp import (activation_moment, first_layer_moment, nngp_kernel, quadrature_moment, relu_moment,
-                         sign_kernel)
+from numerics.nngp_mc import first_layer_moment, prior_nngp_kernel
+from theory.errors import UserInputError
+from theory.nngp import activation_moment, nngp_kernel, quadrature_moment, relu_moment, sign_kernel
 from theory.width_theorem import column_kernel, gaussian_moment_matrix
 
 Z = 4.9
@@ -112,8 +113,8 @@ def test_prior_first_layer_kernel_matches_random_networks(seed, prior):
     gen = torch.Generator().manual_seed(seed % 2 ** 62)
     est, se = mc_kernel(model, prior, X, 4000, gen)
     units_gen = torch.Generator().manual_seed((seed + 1) % 2 ** 62)
-    K = nngp_kernel(X, activation="relu", depth=1, prior=prior, bias=False, width=32, first_layer="prior",
-                    units=2 ** 18, generator=units_gen)
+    K = prior_nngp_kernel(X, activation="relu", depth=1, prior=prior, bias=False, width=32, units=2 ** 18,
+                          generator=units_gen)
     assert np.all(np.abs(est - K) <= Z * se + 5e-3 * np.abs(K))  # + the 2^18-unit kernel's own MC error
 
 
@@ -141,8 +142,10 @@ def test_limit_of_width_dependent_priors_drops_vanishing_biases():
 
 
 def test_first_layer_moment_needs_a_generator_for_non_gaussian_priors():
-    with pytest.raises(UserInputError, match="generator"):
+    with pytest.raises(NumericsInputError, match="generator"):
         first_layer_moment(np.ones((2, 3)), "uniform", "relu", False)
+    with pytest.raises(UserInputError, match="first_moment"):  # the theory layer draws nothing
+        nngp_kernel(np.ones((2, 3)), activation="relu", depth=1, prior="uniform", bias=False, first_layer="prior")
 
 
 def test_bad_inputs_are_one_line_errors():

@@ -1,4 +1,4 @@
-"""NNGP kernels of the package's MLPs (``numerics.models.MLP``) under the priors of ``numerics.models``.
+"""NNGP kernels of the package's MLPs (``numerics.models.MLP``) under the priors of :mod:`theory.mlp`.
 
 Published facts used (not claims under test): as the hidden widths grow, the outputs of a random MLP with
 independent zero-mean weights of variance σ_w²/fan_in and biases of variance σ_b² converge to a Gaussian
@@ -11,7 +11,7 @@ other φ) it is computed here by two-dimensional Gauss–Hermite quadrature, tes
 for erf (Williams 1997: ``(2/π) arcsin(2c / √((1 + 2q)(1 + 2q')))``).
 
 This package's formalization (``volume_hypothesis.md`` §3, our extension):
-- σ_w², σ_b² per layer are ``numerics.models.prior_variances`` (weight variance × fan-in, bias variance).
+- σ_w², σ_b² per layer are :func:`theory.mlp.layer_variances` (weight variance × fan-in, bias variance).
   ``width=None`` is the limit: the variances are evaluated at fan-in ``LIMIT_WIDTH`` = 2^30, where the
   width-dependent terms (``uniform``'s σ_w² = a² fan/3 against its σ_b² = a²/3; ``torch_default``'s
   σ_b² = a²/(3 fan)) are below 1e-9 of the others. Kernels are returned unnormalized (with ``uniform`` their
@@ -19,8 +19,9 @@ This package's formalization (``volume_hypothesis.md`` §3, our extension):
 - The first layer's pre-activations ``w·x + b`` are exactly Gaussian only for Gaussian priors
   (``gaussian``, ``kaiming_normal``); under ``uniform`` / ``kaiming_uniform`` / ``torch_default`` their law
   is a fixed sum of 64 uniforms at every width, so the exact limit replaces the first Gaussian expectation
-  by the prior's own: ``first_layer="prior"`` averages φ(w·x + b) φ(w·x' + b) over ``units`` first-layer
-  rows drawn from the prior (Monte Carlo; relative error ~ 1/√units, stated by the caller). Layers 2… are
+  by the prior's own: ``first_layer="prior"`` takes ``first_moment`` = E φ(w·x + b) φ(w·x' + b), estimated by
+  ``numerics.nngp_mc.first_layer_moment`` (Monte Carlo over first-layer rows drawn from the prior; relative
+  error ~ 1/√units, stated by the caller). This module draws nothing. Layers 2… are
   Gaussian in the limit for every prior (a sum over infinitely many units).
 - One-hot inputs (matrix factorization's identity inputs, ``theory/width_theorem.py``): the first layer's
   moment is exactly ``(m2 − m1²) I + m1² 11ᵀ`` with m2 = E φ(w)², m1 = E φ(w) over one weight entry
@@ -32,10 +33,9 @@ This package's formalization (``volume_hypothesis.md`` §3, our extension):
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from numerics.errors import require
-from numerics.models import ACTIVATIONS, MLP, PRIORS, prior_variances, sample_prior
+from theory.errors import require
+from theory.mlp import ACTIVATIONS, PRIORS, layer_variances as _prior_layer_variances
 
 LIMIT_WIDTH = 2 ** 30
 GAUSSIAN_FIRST_LAYER = ("gaussian", "kaiming_normal")
@@ -48,8 +48,9 @@ def layer_variances(prior: str, *, in_dim: int, depth: int, bias: bool, width: i
     """(σ_w², σ_b²) of the ``depth + 1`` layers of an MLP of hidden ``width`` (None: the limit)."""
     require(prior in PRIORS, f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
     require(depth >= 1 and in_dim >= 1, f"depth and in_dim must be >= 1, got {depth}, {in_dim}")
-    model = MLP(in_dim, [LIMIT_WIDTH if width is None else int(width)] * depth, 2, "linear", bias)
-    return prior_variances(model, prior, scale=scale, bias_scale=bias_scale)
+    hidden = LIMIT_WIDTH if width is None else int(width)
+    require(hidden >= 1, f"width must be >= 1, got {width}")
+    return _prior_layer_variances(prior, [in_dim] + [hidden] * depth, bias, scale=scale, bias_scale=bias_scale)
 
 
 def relu_moment(q1: np.ndarray, q2: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -100,31 +101,6 @@ def activation_moment(activation: str, cov: np.ndarray) -> np.ndarray:
     return out
 
 
-def first_layer_moment(X: np.ndarray, prior: str, activation: str, bias: bool, *, scale: float = 1.0,
-                       bias_scale: float | None = None, units: int = 2 ** 18,
-                       generator: torch.Generator | None = None) -> np.ndarray:
-    """``E[φ(w·x + b) φ(w·x' + b)]`` over one first-layer unit of ``prior``: exact (Gaussian) for Gaussian
-    priors, else the average over ``units`` units drawn from the prior (needs ``generator``)."""
-    X = np.asarray(X, float)
-    if prior in GAUSSIAN_FIRST_LAYER:
-        vw, vb = layer_variances(prior, in_dim=X.shape[1], depth=1, bias=bias, scale=scale, bias_scale=bias_scale)[0]
-        return activation_moment(activation, vw * X @ X.T / X.shape[1] + vb)
-    require(generator is not None, "a non-Gaussian first layer needs a generator for its Monte Carlo kernel")
-    require(units >= 1, f"units must be >= 1, got {units}")
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    total = np.zeros((X.shape[0], X.shape[0]))
-    chunk = max(1, min(units, 2 ** 22 // max(X.shape[0], 1)))
-    done = 0
-    while done < units:
-        b = min(chunk, units - done)
-        layer = MLP(X.shape[1], [b], 1, activation, bias)
-        theta = sample_prior(layer, prior, 1, generator, scale=scale, bias_scale=bias_scale)[0]
-        phi = layer.features(theta, Xt).numpy()
-        total += phi @ phi.T
-        done += b
-    return total / units
-
-
 UNIFORM_ENTRY_PRIORS = ("uniform", "kaiming_uniform", "torch_default")  # entries a·U(−1, 1)
 
 
@@ -141,14 +117,15 @@ def one_hot_first_layer_moment(m: int, prior: str, activation: str) -> np.ndarra
 
 def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias: bool, width: int | None = None,
                 scale: float = 1.0, bias_scale: float | None = None, first_layer: str = "gaussian",
-                units: int = 2 ** 18, generator: torch.Generator | None = None,
                 first_moment: np.ndarray | None = None, extra_bias: float = 0.0) -> np.ndarray:
     """The kernel of one logit of ``MLP(d, [width]*depth, ·, activation, bias)`` under ``prior`` on the rows of X.
 
     ``width=None`` is the infinite-width limit (the G&C limit of ``volume_hypothesis.md`` §3). With a finite
     width it is the expected output covariance *if* every pre-activation were Gaussian (exact at depth 1
-    for Gaussian priors). ``first_layer="prior"`` uses the prior's own first layer (see the module docstring);
-    ``first_moment`` gives the first layer's ``E[φ φᵀ]`` directly (e.g. :func:`one_hot_first_layer_moment`).
+    for Gaussian priors). ``first_moment`` gives the first layer's ``E[φ φᵀ]`` directly (e.g.
+    :func:`one_hot_first_layer_moment`, or ``numerics.nngp_mc.first_layer_moment`` for the prior's own first
+    layer); ``first_layer="prior"`` with a non-Gaussian prior requires it (for a Gaussian prior the prior's own
+    first layer is the Gaussian one).
     ``extra_bias`` > 0 is a deliberate perturbation (negative controls only): every layer's pre-activation
     covariance (except a Monte Carlo or given first layer's) gets ``extra_bias`` times its mean diagonal added
     to every entry (a wrong bias variance, in units the scale of the prior does not change).
@@ -170,10 +147,10 @@ def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias:
     if first_moment is not None:
         moment = np.asarray(first_moment, float)
         require(moment.shape == (X.shape[0],) * 2, f"first_moment must be {(X.shape[0],) * 2}, got {moment.shape}")
-    elif first_layer == "prior" and prior not in GAUSSIAN_FIRST_LAYER:
-        moment = first_layer_moment(X, prior, activation, bias, scale=scale, bias_scale=bias_scale, units=units,
-                                    generator=generator)
     else:
+        require(first_layer == "gaussian" or prior in GAUSSIAN_FIRST_LAYER,
+                f"first_layer='prior' under the non-Gaussian {prior!r} prior needs first_moment (e.g. from "
+                "numerics.nngp_mc.first_layer_moment)")
         vw, vb = var[0]
         moment = activation_moment(activation, perturb(vw * X @ X.T / X.shape[1] + vb))
     for vw, vb in var[1:-1]:
@@ -196,4 +173,4 @@ def sign_kernel(K: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["LIMIT_WIDTH", "one_hot_first_layer_moment", "layer_variances", "relu_moment", "quadrature_moment", "activation_moment",
-           "first_layer_moment", "nngp_kernel", "feature_kernel", "sign_kernel"]
+           "nngp_kernel", "feature_kernel", "sign_kernel"]
