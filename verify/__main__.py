@@ -3,7 +3,9 @@
 ``python -m verify <check> [--quick | --full | --until-decisive [--budget-min M]] [--seed N] [--out DIR]``
 ``[--set k=v ...] [--params] [--restart] [--workers N] [--executor local|dask] [--scheduler ADDR] [--device D]``
 ``[--data F.npz] [--problem F.npz]``; ``python -m verify show FILE.json`` (the claim table of a saved record);
-``python -m verify plot FILE.json [--out DIR]`` (redraw its figure); ``python -m verify --list``.
+``python -m verify plot FILE.json [--out DIR] [--format png,pdf,svg] [--style paper|screen]`` (redraw its
+figure); ``python -m verify report [--quick | --full | --until-decisive] [--checks a,b] [--from DIR] [--out DIR]``
+(run the checks, or collect saved records, into ``report.html`` + ``report.md``); ``python -m verify --list``.
 
 Exit codes (:mod:`verify.verdicts`): 0 headline pass, 1 fail, 3 inconclusive, 4 vacuous, 2 bad input or an
 error (one line on stderr, no traceback; ``--debug`` shows it), 130 interrupted (finished points are kept).
@@ -20,7 +22,7 @@ from verify.errors import UserInputError, require
 from verify.report import format_claims, load_record
 from verify.verdicts import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 
-COMMANDS = ("show", "plot")
+COMMANDS = ("show", "plot", "report")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record", nargs="?", type=Path, help="with 'show' / 'plot': a saved record DIR/<check>.json")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.add_argument("--params", action="store_true", help="list the check's parameters with their defaults")
+    p.add_argument("--checks", default=None, metavar="A,B", help="with 'report': the checks (default: all)")
+    p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
+                   help="with 'report': collect the records saved in DIR instead of running")
+    p.add_argument("--style", choices=("screen", "paper"), default="screen",
+                   help="figure style: screen (default) or paper (3.3/6.9 in, 8 pt, panel letters)")
+    p.add_argument("--format", dest="formats", default="png,pdf", metavar="F,G",
+                   help="figure formats among png, pdf, svg (default: png,pdf)")
     add_run_arguments(p)
     return p
 
@@ -79,7 +88,7 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     try:
         if args.check in COMMANDS:
-            return {"show": _show, "plot": _plot}[args.check](args)
+            return {"show": _show, "plot": _plot, "report": _report}[args.check](args)
         require(args.record is None, f"unexpected argument {args.record} (only show/plot take a record file)")
         module = checks.load(args.check)
         if args.params:
@@ -106,6 +115,8 @@ def check_run_arguments(args) -> None:
     require(args.workers is None or args.workers >= 1, f"--workers must be >= 1, got {args.workers}")
     require(args.budget_min is None or args.budget_min > 0, f"--budget-min must be > 0, got {args.budget_min}")
     require(args.budget_min is None or args.until_decisive, "--budget-min goes with --until-decisive")
+    require(not (args.full and args.until_decisive), "--until-decisive starts from the quick settings; "
+            "use it without --full, or --full alone")
     args.out = args.out or Path("out")
     writable_directory(args.out, "--out")
 
@@ -132,10 +143,15 @@ def run_one(args, module, out: Path):
                        execution=execution_of(args, module), checkpoint=out / f"{module.NAME}.partial.jsonl",
                        progress=not args.no_progress, restart=args.restart, until_decisive=args.until_decisive,
                        budget_min=args.budget_min)
-    json_path = out / f"{module.NAME}.json"
-    record.write_json(json_path)
-    figures = module.plot(record.to_dict(), out / module.NAME)
-    return record, [json_path, *figures]
+    return record, record.save(out, style=args.style, formats=formats_of(args))
+
+
+def formats_of(args) -> tuple[str, ...]:
+    from verify.figures import FORMATS
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    require(formats and not bad, f"--format {args.formats}: expected some of {', '.join(FORMATS)}")
+    return formats
 
 
 def _run(args, module) -> int:
@@ -173,9 +189,42 @@ def _plot(args) -> int:
     if args.out is not None:
         writable_directory(args.out, "--out")
         stem = args.out / args.record.stem
-    figures = checks.load(record["check"]).plot(record, stem)
+    from verify import figures as fig
+    with fig.style(args.style, formats_of(args)):
+        figures = checks.load(record["check"]).plot(record, stem)
     print(f"wrote {', '.join(str(p) for p in figures)}")
     return 0
+
+
+def _report(args) -> int:
+    """Run the chosen checks (or collect their saved records) and write report.html and report.md."""
+    from verify.report_page import write_report
+    from verify.verdicts import worst
+    require(args.record is None, f"unexpected argument {args.record} (report takes --from DIR)")
+    require(not args.overrides, "--set is per check: run the check alone, then collect it with --from")
+    names = [n.strip() for n in args.checks.split(",") if n.strip()] if args.checks else list(checks.CHECKS)
+    modules = [checks.load(n) for n in names]
+    records = []
+    if args.from_dir is not None:
+        require(args.from_dir.is_dir(), f"--from {args.from_dir}: not a directory")
+        for m in modules:
+            path = args.from_dir / f"{m.NAME}.json"
+            if path.is_file():
+                records.append(_saved(argparse.Namespace(record=path, check="report")))
+        require(records, f"--from {args.from_dir}: no record of {', '.join(names)} there")
+        out = args.out or args.from_dir
+        figs = {r["check"]: args.from_dir / f"{r['check']}.png" for r in records}
+    else:
+        check_run_arguments(args)
+        out, figs = args.out, None
+        for m in modules:
+            record, _ = run_one(args, m, out)
+            print(f"{m.NAME:24s} {record.verdict:12s} {record.runtime_s / 60:.1f} min", flush=True)
+            records.append(record.to_dict())
+    writable_directory(out, "--out")
+    paths = write_report(records, out, summaries={m.NAME: m.SUMMARY for m in modules}, figures=figs)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return exit_code(worst(r["verdict"] for r in records))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,14 @@
 """The record every check writes (``DIR/<check>.json``) and the table it prints.
 
-Record fields (spec README): ``check``, ``verdict``, ``claims`` (a list of ``{name, predicted, measured, ci,
-rule, verdict, test}``), ``params``, ``seed``, ``versions``, ``runtime_s``, ``execution`` (executor, workers,
-device), ``points`` (one object per computed point, with every number needed to redraw the figure).
-
-Verdicts mean one thing everywhere (``sweeps_and_scale.md``):
-- ``pass``: the data support the prediction at the stated level;
-- ``fail``: the data contradict it at the stated level (e.g. a slope predicted < 0 whose CI lies above 0);
-- ``inconclusive``: neither (a CI straddling the boundary, too few usable points);
-- ``vacuous``: a bound that holds but says nothing (it lies above chance, what ignoring the data gives).
+Record fields: ``check``, ``verdict`` (the headline), ``verdicts`` (per tier), ``findings`` (published claims
+the data contradict), ``claims`` (:class:`verify.verdicts.Claim` as dicts), ``params``, ``seed``,
+``versions`` (package version and git commit, libraries, machine), ``runtime_s``, ``notes``, ``execution``
+(executor, workers, device), ``rounds`` (of a sequential run), ``points`` (one object per computed point,
+with every number needed to redraw the figure). Verdicts: :mod:`verify.verdicts`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import platform
@@ -30,8 +27,14 @@ def overall_verdict(claims: list[Claim]) -> str:
     return headline(claims)
 
 
-@dataclass
+@dataclass(repr=False)
 class Record:
+    """The result of one run of a check: its claims (``claims_table()``), its points (``points_table()``),
+    the parameters and seed that reproduce it, and the provenance (``versions``, ``execution``).
+
+    ``record.verdict`` is the headline; ``record.save(dir)`` writes the JSON record and the figure;
+    ``record.plot(dir)`` redraws the figure; in a notebook the record shows as its claim table."""
+
     check: str
     claims: list[Claim]
     params: dict
@@ -41,6 +44,7 @@ class Record:
     notes: list[str] = field(default_factory=list)
     execution: dict = field(default_factory=dict)
     rounds: list[dict] = field(default_factory=list)
+    versions: dict = field(default_factory=lambda: versions())
 
     @property
     def verdict(self) -> str:
@@ -53,7 +57,7 @@ class Record:
         claims = [Claim(**{k: v for k, v in c.items() if k in known}) for c in d.get("claims", [])]
         return cls(check=d["check"], claims=claims, params=d.get("params", {}), seed=d.get("seed", 0),
                    points=d.get("points", []), runtime_s=d.get("runtime_s", 0.0), notes=d.get("notes", []),
-                   execution=d.get("execution", {}), rounds=d.get("rounds", []))
+                   execution=d.get("execution", {}), rounds=d.get("rounds", []), versions=d.get("versions", {}))
 
     def __repr__(self) -> str:
         return (f"<Record {self.check}: {self.verdict} ({len(self.claims)} claims, {len(self.points)} points, "
@@ -68,7 +72,7 @@ class Record:
             "claims": [asdict(c) for c in self.claims],
             "params": self.params,
             "seed": self.seed,
-            "versions": versions(),
+            "versions": self.versions,
             "runtime_s": self.runtime_s,
             "notes": self.notes,
             "execution": self.execution,
@@ -77,21 +81,68 @@ class Record:
         }
 
     def write_json(self, path: Path) -> None:
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(_jsonable(self.to_dict()), indent=1, allow_nan=True))
+
+    def claims_table(self) -> list[dict]:
+        """One dict per claim: name, tier, source, predicted, measured, ci, verdict, expected, alpha, needed."""
+        cols = ("name", "tier", "source", "predicted", "measured", "ci", "verdict", "expected", "alpha", "needed",
+                "runs", "rule")
+        return [{k: _jsonable(getattr(c, k)) for k in cols} for c in self.claims]
+
+    def points_table(self) -> list[dict]:
+        """The computed points, one dict per row (every number the figure needs)."""
+        return [dict(p) for p in self.points]
+
+    def to_pandas(self, table: str = "claims"):
+        """``claims_table()`` or ``points_table()`` as a pandas DataFrame (pandas is an optional extra)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install \"implicit-bias-verify[pandas]\"") from None
+        if table not in ("claims", "points"):
+            raise ValueError(f"table must be 'claims' or 'points', got {table!r}")
+        return pd.DataFrame(self.claims_table() if table == "claims" else self.points_table())
+
+    def save(self, directory, *, style: str = "screen", formats=("png", "pdf")) -> list[Path]:
+        """Write ``directory/<check>.json`` and the figure; returns the paths."""
+        path = Path(directory) / f"{self.check}.json"
+        self.write_json(path)
+        return [path, *self.plot(directory, style=style, formats=formats)]
+
+    def plot(self, directory=".", *, style: str = "screen", formats=("png", "pdf")) -> list[Path]:
+        """Draw the check's figure into ``directory`` (``<check>.png`` and the other formats)."""
+        from verify import checks, figures
+        with figures.style(style, formats):
+            return checks.load(self.check).plot(self.to_dict(), Path(directory) / self.check)
+
+    def _repr_html_(self) -> str:
+        from verify.report_page import claims_html
+        return (f"<p><b>{self.check}</b>: headline <b>{self.verdict}</b> ({self.runtime_s:.1f} s, seed "
+                f"{self.seed})</p>" + claims_html(self.to_dict()))
 
 
 def load_record(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def versions() -> dict:
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple:
+    import os
+
     import matplotlib
     import scipy
     import torch
-    return {"implicit_bias_verify": package_version(), "commit": git_commit(), "python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
-            "torch": torch.__version__, "matplotlib": matplotlib.__version__,
-            "platform": platform.platform()}
+    return (("implicit_bias_verify", package_version()), ("commit", git_commit()),
+            ("python", sys.version.split()[0]), ("numpy", np.__version__), ("scipy", scipy.__version__),
+            ("torch", torch.__version__), ("matplotlib", matplotlib.__version__),
+            ("platform", platform.platform()), ("cpu_count", os.cpu_count()))
+
+
+def versions() -> dict:
+    """The package's version and git commit, the libraries' versions and the machine."""
+    return dict(_versions())
 
 
 def package_version() -> str:
