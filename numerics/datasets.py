@@ -45,8 +45,23 @@ class Dataset:
         return int(self.X_train.shape[1])
 
     def head(self, n: int) -> "Dataset":
-        """The first ``n`` training examples (the nested prefix), the same test set."""
+        """The first ``n`` training examples (the nested prefix), the same test set. A user's data set
+        (``--data``) whose prefix lacks a class is refused with a one-line error: a run on it would judge a
+        task with fewer classes than the test set."""
+        absent = self.missing_classes(n) if not self.classes else []
+        require(not absent, f"--data {self.name}: the first {n} training examples hold no example of class(es) "
+                f"{absent}; order X_train so that every prefix a run uses holds every class (e.g. interleave "
+                "the classes)")
         return replace(self, X_train=self.X_train[:n], y_train=self.y_train[:n])
+
+    def missing_classes(self, n: int) -> list[int]:
+        """The classes without an example among the first ``n`` training examples."""
+        return sorted(set(range(self.n_classes)) - set(self.y_train[:n].tolist()))
+
+
+def _real(a: np.ndarray) -> bool:
+    """Real numbers (integers or floats), not complex, boolean or object arrays."""
+    return (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)) and a.dtype != bool
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +75,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-DATASETS = ("digits",)
 TRAIN_POOL = 80  # per class: the test set does not depend on n_train up to this many training images per class
 
 
@@ -138,15 +152,22 @@ def load_npz(path) -> Dataset:
     Xtr, ytr, Xte, yte = (arrays[k] for k in ("X_train", "y_train", "X_test", "y_test"))
     for key, X in (("X_train", Xtr), ("X_test", Xte)):
         require(X.ndim == 2 and X.shape[0] >= 1 and X.shape[1] >= 1, f"--data {path}: {key} must be 2-D (examples × features), got shape {X.shape}")
-        require(np.issubdtype(X.dtype, np.number) and np.all(np.isfinite(X)), f"--data {path}: {key} must be finite numbers")
+        require(_real(X), f"--data {path}: {key} must be real numbers, got dtype {X.dtype}")
+        require(np.all(np.isfinite(X)), f"--data {path}: {key} must be finite numbers")
     require(Xtr.shape[1] == Xte.shape[1], f"--data {path}: X_train has {Xtr.shape[1]} features, X_test {Xte.shape[1]}")
     for key, yv, X in (("y_train", ytr, Xtr), ("y_test", yte, Xte)):
         require(yv.ndim == 1 and yv.shape[0] == X.shape[0],
                 f"--data {path}: {key} must be a vector of {X.shape[0]} labels, got shape {yv.shape}")
-        require(np.issubdtype(yv.dtype, np.number) and np.all(np.isfinite(yv)) and np.all(yv == np.round(yv)) and yv.min() >= 0,
-                f"--data {path}: {key} must hold integer labels 0..C-1")
-    C = int(max(ytr.max(), yte.max())) + 1
+        require(_real(yv) and np.all(np.isfinite(yv)) and np.all(yv == np.round(yv)) and yv.min() >= 0,
+                f"--data {path}: {key} must hold integer labels 0..C-1, got dtype {yv.dtype}")
+    top = max(float(ytr.max()), float(yte.max()))
+    # bounded before any allocation: every class needs a training example, so C <= n_train
+    require(top < Xtr.shape[0], f"--data {path}: label {top:.0f} but only {Xtr.shape[0]} training examples; "
+            "labels must be 0..C-1 with every class in the training set")
+    C = int(top) + 1
     require(C >= 2, f"--data {path}: need at least 2 classes")
+    require(not (ytr.min() >= 1 and yte.min() >= 1),
+            f"--data {path}: no label 0: labels start at {int(min(ytr.min(), yte.min()))}; use 0..C-1 (e.g. subtract 1)")
     absent = sorted(set(range(C)) - set(ytr.astype(int).tolist()))
     require(not absent, f"--data {path}: class(es) {absent} have no training example")
     return Dataset(Xtr.astype(np.float64), ytr.astype(np.int64), Xte.astype(np.float64), yte.astype(np.int64),

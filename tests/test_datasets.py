@@ -93,3 +93,25 @@ def test_load_npz_roundtrip_and_errors(tmp_path):
     for path, msg in cases:
         with pytest.raises(UserInputError, match=msg.replace("(", r"\(").replace(")", r"\)")):
             load_npz(path)
+
+
+def test_load_npz_refuses_bad_arrays_before_allocating(tmp_path):
+    good = dict(X_train=np.random.rand(6, 3), y_train=np.array([0, 1, 0, 1, 2, 2]), X_test=np.random.rand(4, 3),
+                y_test=np.array([0, 1, 2, 0]))
+    cases = [({"X_train": good["X_train"] + 1j}, "X_train must be real numbers"),
+             ({"X_test": np.array([["a"] * 3] * 4)}, "X_test must be real numbers"),
+             ({"y_train": np.array([0, 1, 0, 1, 2, 10 ** 10])}, "label 10000000000 but only 6 training examples"),
+             ({"y_train": good["y_train"] + 1, "y_test": good["y_test"] + 1}, "labels start at 1"),
+             ({"y_train": np.array([True, False] * 3)}, "integer labels")]
+    for i, (change, msg) in enumerate(cases):
+        with pytest.raises(UserInputError, match=msg):
+            load_npz(_write(tmp_path / f"bad{i}.npz", **{**good, **change}))
+
+
+def test_prefix_without_a_class_is_refused(tmp_path):
+    data = dict(X_train=np.random.rand(6, 3), y_train=np.array([0, 0, 0, 1, 1, 1]), X_test=np.random.rand(2, 3),
+                y_test=np.array([0, 1]))
+    ds = load_npz(_write(tmp_path / "sorted.npz", **data))
+    assert ds.head(4).n_train == 4 and ds.missing_classes(3) == [1]
+    with pytest.raises(UserInputError, match=r"first 2 training examples hold no example of class\(es\) \[1\]"):
+        ds.head(2)
