@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verify import implicit_regularization as check
+from verify.implicit_regularization import claims, data
 from verify.executors import run_limited
 
 TINY = {
@@ -29,7 +30,7 @@ def tiny_args(**extra):
 
 
 def params(**overrides):
-    p = {**check.QUICK, **TINY, "mode": "quick", **overrides}
+    p = {**check.PARAMS.quick, **TINY, "mode": "quick", **overrides}
     check.validate(p)
     return p
 
@@ -60,7 +61,7 @@ def test_cli_contract_on_a_tiny_setting(cli, tmp_path):
     ("sgd_n_train=100000", "sgd_n_train = 100000: "),
     ("repro_label_noise=1.5", "repro_label_noise must be in [0, 1)"),
     ("sign_beta2s=0.9,0.9,0.99", "sign_beta2s must hold >= 3 distinct"),
-    ("halvings=1", "halvings must be an integer in"),
+    ("halvings=1", "halvings must be >= 3"),
 ])
 def test_bad_parameters_are_one_line_errors(cli, tmp_path, setting, message):
     cli.rejects("implicit_regularization", "--out", str(tmp_path), "--set", setting, message=message)
@@ -78,8 +79,9 @@ def test_user_data_is_used(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, X_train=X[:100], y_train=y[:100], X_test=X[100:], y_test=y[100:])
     p = check.prepare(dict(params(flow_n_train=30)), {"data": path})
+    assert p["dataset"] == "file" and p["data_file"] == str(path.resolve())
     check.validate(p)
-    X_t, y_t, *_ , d, C = check.tensors(p, 30)
+    X_t, y_t, *_ , d, C = data.tensors(p, 30)
     assert X_t.shape == (30, 5) and d == 5 and C == 3
 
 
@@ -91,7 +93,7 @@ def test_flow_slope_tests_pass_at_the_prediction_and_fail_at_a_wrong_coefficient
     p = params(**FLOW_SETTING, coefficient_scale=scale)
     rows = rows_of(p, "flow")
     for family in check.FLOW_FAMILIES:
-        plain, modified = check.flow_claims(rows, family)
+        plain, modified = claims.flow_claims(rows, family)
         assert plain.verdict != "fail", (family, plain.test)  # pre-asymptotic at 4 points: may be inconclusive
         if scale == 1.0:
             assert modified.verdict == "pass", (family, modified.test)
@@ -105,7 +107,7 @@ def test_constant_term_claim_fails_when_eps_dominates_the_gradients():
     """With ε = 1 the preconditioner is ≈ 1, the project's term is ≈ (η/4)R ≪ ηP/4: the claim must fail."""
     p = params(repro_epochs=30, repro_every=10, repro_seeds=2, repro_rmsprop_beta2=0.9, repro_eps=1.0)
     rows = [r for r in rows_of(p, "repro") if r["optimizer"] == "rmsprop"]
-    claim = check.constant_term_claim(rows, p)
+    claim = claims.constant_term_claim(rows, p)
     assert claim.verdict == "fail" and claim.measured < 0.5
 
 
@@ -113,7 +115,7 @@ def test_constant_term_claim_fails_when_eps_dominates_the_gradients():
 def test_planted_penalty_of_the_wrong_size_fails_the_matching_claim():
     p = params(sgd_n_train=500, sgd_widths=[64, 64], sgd_lrs=[0.1, 0.2, 0.4], sgd_seeds=4, loss_goal=0.03,
                penalty_lr=0.1, penalty_target_lr=0.4, penalty_factor=6.0, max_epochs=400)
-    claim = check.penalty_claim(rows_of(p, "sgd"), p)
+    claim = claims.penalty_claim(rows_of(p, "sgd"), p)
     assert claim.verdict == "fail", claim.test
 
 
@@ -130,7 +132,7 @@ def test_r_falls_claim_follows_the_sign_of_the_slope(seed, slope):
     p = params()
     rows = [sgd_row(s, lr, 0.05 * lr ** slope * np.exp(0.01 * rng.normal()))
             for s in range(5) for lr in (0.1, 0.2, 0.4, 0.8)]
-    claim = check.r_falls_claim(rows, p)
+    claim = claims.r_falls_claim(rows, p)
     assert claim.verdict == ("pass" if slope < 0 else "fail")
 
 
@@ -143,7 +145,7 @@ def test_penalty_claim_rejects_a_penalty_of_the_wrong_size(seed, ratio):
     for s in range(6):
         R = 0.04 * np.exp(0.1 * rng.normal())
         rows += [sgd_row(s, 0.4, R), sgd_row(s, 0.1, R * ratio * np.exp(0.005 * rng.normal()), penalty=0.3)]
-    assert check.penalty_claim(rows, p).verdict == ("pass" if ratio == 1.0 else "fail")
+    assert claims.penalty_claim(rows, p).verdict == ("pass" if ratio == 1.0 else "fail")
 
 
 def test_sign_and_norm_claims_reject_the_opposite_sign():
@@ -152,9 +154,9 @@ def test_sign_and_norm_claims_reject_the_opposite_sign():
         rows = [{"kind": "sign", "replicate": s, "beta2": b, "reached": True,
                  "grad_l1": (1 / (1 - b)) ** (0.05 * direction) * (1 + 0.001 * s)} for s in range(3)
                 for b in (0.9, 0.99, 0.999)]
-        assert check.sign_claim(rows, p).verdict == ("pass" if direction > 0 else "fail")
+        assert claims.sign_claim(rows, p).verdict == ("pass" if direction > 0 else "fail")
         rows = [{"kind": "repro", "optimizer": o, "replicate": s, "final": True,
                  "theta_l2": 10 + (0 if o == "sgd" else direction * (2 + 0.1 * s))}
                 for s in range(3) for o in check.OPTIMIZERS]
-        verdicts = {c.verdict for c in check.norm_claims(rows, p)}
+        verdicts = {c.verdict for c in claims.norm_claims(rows, p)}
         assert verdicts == {"pass" if direction > 0 else "fail"}
