@@ -264,3 +264,34 @@ def adagrad_flow_limit(model: LinearModel, theta0: np.ndarray, *, rtol: float = 
         raise RuntimeError(f"AdaGrad flow did not reach residual {switch:g}: {sol.message}")
     theta, G = sol.y[:p, -1], sol.y[p:, -1]
     return preconditioned_limit(J, b - J @ theta, theta, np.diag(1.0 / np.sqrt(G)))
+
+
+def init_scale_test_mse(J, Jt, g0, g0t, theta0, y, yt, alphas, *, rtol: float = 1e-13, check_every: int = 1,
+                        max_steps: int = 100_000):
+    """Test MSE of the converged GD limit of a linearized net at each output scale α: plain, centered and
+    antisymmetrically doubled; returns ``([plain, centered, doubled], converged)``.
+
+    ``J``/``Jt``: the Jacobian of the unscaled net at θ0 on the training/test inputs, ``g0``/``g0t`` its
+    outputs there. Plain: f = α g(θ), f0 = α g0. Centered: f = α (g(θ) − g(θ0)). Doubled:
+    f = α (g(θ¹) − g(θ²))/√2 with θ¹0 = θ²0 = θ0, whose linearization has Jacobian α[J, −J]/√2. GD on
+    α·(model) with step η/α² has the iterates of GD on the model with targets y/α, so all α run as columns of
+    one GD run per architecture.
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    k = len(alphas)
+    targets = np.tile(y[:, None] / alphas, 2)
+    init_out = np.column_stack([np.tile(g0[:, None], k), np.zeros((len(y), k))])
+    both = LinearModel.from_linearization(J, init_out, theta0, targets)
+    res = run(both, np.tile(theta0[:, None], 2 * k), HeavyBall(both.optimal_gd_rate()), full_batch(len(y)),
+              rtol=rtol, check_every=check_every, max_steps=max_steps)
+    moved = Jt @ (res.theta - theta0[:, None])
+    plain_out = alphas * (g0t[:, None] + moved[:, :k])
+    centered = alphas * moved[:, k:]
+    Jd = np.hstack([J, -J]) / np.sqrt(2.0)
+    theta0_d = np.concatenate([theta0, theta0])
+    doubled = LinearModel.from_linearization(Jd, np.zeros((len(y), k)), theta0_d, y[:, None] / alphas)
+    res_d = run(doubled, np.tile(theta0_d[:, None], k), HeavyBall(doubled.optimal_gd_rate()), full_batch(len(y)),
+                rtol=rtol, check_every=check_every, max_steps=max_steps)
+    doubled_out = alphas * (np.hstack([Jt, -Jt]) / np.sqrt(2.0) @ (res_d.theta - theta0_d[:, None]))
+    mse = [np.mean((out - yt[:, None]) ** 2, axis=0) for out in (plain_out, centered, doubled_out)]
+    return mse, res.converged and res_d.converged

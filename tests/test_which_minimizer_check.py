@@ -2,7 +2,7 @@
 hypothesis, statistical rules are three-valued, bad input is one line with exit code 2, and (slow) the quick
 CLI run does not fail within 60 s of CPU.
 
-The negative controls replace a closed form in ``check.FORMULAS`` (monkeypatch) and run in this process
+The negative controls replace a closed form in ``sweep.FORMULAS`` (monkeypatch) and run in this process
 (workers=1)."""
 import json
 import math
@@ -14,11 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-import verify
 from numerics.linearized_mlp import NTKMLP, sphere_regression_data, torch_generator
 from theory import which_minimizer as theory
 from verify import rules
 from verify import which_minimizer as check
+from verify.registry import validate as validate_params
+from verify.engine import run
+from verify.which_minimizer import claims as judging
+from verify.which_minimizer import params as declared
+from verify.which_minimizer import sweep
 from verify.errors import UserInputError
 
 TINY = {"problems": 1, "max_rows": 5, "pairs": 2, "independent_inits": 8, "width": 64,
@@ -29,7 +33,7 @@ STATISTICAL = ("A3: AdaGrad limit -> AdaGrad-flow limit as lr -> 0", "linearizat
 
 
 def run_tiny(seed=3, **over):
-    return verify.run("which_minimizer", seed=seed, workers=1, **{**TINY, **over})
+    return run("which_minimizer", seed=seed, workers=1, **{**TINY, **over})
 
 
 def _verdicts(record):
@@ -49,7 +53,7 @@ def test_small_run_passes_and_plots(tmp_path):
 
 
 def test_tasks_are_independent_points():
-    params = {**check.QUICK, **TINY, "mode": "quick"}
+    params = {**declared.PARAMS.quick, **TINY, "mode": "quick"}
     tasks = check.points(params, 0, {})
     assert len({t.key for t in tasks}) == len(tasks) and len({t.seed for t in tasks}) == len(tasks)
     gap = [t for t in tasks if t.params["part"] == "gap"]
@@ -61,7 +65,7 @@ def test_wrong_gd_closed_form_is_rejected(monkeypatch):
     def without_theta0(J, r0, theta0):
         return J.T @ np.linalg.solve(J @ J.T, r0)
 
-    monkeypatch.setitem(check.FORMULAS, "gd", without_theta0)
+    monkeypatch.setitem(sweep.FORMULAS, "gd", without_theta0)
     verdicts = _verdicts(run_tiny())
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "fail"
     assert verdicts["A1: SGD schedules, step sizes, momentum -> same"] == "fail"
@@ -71,7 +75,7 @@ def test_preconditioner_ignored_is_rejected(monkeypatch):
     def ignore_p(J, r0, theta0, P):
         return theory.gd_limit(J, r0, theta0)
 
-    monkeypatch.setitem(check.FORMULAS, "preconditioned", ignore_p)
+    monkeypatch.setitem(sweep.FORMULAS, "preconditioned", ignore_p)
     verdicts = _verdicts(run_tiny())
     assert verdicts["A1: fixed preconditioner -> theta0 + P J^T (J P J^T)^-1 r0"] == "fail"
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "pass"
@@ -82,7 +86,7 @@ def test_perturbed_init_scale_coefficients_are_rejected(monkeypatch):
         c = theory.init_scale_coefficients(*args)
         return theory.InitScaleCoefficients(A=c.A, B=c.B, C=1.01 * c.C)
 
-    monkeypatch.setitem(check.FORMULAS, "init_scale", one_percent_off)
+    monkeypatch.setitem(sweep.FORMULAS, "init_scale", one_percent_off)
     verdicts = _verdicts(run_tiny())
     assert verdicts["A2: fitted A, C = kernel closed forms"] == "fail"
     assert verdicts["A2: E test MSE = A + C alpha^2 (antithetic pairs)"] == "pass"
@@ -92,7 +96,7 @@ def test_l2_normalized_one_point_adagrad_formula_is_rejected(monkeypatch):
     def gd_instead(j, r0, theta0):
         return theory.gd_limit(np.asarray(j)[None, :], [r0], theta0)
 
-    monkeypatch.setitem(check.FORMULAS, "adagrad_one_point", gd_instead)
+    monkeypatch.setitem(sweep.FORMULAS, "adagrad_one_point", gd_instead)
     verdicts = _verdicts(run_tiny())
     assert verdicts["A3: one point, AdaGrad -> theta0 + sign(j) r0/||j||_1"] == "fail"
 
@@ -125,7 +129,7 @@ def test_without_antithetic_pairs_the_quadratic_fit_is_not_exact():
         J, g = net.jacobian(theta0, X).numpy(), net(theta0, X).numpy()
         coefs.append(theory.init_scale_coefficients(J[:n], J[n:], g[:n], g[n:], y, yt))
     *_, residual = check.fit_a_plus_c_alpha2(alphas, np.mean([c.mse(alphas) for c in coefs], axis=0))
-    assert residual > 1e3 * check.LAW_RTOL
+    assert residual > 1e3 * judging.LAW_RTOL
 
 
 @pytest.mark.parametrize("distances, verdict", [
@@ -137,16 +141,16 @@ def test_without_antithetic_pairs_the_quadratic_fit_is_not_exact():
 def test_learning_rate_slope_rule(distances, verdict):
     lrs = np.array([0.2, 0.1, 0.05, 0.025])
     to_flow = np.array([distances(lrs), 1.5 * distances(lrs)])
-    assert check._lr_slope_claim(lrs, to_flow, True)[0].verdict == verdict
+    assert judging.lr_slope_claim(lrs, to_flow, True).verdict == verdict
 
 
 def test_a_gap_growing_with_width_fails_and_a_flat_noisy_one_is_inconclusive():
     widths = [128, 256, 512, 1024]
     rows = [{"kind": "gap_run", "width": w, "init": i, "gap": 0.01 * w ** 0.5 * (1 + 0.01 * i)}
             for w in widths for i in range(4)]
-    assert check._gap_claim(rows, {**check.QUICK, "gap_seeds": 4}).verdict == "fail"
+    assert judging.gap_claim(rows, {**declared.PARAMS.quick, "gap_seeds": 4}).verdict == "fail"
     noisy = [{**r, "gap": 0.1 * (1 + 0.3 * ((r["init"] + r["width"] // 128) % 3))} for r in rows]
-    assert check._gap_claim(noisy, {**check.QUICK, "gap_seeds": 4}).verdict == "inconclusive"
+    assert judging.gap_claim(noisy, {**declared.PARAMS.quick, "gap_seeds": 4}).verdict == "inconclusive"
 
 
 @pytest.mark.parametrize("override, key", [
@@ -156,7 +160,7 @@ def test_a_gap_growing_with_width_fails_and_a_flat_noisy_one_is_inconclusive():
 ])
 def test_validate_names_the_bad_parameter(override, key):
     with pytest.raises(UserInputError, match=key):
-        check.validate({**check.QUICK, **override, "mode": "quick"})
+        validate_params(check, {**declared.PARAMS.quick, **override, "mode": "quick"})
 
 
 def test_problem_file_is_refused():
