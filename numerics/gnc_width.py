@@ -17,9 +17,15 @@ Over M prior draws of the hidden layers: ``p̂ = mean_m p̂(Φ_m)`` (SE from the
 ``−log₂ p̂``, and the ratio estimate ``acc = Σ p̂a(Φ_m) / Σ p̂(Φ_m)`` with the delta-method SE and Kish's
 effective sample size of the weights. Each term is unbiased given Φ, so the pair estimates are i.i.d. over
 m and the SEs include the proposals' noise.
+
+:func:`nngp_limit` is the infinite-width limit of the same G&C: the orthant posterior of the network's NNGP
+kernel (``theory.nngp.nngp_kernel``; for a non-Gaussian prior with the prior's own first layer estimated by
+Monte Carlo, whose error is carried into the SE).
 """
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,8 +34,9 @@ import torch
 from numerics.datasets import Dataset
 from numerics.errors import require
 from numerics.models import MLP, prior_variances, sample_prior_np
-from numerics.orthant import orthant_problem, proposals as orthant_proposals, test_accuracy
-from theory.nngp import feature_kernel
+from numerics.nngp_mc import first_layer_moment
+from numerics.orthant import orthant_posterior, orthant_problem, proposals as orthant_proposals, test_accuracy
+from theory.nngp import GAUSSIAN_FIRST_LAYER, feature_kernel, nngp_kernel, one_hot_first_layer_moment
 
 DEFAULT_MEMORY_BYTES = 2 ** 26
 
@@ -128,3 +135,62 @@ def rb_guess_and_check(data: Dataset, *, width: int, depth: int = 1, activation:
                             bias_scale=bias_scale, memory_bytes=memory_bytes, device=device)
     return WidthGncResult(width=int(width), depth=int(depth), n=data.n_train, draws=int(draws),
                           proposals=int(proposals), **combine(log_p, acc))
+
+
+KERNEL_GROUPS = 8  # the Monte Carlo first layer in groups: their spread is the kernel's share of the SE
+
+
+def _welch_dof(terms, dofs) -> float:
+    """Welch–Satterthwaite dof of a sum of variance estimates (∞ when every nonzero term has dof ∞)."""
+    terms, dofs = np.asarray(terms, float), np.asarray(dofs, float)
+    denom = float(np.sum(np.where(terms > 0, terms ** 2 / np.maximum(dofs, 1e-12), 0.0)))
+    return float(np.sum(terms) ** 2 / denom) if denom > 0 else float("inf")
+
+
+def nngp_limit(X: np.ndarray, y_train, y_test, *, activation: str, depth: int, prior: str, bias: bool,
+               scale: float = 1.0, one_hot: bool = False, extra_bias: float = 0.0, kernel_units: int,
+               samples: int, generator, rng: np.random.Generator, group_rng: np.random.Generator) -> dict:
+    """G&C's infinite-width limit on the rows of ``X`` (training rows first): the NNGP kernel and its exact
+    orthant posterior (``numerics.orthant.orthant_posterior``, ``samples`` draws on ``rng``).
+
+    The first layer: exact for Gaussian priors; for one-hot inputs (``one_hot``) the closed form
+    ``theory.nngp.one_hot_first_layer_moment``; else the prior's own moment by Monte Carlo over
+    ``kernel_units`` units in ``KERNEL_GROUPS`` groups (``generator(g)`` gives group g's torch generator).
+    The kernel's Monte Carlo error is estimated from the spread of the posterior over the group kernels
+    (common posterior random numbers: every group starts from a copy of ``group_rng``; Var(est(mean)) ≈ Var_group(est)/groups to first
+    order) and added to the SEs with groups − 1 degrees of freedom (Welch). ``extra_bias`` perturbs the
+    kernel (negative controls only)."""
+    X = np.asarray(X, float)
+    gaussian = prior in GAUSSIAN_FIRST_LAYER
+    kernel = dict(activation=activation, depth=depth, prior=prior, bias=bias, scale=scale, extra_bias=extra_bias)
+    if one_hot and not gaussian:
+        firsts = [one_hot_first_layer_moment(X.shape[0], prior, activation)]
+    elif not gaussian:
+        per = max(1, kernel_units // KERNEL_GROUPS)
+        firsts = [first_layer_moment(X, prior, activation, bias, scale=scale, units=per, generator=generator(g))
+                  for g in range(KERNEL_GROUPS)]
+    else:
+        firsts = [None]
+    mc = len(firsts) > 1
+    K = nngp_kernel(X, **kernel, first_moment=None if firsts[0] is None else np.mean(firsts, axis=0))
+    post = orthant_posterior(K, y_train, y_test, samples=samples, rng=rng)
+    kvar_acc = kvar_bits = 0.0
+    if mc:
+        parts = [orthant_posterior(nngp_kernel(X, **kernel, first_moment=f), y_train, y_test,
+                                   samples=max(1000, samples // KERNEL_GROUPS), rng=copy.deepcopy(group_rng))
+                 for f in firsts]
+        kvar_acc = float(np.var([q.test_acc for q in parts], ddof=1)) / len(parts)
+        kvar_bits = float(np.var([q.bits for q in parts], ddof=1)) / len(parts)
+    off = K[~np.eye(K.shape[0], dtype=bool)]
+    return dict(kernel_activation=activation,
+                test_acc_mean=post.test_acc, test_acc_se=float(np.sqrt(post.test_acc_se ** 2 + kvar_acc)),
+                se_dof=_welch_dof([post.test_acc_se ** 2, kvar_acc], [np.inf, KERNEL_GROUPS - 1]),
+                sampling_acc_se=post.test_acc_se, kernel_acc_se=float(np.sqrt(kvar_acc)),
+                log_p=post.log_p, log_p_se=post.log_p_se, bits=post.bits,
+                bits_se=float(np.sqrt(post.bits_se ** 2 + kvar_bits)), sampling_bits_se=post.bits_se,
+                kernel_bits_se=float(np.sqrt(kvar_bits)),
+                bits_se_dof=_welch_dof([post.bits_se ** 2, kvar_bits], [np.inf, KERNEL_GROUPS - 1]),
+                p_hat=math.exp(post.log_p), samples=post.samples, acceptance=post.acceptance,
+                proposals=post.proposals,
+                kernel_offdiag_spread=float((off.max() - off.min()) / np.mean(np.diag(K))),
+                kernel_units=kernel_units if mc else 0, kernel_groups=KERNEL_GROUPS if mc else 0)

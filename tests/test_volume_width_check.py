@@ -18,7 +18,8 @@ from numerics.datasets import digits_task
 from numerics.gnc_classifier import guess_and_check
 from numerics.gnc_width import rb_guess_and_check
 from numerics.models import MLP
-from verify import volume_width as vw
+from verify.volume_width import PARAMS
+from verify.volume_width import claims as vc
 
 Z = 4.9
 
@@ -105,26 +106,29 @@ def test_invariance_claim_fails_when_biases_break_it():
 
 
 def test_distance_claim_is_inconclusive_within_noise_and_negative_when_resolved():
-    p = {**vw.QUICK, "resolved_z": 3.0}
+    p = {**PARAMS.quick, "resolved_z": 3.0}
     flat = [{"width": w, "diff": 1e-4, "se": 1e-3, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vw._distance_claim("d", flat, p).verdict == "inconclusive"
+    assert vc._distance_claim("d", flat, p).verdict == "inconclusive"
     shrinking = [{"width": w, "diff": 0.1 / w, "se": 1e-4, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vw._distance_claim("d", shrinking, p).verdict == "pass"
+    assert vc._distance_claim("d", shrinking, p).verdict == "pass"
     growing = [{"width": w, "diff": 1e-3 * w, "se": 1e-4, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vw._distance_claim("d", growing, p).verdict == "fail"
+    assert vc._distance_claim("d", growing, p).verdict == "fail"
 
 
 @pytest.mark.parametrize("override, message", [
-    ("widths=0,8", "widths must be a non-empty list of integers >= 1"),
+    ("widths=0,8", "widths must be >= 1"),
     ("n_train=7", "n_train must be even"),
-    ("arch=cnn", "arch must be mlp"),
+    ("arch=cnn", "arch must be one of mlp"),
     ("prior=laplace", "prior must be one of"),
     ("classes=3", "classes must be two distinct digits"),
+    ("classes=3,12", "classes must be <= 9"),
+    ("depth=1,1", "depth must be distinct"),
     ("limit_control=typo", "limit_control must be one of"),
     ("activation=tanh", "no NNGP limit at depth >= 2"),
     ("invariance_scales=1", "invariance_scales must be >= 2"),
-    ("draws=1", "need draws >= min_draws >= 2"),
-    ("tolerance=0", "tolerance must be in (0, 0.5)"),
+    ("draws=1", "draws must be >= 2"),
+    ("draws=100", "need draws >= min_draws"),
+    ("tolerance=0", "tolerance must be > 0"),
 ])
 def test_bad_parameters_are_one_line_errors(cli, override, message):
     cli.rejects("volume_width", "--set", override, message=message)
