@@ -1,0 +1,93 @@
+"""The parameters of ``volume_hypothesis`` (``python -m verify volume_hypothesis --params``), the ``--data`` fold
+and the constraints between parameters."""
+from __future__ import annotations
+
+from numerics.models import ARCHS, PRIORS
+from numerics.normalized_losses import NORMALIZATIONS
+from numerics.protocols import PROTOCOLS
+from verify.errors import require
+from verify.inputs import fold_data
+from verify.parameters import Param, declare
+
+METHODS = ("gnc", "sgd", "pattern_search", "random_greedy", "poisoned")
+MAX_DIGIT_N = 160  # 80 training images per class in numerics.datasets.digits_task
+
+PARAMS = declare(
+    dataset=Param("digits", choices=("digits", "file"), doc="8x8 digits, or file (set by --data FILE.npz)"),
+    pairs=Param(3, full=8, low=1, high=45, doc="digit pairs drawn by the seed (ignored with classes or --data)"),
+    classes=Param([], type=int, low=0, high=9, nonempty=False, doc="an explicit digit pair, e.g. 3,8"),
+    n_train=Param([2, 4, 8, 16, 32], low=1, doc="training-set sizes (even for digits: balanced classes)"),
+    arch=Param("mlp", choices=ARCHS, doc="network architecture"),
+    widths=Param([32], low=1, doc="hidden widths (cnn: channels = width // 8)"),
+    depth=Param(1, low=1, high=4, doc="hidden layers"),
+    prior=Param("uniform", choices=tuple(PRIORS), doc="G&C prior over every parameter"),
+    scale=Param(1.0, above=0, doc="prior scale (uniform: U(-scale, scale))"),
+    bias=Param([True, False], doc="G&C with biases (Chiang et al.'s setting), without (Peleg & Hein's), or both"),
+    methods=Param(list(METHODS), choices=METHODS, doc="methods run"),
+    protocols=Param(["chiang", "peleg_hein"], choices=tuple(PROTOCOLS), doc="SGD protocols"),
+    seeds=Param(1, full=2, low=1, doc="data seeds per pair (cells = pairs x seeds)"),
+    draws=Param(60000, full=1_000_000, low=1, doc="G&C prior draws per (cell, width, bias)"),
+    max_accepted=Param(600, full=4000, low=1, doc="test accuracies measured on the first this many accepted models per n"),
+    sgd_runs_chiang=Param(12, full=40, low=1, doc="SGD runs per (cell, n), chiang protocol (stops at fit: cheap)"),
+    sgd_runs_peleg_hein=Param(5, full=20, low=1, doc="SGD runs per (cell, n), peleg_hein protocol (60 epochs, batch 2)"),
+    sgd_setting=Param("paper", full="all", choices=("paper", "all"),
+                      doc="paper: chiang on the biased net, peleg_hein on the bias-free one; all: every pairing"),
+    sgd_lr=Param(0.0, low=0, doc="SGD learning rate (0: each protocol's own)"),
+    search_runs=Param(4, full=10, low=1, doc="pattern-search / random-greedy runs per (cell, n)"),
+    search_n=Param([4, 8, 16], full=[4, 8, 16, 32], low=1, doc="n where the searches run (those also in n_train)"),
+    search_sweeps=Param(4, full=10, low=1, doc="pattern-search sweeps"),
+    search_steps=Param(600, full=3000, low=1, doc="random-greedy steps"),
+    poison_n=Param([16], low=1, doc="n where poisoned SGD runs (those also in n_train; Chiang et al., Table 1)"),
+    poison_count=Param(16, low=2, doc="held-out training images added with flipped labels (even)"),
+    normalization=Param("frobenius", choices=NORMALIZATIONS, doc="normalization of the training cross-entropy"),
+    loss_bins=Param([], type=float, nonempty=False,
+                    doc="G&C acceptance bin edges of the normalized loss, e.g. 0.60,0.65,0.70; empty: no bins"),
+    margin=Param(5.0, above=0, below=50, doc="equivalence margin delta in accuracy points"),
+    bits_min_n=Param(8, low=1, doc="smallest n where bits < n is judged"),
+    control_n=Param([4, 8], low=2, doc="n of the random-label control (even)"),
+    control_reps=Param(12, full=60, low=2, doc="random labelings per (cell, n)"),
+    control_draws=Param(3000, full=20_000, low=1, doc="G&C draws per random labeling"),
+    kink_slab=Param(True, doc="draw the kink decision boundaries and slab fractions"),
+    kink_n=Param(8, low=1, doc="kink training points (even)"),
+    kink_margin=Param(0.5, above=0, below=1, doc="kink margin"),
+    slab_n=Param(8, low=1, doc="slab training points (a multiple of 4)"),
+    shape_draws=Param(100000, full=1_000_000, low=1, doc="G&C draws for the kink and slab"),
+    boundary_models=Param(25, full=100, low=1, doc="solutions drawn per kink/slab method"),
+    memory_mb=Param(64, low=1, doc="G&C batch memory in MiB"),
+)
+
+
+def prepare(p: dict, inputs: dict) -> dict:
+    """``--data FILE.npz`` replaces the digits (validated when read; used as given)."""
+    return fold_data(p, inputs)
+
+
+def validate(p: dict) -> None:
+    """The constraints between parameters (types and ranges are declared in :data:`PARAMS`)."""
+    require(p["dataset"] != "file" or "data_file" in p, "dataset=file needs --data FILE.npz")
+    ns = p["n_train"]
+    if p["dataset"] == "digits":
+        classes = p["classes"]
+        require(not classes or (len(classes) == 2 and classes[0] != classes[1]),
+                f"classes must be two distinct digits 0..9, e.g. 3,8; got {classes}")
+        require(all(n % 2 == 0 for n in ns), f"n_train must be even (balanced pairs), got {ns}")
+        require(max(ns) <= MAX_DIGIT_N, f"n_train must be <= {MAX_DIGIT_N} (80 images per class), got {max(ns)}")
+    else:
+        require(max(ns) <= p["data_n_train"],
+                f"n_train must be <= {p['data_n_train']} (the --data training set), got {max(ns)}")
+    require(p["arch"] != "cnn" or p["dataset"] == "digits" or p["data_dim"] == 64,
+            "arch=cnn needs 8x8 images (64 features)")
+    require(p["arch"] != "cnn" or min(p["widths"]) >= 8,
+            f"cnn widths must be >= 8 (channels = width // 8), got {p['widths']}")
+    require(len(set(p["bias"])) == len(p["bias"]), f"bias must be true, false or both, got {p['bias']}")
+    require(p["poison_count"] % 2 == 0, f"poison_count must be an even integer >= 2, got {p['poison_count']}")
+    require(p["dataset"] != "digits" or max(p["poison_n"], default=0) + p["poison_count"] <= MAX_DIGIT_N,
+            f"poison_n + poison_count must be <= {MAX_DIGIT_N} (80 images per class)")
+    cn = p["control_n"]
+    require(all(n % 2 == 0 for n in cn), f"control_n must be even (balanced random labels), got {cn}")
+    require(p["dataset"] == "digits" or max(cn, default=0) <= p["data_n_train"],
+            "control_n exceeds the --data training set")
+    edges = p["loss_bins"]
+    require(len(edges) != 1 and all(a < b for a, b in zip(edges, edges[1:])),
+            f"loss_bins must be increasing bin edges (>= 2), got {edges}")
+    require(p["kink_n"] % 2 == 0 and p["slab_n"] % 4 == 0, "kink_n must be even and slab_n a multiple of 4")
