@@ -7,8 +7,10 @@ recursion ``Σ_1(x, x') = σ_w,1² x·x'/d + σ_b,1²``,
 ``Σ_{l+1}(x, x') = σ_w,l+1² E_{(u,v)∼N(0, Σ_l|x,x')}[φ(u) φ(v)] + σ_b,l+1²``, and each logit has kernel
 ``Σ_{L+1}``. For ReLU the expectation is the arc-cosine kernel of degree 1 (Cho & Saul 2009, eq. (6)):
 ``√(q q') (sin θ + (π − θ) cos θ) / (2π)``, θ = arccos ρ; for the identity it is Σ itself; for tanh (and any
-other φ) it is computed here by two-dimensional Gauss–Hermite quadrature, tested against the closed form
-for erf (Williams 1997: ``(2/π) arcsin(2c / √((1 + 2q)(1 + 2q')))``).
+other φ) it is computed here by a two-dimensional trapezoid rule whose step is chosen from the variances
+(:func:`quadrature_moment`: within 1e-10 of the scale of the entry for every variance up to ``MAX_VARIANCE``
+= 1e4 and every correlation, checked against scipy's adaptive quadrature; larger variances are refused), also
+tested against the closed form for erf (Williams 1997: ``(2/π) arcsin(2c / √((1 + 2q)(1 + 2q')))``).
 
 This package's formalization (``volume_hypothesis.md`` §3, our extension):
 - σ_w², σ_b² per layer are :func:`theory.mlp.layer_variances` (weight variance × fan-in, bias variance).
@@ -40,7 +42,12 @@ from theory.mlp import ACTIVATIONS, PRIORS, layer_variances as _prior_layer_vari
 LIMIT_WIDTH = 2 ** 30
 GAUSSIAN_FIRST_LAYER = ("gaussian", "kaiming_normal")
 WIDTH_GROWING_PRIORS = ("uniform",)  # hidden-layer σ_w² ∝ fan-in
-HERMITE_NODES = 160
+TANH_STRIP = np.pi / 2  # tanh's poles nearest the real axis: ±iπ/2
+STRIP_SHARE = 0.8  # the share of the strip the step rule uses (|tanh| ≤ tan(0.4π) ≈ 3.1 there)
+LOG_TOL = 26.0  # the step's error bound e^{−26} ≈ 5e-12 (measured errors are smaller: tests/test_accuracy.py)
+CUTOFF = 8.5  # |z| ≤ 8.5: the Gaussian mass beyond is 2e-17, times z² (tanh² ≈ q z² near 0) 1e-15
+MAX_VARIANCE = 1e4  # the validated range of the quadrature: pre-activation variances 0 … 1e4
+TANH_ACCURACY = 1e-10  # documented relative accuracy of the tanh moments over that range
 
 
 def layer_variances(prior: str, *, in_dim: int, depth: int, bias: bool, width: int | None = None,
@@ -62,31 +69,94 @@ def relu_moment(q1: np.ndarray, q2: np.ndarray, c: np.ndarray) -> np.ndarray:
     return norm * (np.sin(theta) + (np.pi - theta) * rho) / (2 * np.pi)
 
 
-def quadrature_moment(phi, q1, q2, c, nodes: int = HERMITE_NODES, chunk: int = 256) -> np.ndarray:
-    """``E[φ(u) φ(v)]`` by 2-D Gauss–Hermite quadrature: u = √q1 z1, v = √q2 (ρ z1 + √(1−ρ²) z2).
+def _trapezoid_step(strip_z: np.ndarray) -> np.ndarray:
+    """The largest trapezoid step h whose error bound for ∫ f(z) e^{−z²/2} dz is e^{−LOG_TOL}, for f analytic
+    and bounded (|f| ≲ 10, absorbed in the measured constant) in the strip |Im z| < ``strip_z``.
 
-    ``nodes`` per axis (160: measured error < 1e-10 against erf's closed form for variances up to 4; smooth φ
-    only — a kink such as ReLU's converges slowly). Pairs are processed ``chunk`` at a time.
+    The trapezoid rule on ℝ errs by ~ exp(y²/2 − 2πy/h) for any contour height 0 < y ≤ d (the Gaussian grows
+    like e^{y²/2} off the axis; Trefethen & Weideman 2014, "The exponentially convergent trapezoidal rule",
+    SIAM Review 56, §5): the best height is y = min(d, 2π/h). With d_c = min(d, √(2 LOG_TOL)) this gives
+    h = 2π d_c / (LOG_TOL + d_c²/2) (= π √(2/LOG_TOL) where only the Gaussian limits)."""
+    d = np.minimum(np.asarray(strip_z, float), np.sqrt(2 * LOG_TOL))
+    return 2 * np.pi * d / (LOG_TOL + d ** 2 / 2)
+
+
+def _node_count(h: np.ndarray) -> np.ndarray:
+    """Trapezoid nodes on [−CUTOFF, CUTOFF] at step ≤ h, rounded up to a multiple of 8 (pairs that share a
+    count share one grid)."""
+    n = np.ceil(2 * CUTOFF / h).astype(np.int64) + 1
+    return 8 * ((n + 7) // 8) + 1
+
+
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n trapezoid nodes on [−CUTOFF, CUTOFF] and their standard-normal weights (normalized to sum 1: the
+    unnormalized sum is 1 to ~1e-16 at every admissible step; the normalization makes constants exact)."""
+    z = np.linspace(-CUTOFF, CUTOFF, n)
+    w = np.exp(-z ** 2 / 2)
+    return z, w / w.sum()
+
+
+def quadrature_moment(phi, q1, q2, c, *, strip: float = TANH_STRIP, odd: bool = True, nodes: int | None = None,
+                      max_block: int = 2 ** 22) -> np.ndarray:
+    """``E[φ(u) φ(v)]`` for (u, v) ∼ N(0, [[q1, c], [c, q2]]), by the 2-D trapezoid rule in
+    u = √q1 z1, v = √q2 (ρ z1 + √(1−ρ²) z2), z ∈ [−CUTOFF, CUTOFF]², with the step of each axis chosen from
+    the variances: φ analytic in the strip |Im a| < ``strip`` of its argument (tanh: π/2, poles at ±iπ/2; the
+    rule uses 0.8 of it) makes the integrand analytic in z1 within 0.8·strip / max(√q1, √q2 |ρ|) and in z2
+    within 0.8·strip / (√q2 √(1−ρ²)); :func:`_trapezoid_step` turns these widths into steps. The node count
+    per axis grows like √q (≈ 50 √q for tanh), never overflows, and is never NaN.
+
+    Accuracy (tanh, the one φ the package integrates this way; ``tests/test_accuracy.py``): relative to the
+    scale √(E φ(u)² E φ(v)²), below ``TANH_ACCURACY`` = 1e-10 for 0 ≤ q1, q2 ≤ ``MAX_VARIANCE`` and every
+    correlation, against scipy's adaptive quadrature. A variance above ``MAX_VARIANCE`` is refused (one-line
+    :class:`UserInputError`): the cost per pair grows like q. ``nodes`` overrides the count per axis (for
+    convergence studies only: no accuracy is promised then). A kinked φ (ReLU) converges slowly: use its closed
+    form. ``odd`` (φ(−a) = −φ(a), true of tanh and erf) halves the work by the symmetry f(−z) = f(z) of the
+    integrand. Pairs sharing node counts are evaluated together, ``max_block`` integrand values at a time.
     """
-    t, w = np.polynomial.hermite_e.hermegauss(nodes)  # ∫ f(z) e^{−z²/2} dz
-    w = w / np.sqrt(2 * np.pi)
     q1, q2, c = np.broadcast_arrays(*(np.asarray(a, float) for a in (q1, q2, c)))
     shape = q1.shape
-    s1, s2, c = np.sqrt(np.maximum(q1, 0.0)).ravel(), np.sqrt(np.maximum(q2, 0.0)).ravel(), c.ravel()
+    q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
+    require(bool(np.all(np.isfinite(q1)) and np.all(np.isfinite(q2)) and np.all(np.isfinite(c))),
+            "quadrature_moment: non-finite variance or covariance")
+    top = float(max(q1.max(initial=0.0), q2.max(initial=0.0)))
+    require(nodes is not None or top <= MAX_VARIANCE,
+            f"NNGP moment at pre-activation variance {top:.4g} > {MAX_VARIANCE:g}, beyond the validated range of "
+            "the quadrature (cost grows like the variance): use a smaller prior scale")
+    require(nodes is None or int(nodes) >= 2, f"nodes must be >= 2, got {nodes}")
+    s1, s2 = np.sqrt(np.maximum(q1, 0.0)), np.sqrt(np.maximum(q2, 0.0))
     norm = s1 * s2
     rho = np.clip(np.divide(c, norm, out=np.zeros_like(c), where=norm > 0), -1.0, 1.0)
+    sq = np.sqrt(1.0 - rho ** 2)
     out = np.empty(s1.size)
-    z1, z2 = t[None, :, None], t[None, None, :]
-    for i in range(0, s1.size, chunk):
-        a, b, r = (v[i:i + chunk, None, None] for v in (s1, s2, rho))
-        vals = phi(a * z1) * phi(b * (r * z1 + np.sqrt(1 - r ** 2) * z2))
-        out[i:i + chunk] = np.einsum("pij,i,j->p", vals, w, w)
+    with np.errstate(divide="ignore"):
+        d1 = STRIP_SHARE * strip / np.maximum(s1, s2 * np.abs(rho))
+        d2 = STRIP_SHARE * strip / (s2 * sq)
+    if nodes is not None:
+        n1 = n2 = np.full(s1.size, int(nodes))
+    else:
+        n1, n2 = _node_count(_trapezoid_step(d1)), _node_count(_trapezoid_step(d2))
+        n2 = np.where(sq == 0, 1, n2)  # |ρ| = 1: v is a function of z1 alone
+    keys = n1 * (1 << 32) + n2
+    for key in np.unique(keys):
+        idx = np.flatnonzero(keys == key)
+        k1, k2 = int(n1[idx[0]]), int(n2[idx[0]])
+        z1, w1 = _grid(k1)
+        if odd and k1 % 2 == 1:  # f(−z) = f(z) and f = 0 at z1 = 0: twice the half z1 > 0 of the grid
+            z1, w1 = z1[k1 // 2 + 1:], 2 * w1[k1 // 2 + 1:]
+        z2, w2 = (np.zeros(1), np.ones(1)) if k2 == 1 else _grid(k2)
+        step = max(1, max_block // (z1.size * k2))
+        for i in range(0, idx.size, step):
+            j = idx[i:i + step]
+            a, b, r, t = (v[j, None, None] for v in (s1, s2, rho, sq))
+            inner = phi(b * (r * z1[None, :, None] + t * z2[None, None, :])) @ w2  # (p, k1)
+            out[j] = np.einsum("pi,pi,i->p", phi(a[:, :, 0] * z1[None, :]), inner, w1)
     return out.reshape(shape)
 
 
 def activation_moment(activation: str, cov: np.ndarray) -> np.ndarray:
-    """``E_{z∼N(0, cov)}[φ(z) φ(z)ᵀ]`` entrywise for an N × N covariance (relu closed form, linear exact,
-    tanh by quadrature)."""
+    """``E_{z∼N(0, cov)}[φ(z) φ(z)ᵀ]`` entrywise for an N × N covariance: relu by its closed form (round-off),
+    linear exact, tanh by :func:`quadrature_moment` (within 1e-10 of √(E φ(u)² E φ(v)²) for variances up to
+    ``MAX_VARIANCE``; a larger variance is a one-line :class:`UserInputError`)."""
     require(activation in ACTIVATIONS, f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
     if activation == "linear":
         return cov.copy()
@@ -172,5 +242,5 @@ def sign_kernel(K: np.ndarray) -> np.ndarray:
     return K / float(np.mean(np.diag(K)))
 
 
-__all__ = ["LIMIT_WIDTH", "one_hot_first_layer_moment", "layer_variances", "relu_moment", "quadrature_moment", "activation_moment",
+__all__ = ["LIMIT_WIDTH", "one_hot_first_layer_moment", "layer_variances", "relu_moment", "quadrature_moment", "MAX_VARIANCE", "TANH_ACCURACY", "activation_moment",
            "nngp_kernel", "feature_kernel", "sign_kernel"]
