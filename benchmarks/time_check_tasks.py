@@ -8,7 +8,7 @@ import sys
 import time
 
 import verify
-from verify import checks
+from verify import registry as checks
 
 
 def main(argv: list[str]) -> int:

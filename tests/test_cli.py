@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from verify.checks import CHECKS
+from verify.registry import CHECKS
 
 GNC_CHECKS = ["width_theorem", "depth_theorem"]  # the checks that take --problem
 

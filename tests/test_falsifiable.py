@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from verify import checks
+from verify import registry as checks
 
 TESTS = Path(__file__).resolve().parent
 

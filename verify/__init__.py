@@ -15,13 +15,13 @@ __all__ = ["run", "checks", "params", "Record", "UserInputError"]
 
 def checks() -> list[str]:
     """The names of the checks (``python -m verify --list``)."""
-    from verify.checks import CHECKS
+    from verify.registry import CHECKS
     return list(CHECKS)
 
 
 def params(check: str) -> str:
     """The parameters of ``check``: name, quick default, full default, meaning (as ``--params`` prints)."""
-    from verify import checks as registry
+    from verify import registry
     return registry.help_text(registry.load(check))
 
 

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from verify import checks
+from verify import registry as checks
 from verify.errors import UserInputError, require
 from verify.report import format_claims, load_record
 from verify.verdicts import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code

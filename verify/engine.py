@@ -27,12 +27,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from verify import checks
+from verify import registry as checks
 from verify.checkpoint import PointStore
 from verify.errors import UserInputError, require
 from verify.executors import Execution, open_executor, run_limited
 from verify.progress import log, progress_bar
-from verify.params import COMMON
+from verify.parameters import COMMON
 from verify.report import Record, jsonable
 from verify.rules import holm
 from verify.verdicts import Claim

@@ -113,7 +113,7 @@ class Record:
 
     def plot(self, directory=".", *, style: str = "screen", formats=("png", "pdf")) -> list[Path]:
         """Draw the check's figure into ``directory`` (``<check>.png`` and the other formats)."""
-        from verify import checks, figures
+        from verify import figures, registry as checks
         with figures.style(style, formats):
             return checks.load(self.check).plot(self.to_dict(), Path(directory) / self.check)
 

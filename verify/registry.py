@@ -1,6 +1,6 @@
 """Registry of the checks: ``python -m verify <name>`` imports ``verify.<name>`` (a folder) lazily.
 
-A check defines ``NAME``, ``SUMMARY`` (one line), ``PARAMS`` (:func:`verify.params.declare`; older checks:
+A check defines ``NAME``, ``SUMMARY`` (one line), ``PARAMS`` (:func:`verify.parameters.declare`; older checks:
 ``QUICK``/``FULL``/``TYPES`` dicts), optionally ``validate(params)`` for constraints between parameters, and
 the engine's anatomy (:mod:`verify.engine`): ``points``, ``compute``, ``judge``, ``plot`` (optionally
 ``prepare``, ``INPUTS``, ``notes``, and ``grow``/``GROWS`` for sequential runs).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 from verify.errors import UserInputError, require
-from verify.params import COMMON, Params, apply_overrides, did_you_mean
+from verify.parameters import COMMON, Params, apply_overrides, did_you_mean
 
 CHECKS = ("width_theorem", "depth_theorem", "norm_sharpness", "which_minimizer", "modified_loss",
           "volume_hypothesis", "volume_width", "edge_of_stability", "implicit_regularization")
@@ -76,5 +76,5 @@ def help_text(module) -> str:
 
 
 def _legacy(value):
-    from verify.params import Param
+    from verify.parameters import Param
     return Param(value, type=str if value is None else None, optional=value is None)
