@@ -10,15 +10,15 @@ The check sweeps η, runs plain float64 GD from ``w_0 = init_scale``, classifies
 limits with the closed forms. ``params`` declares the parameters, ``sweep`` the tasks, ``claims`` the rules
 (each stated in its claim), ``plot`` the figure; ``docs/norm_sharpness.md`` explains them.
 """
-from verify.norm_sharpness.claims import judge
+from verify.norm_sharpness.claims import CLAIMS, judge
 from verify.norm_sharpness.params import PARAMS, prepare, validate
 from verify.norm_sharpness.plot import plot
-from verify.norm_sharpness.sweep import GRID_CHUNK, compute, points
+from verify.norm_sharpness.sweep import GRID_CHUNK, GROWS, compute, grow, points
 
 NAME = "norm_sharpness"
 SUMMARY = "diagonal network, one sample: GD limit vs η, edge of stability, norm/sharpness tradeoff, U-curve"
 INPUTS = ()
 DEFAULT_WORKERS = 1  # short: a spawned worker needs ~4 s to import torch, more than the points take
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "DEFAULT_WORKERS", "PARAMS", "validate", "prepare", "points", "compute",
-           "judge", "plot", "GRID_CHUNK"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "DEFAULT_WORKERS", "PARAMS", "CLAIMS", "validate", "prepare", "points",
+           "compute", "judge", "plot", "grow", "GROWS", "GRID_CHUNK"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from theory import diagonal_networks as td
 from verify.errors import require
-from verify.params import Param, declare
+from verify.parameters import Param, declare
 
 PARAMS = declare(
     x=Param([1.0, 0.5], doc="the data point x (needs a positive entry)"),
@@ -27,6 +27,7 @@ PARAMS = declare(
     transition_scales=Param([0.01, 0.3, 0.5], above=0, nonempty=False,
                             doc="extra init scales whose transition at η_c is located on their own fine grid"),
     eta_c_scales=Param([0.01, 0.1, 0.3, 0.5], above=0, nonempty=False, doc="init scales of the reported η_c table"),
+    uv_problems=Param(1, full=2, low=1, doc="random u ⊙ v problems (Even et al.); doubled per --until-decisive round"),
     uv_samples=Param(3, full=5, low=1, doc="samples of the random u ⊙ v problem (Even et al.)"),
     uv_dim=Param(6, full=12, low=2, doc="dimension of the random u ⊙ v problem (> uv_samples)"),
 )

@@ -24,7 +24,9 @@ SLOPE_ETAS = (2e-3, 6e-2, 6)  # the small-η runs of the GD → GF slope: six η
 def points(params: dict, seed: int, inputs: dict) -> list:
     etas = params["etas"]
     tasks = [task(part, {**params, "part": part}, seed, i)
-             for i, part in enumerate(("theory", "hessian", "gf_ode", "gf_slope", "even_uv"))]
+             for i, part in enumerate(("theory", "hessian", "gf_ode", "gf_slope"))]
+    # one task per random u ⊙ v problem, keyed by its index (not the total), so later rounds reuse earlier ones
+    tasks += [task(f"even_uv/{k}", {**params, "part": "even_uv"}, seed, 4, k) for k in range(params["uv_problems"])]
     for j in range(0, len(etas), GRID_CHUNK):
         chunk = etas[j:j + GRID_CHUNK]
         c = j // GRID_CHUNK
@@ -33,6 +35,15 @@ def points(params: dict, seed: int, inputs: dict) -> list:
         tasks.append(task(f"transition/{j}", {**params, "part": "transition", "transition_scale": a,
                                                "transition_index": j}, seed, 6, j))
     return tasks
+
+
+def grow(params: dict, round: int) -> dict:
+    """Round ``round`` of a sequential run (``--until-decisive``): twice the random u ⊙ v problems per round.
+    Everything else is deterministic and is reused from the checkpoint."""
+    return {**params, "uv_problems": params["uv_problems"] * 2 ** (round - 1)}
+
+
+GROWS = ("uv_problems",)
 
 
 def compute(t) -> list[dict]:
@@ -155,7 +166,7 @@ def _even_uv(p, t) -> list[dict]:
             ap, am = td.even_effective_init(lp, lm, kappa * (r.residuals[:-1] @ X), r.eta)
             errs.append(_rel(td.bregman_projection(ap, am, X, y)[0], r.beta))
             gaps.append(_rel(beta_gf, r.beta))
-    return [{"sweep": "even_uv", "n": n, "d": d, "alpha": a, "errors": errs, "gf_gaps": gaps}]
+    return [{"sweep": "even_uv", "n": n, "d": d, "alpha": a, "errors": errs, "gf_gaps": gaps, "problem": t.key}]
 
 
 def _grid(p, t) -> list[dict]:
