@@ -75,6 +75,7 @@ def test_tiny_run_keeps_the_record_contract(cli, tmp_path):
         assert (r["kernel_groups"] > 0) == mc and (r["kernel_bits_se"] > 0) == mc
         assert r["bits_se"] >= r["sampling_bits_se"]
     names = {c["name"] for c in rec["claims"]}
+    assert all(c["tier"] and c["source"] and c["key"] for c in rec["claims"])
     assert {"distance_shrinks", "bits_distance_shrinks", "prior_scale_invariance", "depth_hurts_gnc",
             "identity_inputs_at_chance", "digits_limit_above_chance", "gnc_flat_in_width"} <= names
     gnc = [r for r in rec["points"] if r["method"] == "gnc_rb" and r["depth"] == 2]
@@ -90,6 +91,7 @@ def _claims(**kw):
     return {c.name: c for c in rec.claims}
 
 
+@pytest.mark.falsifies("volume_width", "bits_approach_limit", "equivalent_at_largest_width")
 def test_true_kernel_passes_and_perturbed_kernels_fail():
     true = _claims()
     assert true["bits_approach_limit[n=16,depth=1]"].verdict == "pass"
@@ -99,6 +101,7 @@ def test_true_kernel_passes_and_perturbed_kernels_fail():
     assert _claims(limit_control="wrong_inputs")["equivalent_at_largest_width[n=16,depth=1]"].verdict == "fail"
 
 
+@pytest.mark.falsifies("volume_width", "prior_scale_invariance")
 def test_invariance_claim_fails_when_biases_break_it():
     kw = dict(CONTROL, prior="uniform", invariance_width=32, kernel_units=4096, invariance_scales=[1.0, 0.1])
     assert _claims(**kw)["prior_scale_invariance"].verdict == "pass"
@@ -106,13 +109,13 @@ def test_invariance_claim_fails_when_biases_break_it():
 
 
 def test_distance_claim_is_inconclusive_within_noise_and_negative_when_resolved():
-    p = {**PARAMS.quick, "resolved_z": 3.0}
+    p = {**PARAMS.quick}
     flat = [{"width": w, "diff": 1e-4, "se": 1e-3, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vc._distance_claim("d", flat, p).verdict == "inconclusive"
+    assert vc.distance_claim("d", flat, p).verdict == "inconclusive"
     shrinking = [{"width": w, "diff": 0.1 / w, "se": 1e-4, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vc._distance_claim("d", shrinking, p).verdict == "pass"
+    assert vc.distance_claim("d", shrinking, p).verdict == "pass"
     growing = [{"width": w, "diff": 1e-3 * w, "se": 1e-4, "dof": np.inf} for w in (8, 16, 32, 64)]
-    assert vc._distance_claim("d", growing, p).verdict == "fail"
+    assert vc.distance_claim("d", growing, p).verdict == "fail"
 
 
 @pytest.mark.parametrize("override, message", [

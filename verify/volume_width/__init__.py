@@ -8,8 +8,8 @@ correlated inputs G&C converges, as the width grows, to the orthant posterior of
 informative — unlike the one-hot inputs of matrix factorization (Alexander et al. 2025's width theorem), where
 the limit is chance. Claims and rules: ``claims.py``; parameters: ``params.py`` (``--params``).
 """
-from verify.volume_width.claims import judge
-from verify.volume_width.params import PARAMS, prepare, validate
+from verify.volume_width.claims import CLAIMS, judge
+from verify.volume_width.params import GROWS, PARAMS, grow, prepare, validate
 from verify.volume_width.plot import plot
 from verify.volume_width.sweep import compute, points
 
@@ -17,4 +17,5 @@ NAME = "volume_width"
 SUMMARY = "G&C at growing width on digits vs its exact NNGP orthant-posterior limit; SGD; identity-input contrast"
 INPUTS = ("data",)
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "prepare", "validate", "points", "compute", "judge", "plot"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "CLAIMS", "GROWS", "grow", "prepare", "validate", "points", "compute",
+           "judge", "plot"]

@@ -1,235 +1,239 @@
-"""The claims of ``volume_width`` and how they are judged (rules in ``verify.rules``)."""
+"""The claims of ``volume_width`` (``CLAIMS``) and how they are judged, each at the level ``params["alpha"]``
+the engine hands over (Holm's step-down across the claims is the engine's). Cells = digit pairs × data seeds;
+a configuration = (n, depth); means over cells (and configurations where said) with their Monte Carlo SEs
+(fixed effects: the cells are the question's). Differences of accuracies have their intervals clipped to
+[−1, 1]; an inconclusive claim says in ``needed`` how many data seeds per pair would decide it."""
 from __future__ import annotations
 
 import numpy as np
 
-from verify.rules import (agree, equivalent, fit_loglog_slope, interval_verdict, slope_negative, t_quantile,
-                          welch_combination_dof)
-from verify.verdicts import Claim
+from verify.rules import agree, equivalent, interval_claim, missing_claim, runs_needed, welch_combination_dof
+from verify.verdicts import Claim, ClaimSpec, registry
+from verify.volume_width.pooled import (clean, configs, distance_fit, finite_rows, mean_difference, pooled_distances,
+                                        select, width_distances)
 from verify.volume_width.sweep import HOMOGENEOUS
 
-ROUNDING_SE = 1e-9
+PELEG_HEIN = "Peleg & Hein, ICML 2024, 'Bias of Stochastic Gradient Descent or the Architecture'"
+OURS = "this package (NNGP orthant-posterior limit of G&C on real inputs)"
+PREREGISTERED = "preregistered: stated with the check's rules before its first run"
+ROUNDING_SE = 1e-9  # the one-hot limit's accuracy is exactly 1/2 in every posterior draw; SE 0 up to round-off
+ACCURACY_DIFF = (-1.0, 1.0)
+
+CLAIMS = registry(
+    ClaimSpec("distance_shrinks", "extension", OURS,
+              provenance="no threshold: the sign of a trend (least-squares slope of Δ² − SE² on log2 width)"),
+    ClaimSpec("bits_distance_shrinks", "extension", OURS, provenance="no threshold: the sign of a trend"),
+    ClaimSpec("equivalent_at_largest_width", "extension", OURS, provenance=f"tolerance (accuracy): {PREREGISTERED}"),
+    ClaimSpec("bits_approach_limit", "extension", OURS, provenance=f"bits_tolerance: {PREREGISTERED}"),
+    ClaimSpec("prior_scale_invariance", "control",
+              "exact fact: zero biases and a positively homogeneous activation make every sign scale-free"),
+    ClaimSpec("gnc_flat_in_width", "published",
+              f"{PELEG_HEIN}: G&C's test accuracy flat in width (within ±1.6 points from width 1/6 to 1)",
+              provenance="flat_tolerance 0.016: Peleg & Hein's reported range"),
+    ClaimSpec("sgd_rises_with_width", "published", f"{PELEG_HEIN}: SGD's test accuracy rises with width (3–18 points)"),
+    ClaimSpec("depth_hurts_gnc", "published", f"{PELEG_HEIN}: depth lowers G&C's test accuracy"),
+    ClaimSpec("depth_hurts_sgd", "published", f"{PELEG_HEIN}: depth lowers SGD's test accuracy"),
+    ClaimSpec("depth_trend_nngp", "extension", f"{OURS}; Peleg & Hein's depth trend carried to the limit"),
+    ClaimSpec("identity_inputs_at_chance", "control",
+              "exact identity (Alexander et al. 2025's width-theorem setting): one-hot inputs and balanced test "
+              "labels give test accuracy 1/2 at every width and in the limit"),
+    ClaimSpec("digits_limit_above_chance", "control",
+              "sanity control: the limit on real inputs is informative (0.86–0.91 measured), unlike one-hot inputs"),
+)
 
 
-def _select(rows, **kw):
-    return [r for r in rows if all(r.get(k) == v for k, v in kw.items())]
+def _stamp(claim: Claim) -> Claim:
+    return CLAIMS[claim.name.split("[")[0]](claim)
 
 
-def _limit_of(rows, r):
-    lim = _select(rows, method="nngp", inputs=r["inputs"], cell=r["cell"], data_seed=r["data_seed"], n=r["n"],
-                  depth=r["depth"])
-    return lim[0] if lim else None
+def _seeds_needed(estimate, se, p, low=-np.inf, high=np.inf, *, alpha) -> str:
+    """``needed`` in data seeds per pair (the unit ``--until-decisive`` grows), or why none can say."""
+    text = runs_needed(estimate, se, p["seeds"], low, high, alpha=alpha)
+    if text is None:
+        if np.isfinite(se) and se == 0:
+            return "a zero SE (every run tied): more data seeds or SGD runs, so that the SE is estimable"
+        return "usable data at more widths, cells or runs"
+    return text.replace(" runs (now", " data seeds per pair (now")
 
 
-def _mean_difference(pairs, key="test_acc_mean", se_key="test_acc_se", dof_key="se_dof"):
-    """Mean over cells of a − b with its SE and Welch dof, from (row a, row b) pairs (a row without
-    ``dof_key`` uses its ``se_dof``)."""
-    if not pairs:
-        return float("nan"), float("nan"), float("nan")
-    d = np.array([a[key] - b[key] for a, b in pairs])
-    terms = np.array([[a[se_key] ** 2, b[se_key] ** 2] for a, b in pairs]).reshape(-1) / len(pairs) ** 2
-    dofs = np.array([[r.get(dof_key, r.get("se_dof", np.inf)) for r in ab] for ab in pairs]).reshape(-1)
-    return float(d.mean()), float(np.sqrt(terms.sum())), float(welch_combination_dof(terms, dofs))
+def _difference_claim(name, diff, se, dof, p, *, low=-np.inf, high=np.inf, what) -> Claim:
+    """A difference of accuracies against a sign (open interval rule, CI clipped to [−1, 1])."""
+    claim = interval_claim(name, diff, se, low, high, alpha=p["alpha"], dof=dof, runs=p["seeds"],
+                           bounds=ACCURACY_DIFF, what=what)
+    if claim.verdict == "inconclusive":
+        claim.needed = _seeds_needed(diff, se, p, low, high, alpha=p["alpha"])
+    return claim
 
 
-def width_distances(rows, n: int, depth: int, inputs: str = "digits") -> list[dict]:
-    """Per width: Δ = mean over cells of acc_G&C − acc_NNGP, its SE and dof (shared by judge and plot)."""
-    gnc = _select(rows, method="gnc_rb", role="sweep", inputs=inputs, n=n, depth=depth)
-    out = []
-    for w in sorted({r["width"] for r in gnc}):
-        pairs = [(r, _limit_of(rows, r)) for r in gnc if r["width"] == w]
-        pairs = [(a, b) for a, b in pairs if b is not None]
-        d, se, dof = _mean_difference(pairs)
-        db, dbse, bdof = _mean_difference(pairs, "bits", "bits_se", "bits_se_dof")
-        out.append({"width": w, "diff": d, "se": se, "dof": dof, "bits_diff": db, "bits_se": dbse, "bits_dof": bdof})
-    return out
-
-
-def _configs(rows):
-    return sorted({(r["n"], r["depth"]) for r in rows if r["method"] == "gnc_rb" and r["role"] == "sweep"})
+def _tost(name, diff, se, dof, tolerance, p, *, what, bounds=None) -> Claim:
+    claim = equivalent(name, diff, se, tolerance, alpha=p["alpha"], dof=dof, what=what)
+    if bounds is not None and claim.ci is not None and np.all(np.isfinite(claim.ci)):
+        claim.ci = [max(claim.ci[0], bounds[0]), min(claim.ci[1], bounds[1])]
+    if claim.verdict == "inconclusive":
+        claim.needed = _seeds_needed(diff, se, p, -tolerance, tolerance, alpha=p["alpha"])
+    return claim
 
 
 def judge(rows: list[dict], p: dict) -> list[Claim]:
-    alpha = p["alpha"]
-    rows = [{k: (float("nan") if v is None and k not in ("width", "classes", "pair") else v) for k, v in r.items()}
-            for r in rows]
+    rows = clean(rows)
     pooled = pooled_distances(rows)
-    claims = [_distance_claim("distance_shrinks", pooled, p),
-              _distance_claim("bits_distance_shrinks", pooled, p, key="bits_diff", se_key="bits_se")]
-    for n, depth in _configs(rows):
+    claims = [distance_claim("distance_shrinks", pooled, p),
+              distance_claim("bits_distance_shrinks", pooled, p, key="bits_diff", se_key="bits_se")]
+    for n, depth in configs(rows):
         tag = f"[n={n},depth={depth}]"
         last = width_distances(rows, n, depth)[-1]
-        claims.append(equivalent(f"equivalent_at_largest_width{tag}", last["diff"], last["se"], p["tolerance"],
-                                 alpha=alpha, dof=last["dof"],
-                                 what=f"acc_G&C − acc_NNGP at width {last['width']} (mean over cells)"))
-        claims.append(equivalent(f"bits_approach_limit{tag}", last["bits_diff"], last["bits_se"], p["bits_tolerance"],
-                                 alpha=alpha, dof=last["bits_dof"],
-                                 what=f"bits_G&C − (−log2 P(orthant)) at width {last['width']}"))
-    claims.append(_invariance_claim(rows, p))
-    claims.extend(_width_trend_claims(rows, p))
+        claims.append(_tost(f"equivalent_at_largest_width{tag}", last["diff"], last["se"], last["dof"], p["tolerance"],
+                            p, bounds=ACCURACY_DIFF,
+                            what=f"acc_G&C − acc_NNGP at width {last['width']} (mean over cells)"))
+        claims.append(_tost(f"bits_approach_limit{tag}", last["bits_diff"], last["bits_se"], last["bits_dof"],
+                            p["bits_tolerance"], p, what=f"bits_G&C − (−log2 P(orthant)) at width {last['width']}"))
+    claims.append(invariance_claim(rows, p))
+    claims.extend(width_trend_claims(rows, p))
     for method, name in (("gnc_rb", "depth_hurts_gnc"), ("sgd", "depth_hurts_sgd"), ("nngp", "depth_trend_nngp")):
-        claims.append(_depth_claim(rows, method, name, p))
-    claims.extend(_contrast_claims(rows, p))
-    return claims
+        claims.append(depth_claim(rows, method, name, p))
+    claims.extend(contrast_claims(rows, p))
+    return [_stamp(c) for c in claims]
 
 
-def pooled_distances(rows) -> list[dict]:
-    """Per width: Δ_k averaged over every (n, depth) configuration that has width k (shared by judge and plot)."""
-    per = [d for n, depth in _configs(rows) for d in width_distances(rows, n, depth)]
-    out = []
-    for w in sorted({d["width"] for d in per}):
-        ds = [d for d in per if d["width"] == w and np.isfinite(d["diff"])]
-        if not ds:
-            continue
-        terms = np.array([d["se"] ** 2 for d in ds]) / len(ds) ** 2
-        bterms = np.array([d["bits_se"] ** 2 for d in ds]) / len(ds) ** 2
-        bdof = float(welch_combination_dof(bterms, [d["bits_dof"] for d in ds]))
-        out.append({"width": w, "diff": float(np.mean([d["diff"] for d in ds])), "se": float(np.sqrt(terms.sum())),
-                    "dof": float(welch_combination_dof(terms, [d["dof"] for d in ds])), "configs": len(ds),
-                    "bits_diff": float(np.mean([d["bits_diff"] for d in ds])), "bits_se": float(np.sqrt(bterms.sum())),
-                    "bits_dof": bdof})
-    return out
-
-
-def resolved(dist: list[dict], z: float, key: str = "diff", se_key: str = "se") -> list[dict]:
-    return [d for d in dist if np.isfinite(d[key]) and d[se_key] > 0 and abs(d[key]) >= z * d[se_key]]
-
-
-def distance_fit(dist: list[dict], p: dict, key: str = "diff", se_key: str = "se"):
-    """The log-log fit of the resolved |Δ_k| (None with fewer than 3 resolved widths)."""
-    res = resolved(dist, p["resolved_z"], key, se_key)
-    if len(res) < 3:
-        return None
-    dof_key = "dof" if key == "diff" else "bits_dof"
-    return fit_loglog_slope([d["width"] for d in res], [abs(d[key]) for d in res], [d[se_key] for d in res],
-                            level=1 - p["alpha"], dof=min(d[dof_key] for d in res))
-
-
-def _distance_claim(name: str, dist: list[dict], p: dict, key: str = "diff", se_key: str = "se") -> Claim:
-    z = p["resolved_z"]
-    res = resolved(dist, z, key, se_key)
+def distance_claim(name: str, dist: list[dict], p: dict, key: str = "diff", se_key: str = "se") -> Claim:
+    """G&C's distance to its limit shrinks with width: the least-squares slope of ``Δ_k² − SE_k²`` on log2 k
+    over every width (``pooled.distance_fit``) has its (1 − alpha) CI below 0: pass; above 0: fail (the
+    distance grows); straddling 0 — e.g. G&C at its limit within the SEs at every width — inconclusive."""
     quantity = "acc_G&C(k) − acc_NNGP" if key == "diff" else "bits_G&C(k) − (−log2 P(orthant))"
-    what = (f"|Δ_k|, Δ_k = {quantity} (mean over cells and (n, depth)), on the widths where |Δ_k| >= "
-            f"{z:g} SE (resolved: {[d['width'] for d in res]} of {[d['width'] for d in dist]})")
-    fit = distance_fit(dist, p, key, se_key)
+    fit = distance_fit(dist, p["alpha"], key, se_key)
     if fit is None:
-        return Claim(name=name, predicted="< 0", measured=[d[key] for d in dist],
-                     ci=[[d[key] - z * d[se_key], d[key] + z * d[se_key]] for d in dist],
-                     rule=f"log-log slope of the resolved distances < 0 (needs >= 3 resolved widths); {what}",
-                     verdict="inconclusive",
-                     test=f"{len(res)} resolved width(s) < 3: the distances are within noise")
-    return slope_negative(name, fit, level=1 - p["alpha"], what=what)
+        return missing_claim(name, f"{len(dist)} width(s) with a finite distance; the trend needs 3", predicted="< 0")
+    claim = interval_claim(name, fit.slope, fit.slope_se, high=0.0, alpha=p["alpha"], dof=fit.dof, runs=p["seeds"],
+                           predicted="< 0",
+                           what=(f"the least-squares slope of D_k = Δ_k² − SE_k² on log2 k over all {fit.n_points} "
+                                 f"widths, Δ_k = {quantity} (mean over cells and (n, depth))"))
+    if claim.verdict == "inconclusive":
+        claim.needed = _seeds_needed(fit.slope, fit.slope_se, p, high=0.0, alpha=p["alpha"])
+    return claim
 
 
-def _width_trend_claims(rows, p) -> list[Claim]:
-    """Peleg & Hein: G&C flat in width (TOST within ±flat_tolerance), SGD rising (CI above 0)."""
+def width_trend_claims(rows, p) -> list[Claim]:
+    """Peleg & Hein: G&C flat in width (TOST within ±flat_tolerance), SGD rising (CI above 0); the difference
+    acc(largest width) − acc(smallest width ≥ flat_from) per cell and (n, depth), averaged."""
     out = []
     for method, name in (("gnc_rb", "gnc_flat_in_width"), ("sgd", "sgd_rises_with_width")):
         pairs = []
-        for n, depth in _configs(rows):
-            sel = [r for r in _select(rows, method=method, role="sweep", inputs="digits", n=n, depth=depth)
-                   if np.isfinite(r["test_acc_mean"]) and np.isfinite(r["test_acc_se"])]
-            ws = sorted({r["width"] for r in sel})
-            lo = [w for w in ws if w >= p["flat_from"]]
-            if len(lo) < 2:
+        for n, depth in configs(rows):
+            sel = finite_rows(select(rows, method=method, role="sweep", inputs="digits", n=n, depth=depth))
+            ws = [w for w in sorted({r["width"] for r in sel}) if w >= p["flat_from"]]
+            if len(ws) < 2:
                 continue
-            for big in _select(sel, width=lo[-1]):
-                small = [r for r in _select(sel, width=lo[0]) if r["cell"] == big["cell"] and r["data_seed"] == big["data_seed"]]
+            for big in select(sel, width=ws[-1]):
+                small = [r for r in select(sel, width=ws[0]) if r["cell"] == big["cell"]
+                         and r["data_seed"] == big["data_seed"]]
                 if small:
                     pairs.append((big, small[0]))
-        diff, se, dof = _mean_difference(pairs)
-        span = f"widths {pairs[0][1]['width']} → {pairs[0][0]['width']}" if pairs else "no widths"
+        if not pairs:
+            out.append(missing_claim(name, _missing_reason(rows, method, p), predicted="> 0" if method == "sgd" else
+                                     f"|diff| < {p['flat_tolerance']:g}"))
+            continue
+        diff, se, dof = mean_difference(pairs)
+        span = f"widths {pairs[0][1]['width']} → {pairs[0][0]['width']}"
+        what = f"acc(largest) − acc(smallest), {span}, mean over {len(pairs)} (cell, n, depth)"
         if method == "gnc_rb":
-            out.append(equivalent(name, diff, se, p["flat_tolerance"], alpha=p["alpha"], dof=dof,
-                                  what=f"Peleg & Hein: G&C's test accuracy flat in width; acc(largest) − acc(smallest), {span}, "
-                                       "mean over cells and (n, depth)"))
+            out.append(_tost(name, diff, se, dof, p["flat_tolerance"], p, bounds=ACCURACY_DIFF,
+                             what=f"Peleg & Hein: G&C flat in width; {what}"))
         else:
-            q = t_quantile(p["alpha"], 1, dof) if np.isfinite(se) else float("nan")
-            ci = [diff - q * se, diff + q * se]
-            out.append(Claim(name, "> 0 (Peleg & Hein: SGD rises with width)", diff, ci,
-                             rule=(f"acc_SGD(largest) − acc_SGD(smallest), {span}, mean over cells and (n, depth); "
-                                   f"(1 − {p['alpha']:g}) CI wholly above 0: pass, wholly below: fail, else inconclusive"),
-                             verdict=interval_verdict(ci, 0.0, np.inf), test=f"diff {diff:.3g}, CI [{ci[0]:.3g}, {ci[1]:.3g}] > 0"))
+            out.append(_difference_claim(name, diff, se, dof, p, low=0.0, what=f"SGD's {what}"))
     return out
 
 
-def _invariance_claim(rows, p) -> Claim:
-    inv = sorted(_select(rows, role="invariance"), key=lambda r: p["invariance_scales"].index(r["scale"])
+def _missing_reason(rows, method, p) -> str:
+    if method != "sgd":
+        return f"fewer than 2 widths >= flat_from = {p['flat_from']} with a finite G&C estimate"
+    sgd = select(rows, method="sgd", role="sweep")
+    fitted = sum(int(r.get("fitted", 0)) for r in sgd)
+    total = sum(int(r.get("runs", 0)) for r in sgd)
+    return (f"{fitted} of {total} SGD runs reached 100 % training accuracy; fewer than 2 widths >= "
+            f"{p['flat_from']} have >= 2 fitted runs in some cell")
+
+
+def invariance_claim(rows, p) -> Claim:
+    """Exact fact: G&C's test accuracy and bits at every scale of ``invariance_scales`` equal those at the first
+    (``agree``: Bonferroni over the 2 (scales − 1) comparisons, independent draws). ``invariance_bias=true`` is
+    the control where the invariance is broken."""
+    inv = sorted(select(rows, role="invariance"), key=lambda r: p["invariance_scales"].index(r["scale"])
                  if r["scale"] in p["invariance_scales"] else 0)
     if len(inv) < 2:
-        return Claim("prior_scale_invariance", "equal laws", None, None,
-                     f"exact only for homogeneous activations ({', '.join(HOMOGENEOUS)}); not run for {p['activation']}",
-                     "inconclusive", "not applicable")
+        return missing_claim("prior_scale_invariance", f"exact only for homogeneous activations "
+                             f"({', '.join(HOMOGENEOUS)}); not run for {p['activation']}", predicted="equal laws")
     ref = inv[0]
     meas, se, pred, pse = [], [], [], []
     for r in inv[1:]:
         for key, sk in (("test_acc_mean", "test_acc_se"), ("bits", "bits_se")):
             meas.append(r[key]), se.append(r[sk]), pred.append(ref[key]), pse.append(ref[sk])
-    claim = agree("prior_scale_invariance", meas, se, pred, pred_se=pse, alpha=p["alpha"],
-                  what=(f"test accuracy and bits of G&C at prior scales {[r['scale'] for r in inv]} "
-                        f"(width {ref['width']}, n {ref['n']}, bias={ref['bias']}, {ref['activation']}) equal those "
-                        f"at scale {ref['scale']:g}; exact when bias=False and the activation is homogeneous"))
-    return claim
+    return agree("prior_scale_invariance", meas, se, pred, pred_se=pse, alpha=p["alpha"],
+                 what=(f"test accuracy and bits of G&C at prior scales {[r['scale'] for r in inv]} "
+                       f"(width {ref['width']}, n {ref['n']}, bias={ref['bias']}, {ref['activation']}) equal those "
+                       f"at scale {ref['scale']:g}; exact when bias=False and the activation is homogeneous"))
 
 
-def _depth_claim(rows, method: str, name: str, p: dict) -> Claim:
+def depth_claim(rows, method: str, name: str, p: dict) -> Claim:
+    """acc(deepest) − acc(shallowest), mean over cells and n (G&C and SGD: at the largest width both depths
+    share); CI below 0: pass; above 0: fail (the published claim does not hold here); else inconclusive."""
     depths = sorted(int(d) for d in p["depth"])
     if len(depths) < 2:
-        return Claim(name, "< 0", None, None, "needs two depths", "inconclusive", "one depth only")
+        return missing_claim(name, "one depth only: the trend needs two", predicted="< 0")
     d1, d2 = depths[0], depths[-1]
-    sel = [r for r in rows if r["method"] == method and r["role"] == "sweep" and r["inputs"] == "digits"]
+    sel = finite_rows(select(rows, method=method, role="sweep", inputs="digits"))
+    shared = {x["width"] for x in sel if x["depth"] == d2} & {x["width"] for x in sel if x["depth"] == d1}
+    if method != "nngp" and not shared:
+        return missing_claim(name, f"no width with usable {method} estimates at both depths {d1} and {d2}",
+                             predicted="< 0")
+    common = max(shared) if method != "nngp" else None
     pairs = []
     for r in sel:
-        if r["depth"] != d2:
+        if r["depth"] != d2 or (method != "nngp" and r["width"] != common):
             continue
-        if method != "nngp":
-            common = max({x["width"] for x in sel if x["depth"] == d2} & {x["width"] for x in sel if x["depth"] == d1})
-            if r["width"] != common:
-                continue
         match = [x for x in sel if x["depth"] == d1 and x["cell"] == r["cell"] and x["data_seed"] == r["data_seed"]
                  and x["n"] == r["n"] and x.get("width") == r.get("width")]
-        if match and all(np.isfinite(x[k]) for x in (r, match[0]) for k in ("test_acc_mean", "test_acc_se")):
+        if match:
             pairs.append((r, match[0]))
-    diff, se, dof = _mean_difference(pairs)
-    q = t_quantile(p["alpha"], 1, dof) if np.isfinite(se) else float("nan")
-    ci = [diff - q * se, diff + q * se]
-    verdict = interval_verdict(ci, -np.inf, 0.0)
-    where = "" if method == "nngp" else f" at width {pairs[0][0]['width'] if pairs else '?'}"
-    return Claim(name=name, predicted="< 0 (Peleg & Hein: depth hurts)", measured=diff, ci=ci,
-                 rule=(f"mean over cells and n of acc(depth {d2}) − acc(depth {d1}) for {method}{where}; "
-                       f"(1 − {p['alpha']:g}) CI wholly below 0: pass, wholly above: fail (the published claim "
-                       "does not hold here), straddling: inconclusive"),
-                 verdict=verdict, test=f"diff {diff:.3g}, CI [{ci[0]:.3g}, {ci[1]:.3g}] < 0")
+    if not pairs:
+        return missing_claim(name, f"no (cell, n) with usable {method} estimates at depths {d1} and {d2}",
+                             predicted="< 0")
+    diff, se, dof = mean_difference(pairs)
+    where = "" if method == "nngp" else f" at width {common}"
+    return _difference_claim(name, diff, se, dof, p, high=0.0,
+                             what=f"acc(depth {d2}) − acc(depth {d1}) for {method}{where}, mean over {len(pairs)} (cell, n)")
 
 
-def _contrast_claims(rows, p) -> list[Claim]:
+def contrast_claims(rows, p) -> list[Claim]:
+    """Controls. One-hot inputs (matrix factorization's): with balanced test labels every test point has the
+    same conditional law, so the test accuracy is exactly 1/2 at every width and in the limit (``agree`` with
+    the limit's SE floored at round-off). Real inputs: the mean over (cell, n, depth) of the limit's accuracy
+    has its (1 − alpha) CI above 1/2."""
     ident = [r for r in rows if r["inputs"] == "identity"]
     out = []
     if ident:
         spread = max((r["kernel_offdiag_spread"] for r in ident if r["method"] == "nngp"), default=float("nan"))
-        # with balanced test labels the limit's accuracy is 1/2 in every draw (SE 0): floor the SEs at
-        # rounding level so that 0.5 − 1e-17 is not a "difference"
-        claim = agree("identity_inputs_at_chance", [r["test_acc_mean"] for r in ident],
-                      [max(r["test_acc_se"], ROUNDING_SE) for r in ident], 0.5, alpha=p["alpha"],
-                      dof=[r.get("se_dof", np.inf) for r in ident],
-                      what=(f"one-hot inputs (matrix factorization): NNGP limit and G&C at widths "
-                            f"{sorted(r['width'] for r in ident if r['method'] == 'gnc_rb')} at chance 1/2; "
-                            f"limit kernel a I + b 11ᵀ (off-diagonal spread {spread:.2g} of the diagonal)"))
-        out.append(claim)
+        out.append(agree("identity_inputs_at_chance", [r["test_acc_mean"] for r in ident],
+                         [max(r["test_acc_se"], ROUNDING_SE) for r in ident], 0.5, alpha=p["alpha"],
+                         dof=[r.get("se_dof", np.inf) for r in ident],
+                         what=(f"one-hot inputs (matrix factorization): NNGP limit and G&C at widths "
+                               f"{sorted(r['width'] for r in ident if r['method'] == 'gnc_rb')} at chance 1/2; "
+                               f"limit kernel a I + b 11ᵀ (off-diagonal spread {spread:.2g} of the diagonal)")))
     else:
-        out.append(Claim("identity_inputs_at_chance", 0.5, None, None,
-                         "needs a homogeneous activation or a Gaussian prior for the exact one-hot kernel",
-                         "inconclusive", "not computed"))
-    lim = [r for r in rows if r["method"] == "nngp" and r["inputs"] == "digits"]
-    if lim:
-        q = t_quantile(p["alpha"], len(lim))
-        lows = [r["test_acc_mean"] - q * r["test_acc_se"] for r in lim]
-        highs = [r["test_acc_mean"] + q * r["test_acc_se"] for r in lim]
-        ci = [min(lows), max(highs)]
-        verdict = "pass" if min(lows) > 0.5 else ("fail" if any(h < 0.5 for h in highs) else "inconclusive")
-        out.append(Claim("digits_limit_above_chance", "> 0.5", [r["test_acc_mean"] for r in lim], ci,
-                         rule=(f"every NNGP limit on the real inputs ({len(lim)} (cell, n, depth)) has its CI (Bonferroni, "
-                               f"alpha = {p['alpha']:g}) above 1/2; any wholly below: fail"),
-                         verdict=verdict, test=f"smallest lower CI end {min(lows):.3g} > 0.5"))
+        out.append(missing_claim("identity_inputs_at_chance", "needs a homogeneous activation or a Gaussian prior "
+                                 "for the exact one-hot kernel", predicted=0.5))
+    lim = finite_rows([r for r in rows if r["method"] == "nngp" and r["inputs"] == "digits"])
+    if not lim:
+        out.append(missing_claim("digits_limit_above_chance", "no finite NNGP limit on the real inputs", predicted="> 0.5"))
+        return out
+    mean = float(np.mean([r["test_acc_mean"] for r in lim]))
+    terms = np.array([r["test_acc_se"] ** 2 for r in lim]) / len(lim) ** 2
+    dof = welch_combination_dof(terms, [r.get("se_dof", np.inf) for r in lim])
+    out.append(interval_claim("digits_limit_above_chance", mean, float(np.sqrt(terms.sum())), 0.5, alpha=p["alpha"],
+                              dof=dof, bounds=(0.0, 1.0),
+                              what=f"the NNGP limit's test accuracy on the real inputs, mean over {len(lim)} "
+                                   "(cell, n, depth)"))
     return out
 
+
+__all__ = ["CLAIMS", "judge", "distance_claim", "width_trend_claims", "depth_claim", "contrast_claims",
+           "invariance_claim"]

@@ -45,7 +45,6 @@ PARAMS = declare(
                           doc="widths of G&C on one-hot inputs (the width theorem's contrast)"),
     tolerance=Param(0.01, above=0, below=0.5, doc="equivalence margin of G&C vs its limit (accuracy)"),
     bits_tolerance=Param(0.2, above=0, doc="equivalence margin of G&C's bits vs the limit's"),
-    resolved_z=Param(3.0, above=0, doc="a width's distance is resolved at |diff| >= resolved_z SE"),
     flat_from=Param(8, low=1, doc="smallest width of Peleg & Hein's width trends"),
     flat_tolerance=Param(0.016, above=0, doc="Peleg & Hein: G&C flat in width within this (accuracy)"),
     limit_control=Param("none", choices=CONTROLS, doc="negative controls of the limit (a perturbed kernel)"),
@@ -90,3 +89,12 @@ def widths_at(p: dict, depth: int) -> list[int]:
     """The widths swept at ``depth`` (above ``max_width_deep`` only at depth 1)."""
     ws = sorted(int(w) for w in p["widths"])
     return ws if depth == 1 else [w for w in ws if w <= p["max_width_deep"]]
+
+
+GROWS = ("seeds",)
+
+
+def grow(p: dict, round: int) -> dict:
+    """Round ``round`` of ``--until-decisive``: the data seeds per pair doubled each round (round 1: as given).
+    The cells of earlier rounds keep their task keys and streams (``sweep.cells``), so they are reused."""
+    return {**p, "seeds": int(p["seeds"]) * 2 ** (round - 1)}

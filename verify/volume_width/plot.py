@@ -7,12 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from verify.figures import new_figure, save_figure
-from verify.volume_width.claims import _select, distance_fit, pooled_distances, resolved
-
-
-def _clean(rows):
-    """Rows from a saved record: JSON null (a NaN when written) back to NaN, except the limit's width."""
-    return [{k: (float("nan") if v is None and k != "width" else v) for k, v in r.items()} for r in rows]
+from verify.volume_width.pooled import clean as _clean, distance_fit, pooled_distances, select as _select
 
 
 def _pooled(rows, key="test_acc_mean", se_key="test_acc_se"):
@@ -59,11 +54,10 @@ def _cells_in(rows):
     return {(r["cell"], r["data_seed"]) for r in rows if r.get("role") == "sweep"}
 
 
-def _distance_panel(ax, rows, record):
+def _distance_panel(ax, rows):
     dist = pooled_distances(rows)
     if not dist:
         return
-    p = record["params"]
     ws = np.array([d["width"] for d in dist])
     for key, se_key, c, label in (("diff", "se", "C0", "accuracy: |acc G&C − acc NNGP|"),
                                   ("bits_diff", "bits_se", "C3", "bits: |bits G&C − bits NNGP| / 10")):
@@ -73,12 +67,10 @@ def _distance_panel(ax, rows, record):
         ax.errorbar(ws * (1.0 if key == "diff" else 1.08), vals, yerr=Z95 * se, fmt="o", color=c, capsize=2, ms=3.5,
                     label=label + " (95% CI)")
         ax.plot(ws, Z95 * se, color=c, ls="--", lw=0.8, alpha=0.7)
-        fit = distance_fit(dist, p, key, se_key)
+        fit = distance_fit(dist, 0.05, key, se_key)
         if fit is not None:
-            res = resolved(dist, p["resolved_z"], key, se_key)
-            xs = np.array([res[0]["width"], res[-1]["width"]], float)
-            ax.plot(xs, scale * np.exp(fit.intercept) * xs ** fit.slope, color=c, lw=1.5,
-                    label=f"  fit (resolved widths): slope {fit.slope:.2f} [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]")
+            ax.plot([], [], " ", label=f"  trend of Δ²−SE² per doubling: {fit.slope:.2g} "
+                                       f"[{fit.ci[0]:.2g}, {fit.ci[1]:.2g}] (95%)")
     ax.plot([], [], color="gray", ls="--", lw=0.8, label="noise level 1.96 SE")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -161,7 +153,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
     shown = ns[:2] if len(ns) >= 2 else ns * 2
     for ax, n in zip(axes[:2], shown):
         _accuracy_panel(ax, rows, p, n, depths, colors)
-    _distance_panel(axes[2], rows, record)
+    _distance_panel(axes[2], rows)
     _bits_panel(axes[3], rows, ns, depths, colors)
     _contrast_panel(axes[4], rows, ns[-1], depths[0])
     _invariance_panel(axes[5], rows)
