@@ -1,5 +1,5 @@
 """Continuous flows on real-network parameters and the fixed-horizon error of a discrete optimizer against
-them (``training_dynamics.md`` §B; the toy-model version is :mod:`numerics.modified_flows`).
+them (the toy-model version is :mod:`numerics.modified_flows`).
 
 - :func:`rk4`: classical Runge–Kutta 4 with a fixed step on a torch field (float64); :func:`reference_flow`
   integrates at ``dt`` and ``2 dt`` and returns θ(T) with the Richardson estimate ‖θ_dt − θ_2dt‖/15 of its

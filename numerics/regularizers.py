@@ -1,5 +1,5 @@
-"""Per-mini-batch gradient norms and the implicit-regularizer terms of ``training_dynamics.md`` §B, as
-functions and as cheap trainer callbacks.
+"""Per-mini-batch gradient norms and the implicit-regularizer terms of SGD, of the modified-loss project's
+RMSProp proposal and of Adam, as functions and as cheap trainer callbacks.
 
 Quantities (C_k the mean loss of mini-batch k of a FIXED partition of the training set into m batches, C the
 full training loss, g = ∇C):

@@ -1,6 +1,5 @@
-"""Modified flows of heavy-ball momentum and of RMSProp/Adam on any differentiable loss (``training_dynamics.md``
-§B), as vector fields on a flat float64 parameter vector (torch autograd; Hessian-vector products by double
-backprop).
+"""Modified flows of heavy-ball momentum and of RMSProp/Adam on any differentiable loss, as vector fields on a
+flat float64 parameter vector (torch autograd; Hessian-vector products by double backprop).
 
 Conventions are the trainer's (:mod:`numerics.trainers`), full batch, step size h, flow time t = n h:
 - heavy-ball: v ← βv + g, θ ← θ − h v;
@@ -12,7 +11,7 @@ What is whose:
   "Implicit regularization in heavy-ball momentum accelerated stochastic gradient descent") publish that
   GD+M follows a modified loss whose implicit regularizer is (1+β)/(1−β) times GD's (Barrett & Dherin's
   (h/4)‖∇L‖²). The exact form above — GD's term at the effective step h/(1−β) times (1+β)/(1−β), in the
-  trainer's unnormalized convention with flow time t = n h — is the spec's, consistent with theirs, and
+  trainer's unnormalized convention with flow time t = n h — is this package's, consistent with theirs, and
   re-derived below as the √ε ≫ |g| limit of the Adam field. The claim that GD+M tracks it to O(h²) over a
   fixed horizon (the plain (1−β)^{-1}∇L flow only to O(h)) when the buffer starts at its steady state
   g₀/(1−β) is this package's test.
@@ -43,7 +42,9 @@ import torch
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
-# Predicted orders of the fixed-horizon error ‖θ_discrete(T) − θ_flow(T)‖ in the step size.
+# Predicted orders of the fixed-horizon error ‖θ_discrete(T) − θ_flow(T)‖ in the step size (backward error
+# analysis: the discrete method tracks its modified flow to O(h²) and the plain flow to O(h) over a fixed
+# horizon). The implicit_regularization check judges its observed orders against these values.
 HEAVY_BALL_HORIZON_ORDER = {"plain flow": 1, "modified flow": 2}
 ADAM_HORIZON_ORDER = {"plain flow": 1, "modified flow": 2}
 

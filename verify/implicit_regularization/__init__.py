@@ -2,8 +2,8 @@
 heavy-ball momentum (Ghosh et al., ICLR 2023) and RMSProp/Adam (Cattaneo et al., ICML 2024) on a digits MLP,
 and the modified-loss student project's claims taken literally. The claims, their tiers, rules and provenance
 are in :mod:`.claims`; docs/implicit_regularization.md explains them."""
-from verify.implicit_regularization.claims import judge
-from verify.implicit_regularization.params import PARAMS, prepare, validate
+from verify.implicit_regularization.claims import CLAIMS, judge
+from verify.implicit_regularization.params import GROWS, PARAMS, grow, prepare, validate
 from verify.implicit_regularization.plot import plot
 from verify.implicit_regularization.sweep import FLOW_FAMILIES, OPTIMIZERS, compute, points
 
@@ -12,5 +12,5 @@ SUMMARY = ("Implicit regularizers on a digits MLP: SGD's R vs lr and explicit pe
            "Adam's ℓ1 sign, the modified-loss project's claims")
 INPUTS = ("data",)
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "prepare", "validate", "points", "compute", "judge", "plot",
-           "FLOW_FAMILIES", "OPTIMIZERS"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "CLAIMS", "GROWS", "grow", "prepare", "validate", "points",
+           "compute", "judge", "plot", "FLOW_FAMILIES", "OPTIMIZERS"]

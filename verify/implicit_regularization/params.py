@@ -5,7 +5,7 @@ from __future__ import annotations
 from verify.errors import UserInputError, require
 from verify.implicit_regularization.data import data_file, dataset
 from verify.inputs import fold_data
-from verify.params import Param, declare
+from verify.parameters import Param, declare
 
 MIN_POINTS = 4          # a slope fit of a flow family needs >= 4 usable step sizes
 MAX_FLOW_STEPS = 50_000  # the finest step of a flow family may take at most this many steps
@@ -102,3 +102,13 @@ def validate(params: dict) -> None:
     for key in N_TRAIN_KEYS:
         require(params[key] <= ds.n_train, f"{key} = {params[key]} exceeds the {ds.n_train} training examples")
 
+
+
+GROWS = ("sgd_seeds", "sign_seeds", "repro_seeds")
+
+
+def grow(params: dict, round: int) -> dict:
+    """Round ``round`` of a sequential run (``--until-decisive``): every seed count doubled per round (round 1 =
+    the given params). Task keys name the seed index, so earlier rounds' points are reused."""
+    factor = 2 ** (round - 1)
+    return {**params, **{k: params[k] * factor for k in GROWS}}

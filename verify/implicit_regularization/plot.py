@@ -1,4 +1,4 @@
-"""The figure of ``implicit_regularization``: R against the lr (with the penalty point), the three slope
+"""The figure of ``implicit_regularization``: R against the lr (with the penalty point), the three error-order
 tests, Adam's ℓ1 sign, and the traces of the reproduced experiment."""
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def _plot_flow(ax, rows, family, claims):
     for i, series in enumerate(("plain flow", "modified flow")):
         steps, errors, window = flow_window(pts, series)
         name = next((n for n in claims if n.startswith(f"{family}: {series}")), None)
-        slope = claims[name]["measured"] if name else None
-        label = f"{series}: slope {slope:.2f}" if slope is not None else series
+        order = claims[name]["measured"] if name else None
+        label = f"{series}: order {order:.3f} ({claims[name]['verdict']})" if order is not None else series
         ax.plot(units, errors, "-", color=f"C{i}", lw=1)
         ax.plot(units[window], errors[window], "o", color=f"C{i}", ms=4, label=label)
         ax.plot(units[~window], errors[~window], "o", mfc="none", color=f"C{i}", ms=4)
@@ -75,7 +75,7 @@ def _plot_flow(ax, rows, family, claims):
     unit = "1/λ_max" if family == "momentum" else "√ε/λ_max"
     ax.set_xlabel(f"step size h (units of {unit})")
     ax.set_ylabel("‖θ_discrete(T) − θ_flow(T)‖")
-    ax.set_title(f"{family}: slope test (dotted: RK4 error)", fontsize=10)
+    ax.set_title(f"{family}: error order (dotted: RK4 error)", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="major", alpha=0.3)
 

@@ -135,7 +135,7 @@ def flow_point(t, device) -> dict:
     rk_steps = max(2, 2 * (n // (2 * RK4_COARSENING)))  # RK4 at step 4h, its error estimated at 8h
     row = {"kind": "flow", "family": family, "halving": k, "step": h, "step_units": h * lam / (
         1.0 if family == "momentum" else extra["eps"] ** 0.5), "n_steps": n, "horizon": T, "lambda_max": lam,
-        "displacement": float((discrete - theta0).norm()), **extra}
+        "displacement": float((discrete - theta0).norm()), "theta_l2": float(discrete.norm()), **extra}
     for name, field in fields.items():
         end, ref_err = reference_flow(field, theta0, T, rk_steps)
         row[f"{name} error"] = float((discrete - end).norm())
