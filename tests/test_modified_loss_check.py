@@ -16,6 +16,7 @@ from verify.modified_loss import predictions, sweep
 from verify.rules import SlopeFit
 
 SMALL = {"halvings": 4, "partition_n": 6, "betas": [0.9]}
+PARAMS_SMALL = {**declared.PARAMS.quick, **SMALL}
 
 
 def run_small(seed=0, **overrides):
@@ -28,17 +29,21 @@ def claims_named(record, fragment):
     return found
 
 
+ALLOWED_OPEN = ("rmsprop_frozen_first_order", "student_rmsprop_modified_loss")
+
+
 @settings(max_examples=4)
 @given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 4), hidden=st.integers(1, 3), k=st.integers(1, 2),
        m=st.integers(2, 5), batch_size=st.integers(1, 3), beta=st.floats(0.3, 0.9))
 def test_check_passes_across_dimensions_schedules_and_betas(seed, d, hidden, k, m, batch_size, beta):
-    """No claim fails and every prediction passes. The frozen-preconditioner control ("FAILS ~η^1") is a slope fit
-    over only ``halvings`` = 4 step sizes here (2 dof): at some draws its CI is too wide to place it in its band
-    (a fresh CI run: seed 1, d = 1, hidden = 2, β = 0.5 gave CI [0.21, 2.83]), which the rule reports as
-    inconclusive — lack of power at this test size, allowed for that control only."""
+    """No claim fails as the headline counts it (the student project's claim fails as documented) and every
+    other prediction passes. The frozen-preconditioner slope is a fit over only ``halvings`` = 4 step sizes here
+    (2 dof): at some draws its interval is too wide to place it in a band (a fresh CI run: seed 1, d = 1,
+    hidden = 2, β = 0.5 gave CI [0.21, 2.83]), which the rule reports as inconclusive — lack of power at this
+    test size, allowed for the two claims judged on that series only."""
     record = run_small(seed, d=d, hidden=hidden, k=k, sgd_batches=m, sgd_batch_size=batch_size, betas=[beta])
-    bad = [(c.name, c.verdict, c.test) for c in record.claims
-           if c.verdict == "fail" or (c.verdict != "pass" and "frozen-P loss FAILS" not in c.name)]
+    bad = [(c.name, c.verdict, c.test) for c in record.claims if c.judged
+           and (c.counted == "fail" or (c.counted != "pass" and c.key not in ALLOWED_OPEN))]
     assert not bad, bad
 
 
@@ -46,15 +51,21 @@ def test_default_run_record_figure_and_frozen_statement(cli, tmp_path):
     record = cli.record("modified_loss", tmp_path, "--seed", "3", "--workers", "1", "--no-progress")
     assert record["verdict"] == "pass"
     betas = declared.PARAMS.quick["betas"]
-    assert len(record["claims"]) == 10 + 2 * len(betas)
+    judged = [c for c in record["claims"] if c["tier"] != "diagnostic"]
+    assert len(judged) == 10 + 3 * len(betas)
+    assert {c["key"] for c in record["claims"]} == set(judging.CLAIMS)
     by_name = {c["name"]: c for c in record["claims"]}
     for beta in betas:
         lag = by_name[f"RMSProp β={beta:g}: lag-corrected passes ~η^2"]
         frozen = by_name[f"RMSProp β={beta:g}: frozen-P loss FAILS ~η^1"]
+        student = by_name[f"RMSProp β={beta:g}: student's frozen-P loss is the modified flow ~η^2"]
         assert lag["measured"] >= ml.RMSPROP_PASS_SLOPE  # passes its slope test
         assert frozen["measured"] < ml.RMSPROP_PASS_SLOPE  # fails its slope test, and the claim says so
         assert "FAILS its slope test" in frozen["rule"]
         assert f"the frozen-P loss FAILS its slope test at β={beta:g}" in frozen["test"]
+        assert (student["tier"], student["verdict"], student["expected"]) == ("published", "fail", "fail")
+    assert [f["name"] for f in record["findings"]] == [
+        f"RMSProp β={beta:g}: student's frozen-P loss is the modified flow ~η^2" for beta in betas]
     assert all(c["test"] for c in record["claims"])
     probe = [p for p in record["points"] if p["panel"] == "RMSProp β=0 probe"]
     assert {p["series"] for p in probe} == {"lag-corrected flow", "frozen-preconditioner flow"}
@@ -66,6 +77,7 @@ def wrong(monkeypatch, name, replacement):
     monkeypatch.setattr(sweep, name, replacement)
 
 
+@pytest.mark.falsifies("modified_loss", "igr_one_step_modified", "igr_horizon_modified")
 def test_wrong_igr_modified_loss_is_rejected(monkeypatch):
     # Ẽ = E + (h/2)‖∇E‖² (coefficient doubled): still a "modified loss", but only first-order right
     wrong(monkeypatch, "igr_grad", lambda f, th, h: ml.igr_grad(f, th, 2 * h))
@@ -74,6 +86,7 @@ def test_wrong_igr_modified_loss_is_rejected(monkeypatch):
     assert {c.verdict for c in claims_named(record, ": gradient flow")} == {"pass"}
 
 
+@pytest.mark.falsifies("modified_loss", "sgd_epoch_sgd_modified")
 def test_sgd_modified_loss_without_the_batch_term_is_rejected(monkeypatch):
     wrong(monkeypatch, "sgd_grad", lambda f, th, eps, batches: ml.igr_grad(f, th, eps))
     record = run_small()
@@ -81,6 +94,7 @@ def test_sgd_modified_loss_without_the_batch_term_is_rejected(monkeypatch):
     assert claim.verdict == "fail" and abs(claim.measured - 2) < 0.15
 
 
+@pytest.mark.falsifies("modified_loss", "rmsprop_lag_corrected")
 def test_rmsprop_flow_without_lag_term_is_rejected(monkeypatch):
     wrong(monkeypatch, "rmsprop_lag_corrected_field",
           lambda f, th, eta, beta, delta: ml.rmsprop_lag_corrected_field(f, th, eta, 0.0, delta))
@@ -88,21 +102,27 @@ def test_rmsprop_flow_without_lag_term_is_rejected(monkeypatch):
     assert claim.verdict == "fail" and claim.measured < ml.RMSPROP_PASS_SLOPE
 
 
+@pytest.mark.falsifies("modified_loss", "rmsprop_frozen_first_order")
 def test_frozen_claim_fails_if_the_frozen_loss_were_right(monkeypatch):
     # if the "frozen" flow were the correct one, the package's prediction (it fails) is contradicted
     wrong(monkeypatch, "rmsprop_frozen_field",
           lambda f, th, eta, delta: ml.rmsprop_lag_corrected_field(f, th, eta, 0.9, delta))
-    claim, = claims_named(run_small(), "frozen-P loss FAILS")
+    record = run_small()
+    claim, = claims_named(record, "frozen-P loss FAILS")
     assert claim.verdict == "fail" and claim.measured >= ml.RMSPROP_PASS_SLOPE
     assert "PASSES (against the prediction)" in claim.test
+    student, = claims_named(record, "student's frozen-P loss")
+    assert student.verdict == "pass" and student.counted == "inconclusive"  # the finding would not reproduce
 
 
+@pytest.mark.falsifies("modified_loss", "ab_gd_identity")
 def test_wrong_ab_closed_form_is_rejected(monkeypatch):
     wrong(monkeypatch, "ab_gd_factor", lambda a, b, x, y, h: 1.0 - h * (y - a * b * x) ** 2 * x ** 2)
     claim, = claims_named(run_small(), "GD step factor")
     assert claim.verdict == "fail"
 
 
+@pytest.mark.falsifies("modified_loss", "sgd_partition_factor")
 def test_wrong_partition_factor_is_rejected(monkeypatch):
     # the with-replacement value (ε/4B)Γ, i.e. without (N − B)/(N − 1)
     wrong(monkeypatch, "partition_averaged_sgd_term",
@@ -110,6 +130,64 @@ def test_wrong_partition_factor_is_rejected(monkeypatch):
           if B > 1 else ml.partition_averaged_sgd_term(G, B, eps))
     claim, = claims_named(run_small(), "partitions")
     assert claim.verdict == "fail"
+
+
+@pytest.fixture(scope="module")
+def small_rows():
+    return run_small().points
+
+
+SLOPE_KEYS = [p.key for section in predictions.PREDICTIONS.values() for p in section.values()]
+
+
+@pytest.mark.falsifies("modified_loss", "igr_one_step_plain", "igr_horizon_plain", "sgd_epoch_plain",
+                       "sgd_epoch_gd_modified")
+@pytest.mark.parametrize("key", SLOPE_KEYS)
+@pytest.mark.parametrize("shift", [1, -1])
+def test_planted_errors_one_order_off_fail_every_slope_claim(small_rows, key, shift):
+    """Planted data: the errors of one series times (step/step0)^shift (one order above or below) make
+    its claim fail, and leave every other slope claim of the same rows as it was."""
+    if key == "rmsprop_frozen_first_order" and shift == 1:
+        return  # order 2 is the lag band's: covered by test_frozen_claim_fails_if_the_frozen_loss_were_right
+    top = max(r["step"] for r in small_rows if r.get("key") == key)  # relative steps keep the errors above the floor
+    planted = [{**r, "error": r["error"] * (r["step"] / top) ** shift} if r.get("key") == key else r
+               for r in small_rows]
+    before = {c.name: c.verdict for c in judging.judge(small_rows, {**PARAMS_SMALL, "alpha": 0.01})}
+    after = judging.judge(planted, {**PARAMS_SMALL, "alpha": 0.01})
+    hit = [c for c in after if c.key == key]
+    assert hit and all(c.verdict == "fail" for c in hit), [(c.name, c.test) for c in hit]
+    assert all(c.verdict == before[c.name] for c in after if c.key != key and c.key in SLOPE_KEYS)
+
+
+@pytest.mark.falsifies("modified_loss", "student_rmsprop_modified_loss")
+def test_student_rmsprop_loss_fails_its_slope_test(small_rows):
+    """The finding itself: the student project's frozen-preconditioner loss fails the slope test (slope ≈1)."""
+    claims = [c for c in judging.judge(small_rows, {**PARAMS_SMALL, "alpha": 0.01})
+              if c.key == "student_rmsprop_modified_loss"]
+    assert claims and all(c.verdict == "fail" and c.measured < 1.2 for c in claims)
+    assert all(c.counted == "pass" for c in claims)  # as documented: the headline counts it as expected
+
+
+@pytest.mark.falsifies("modified_loss", "ab_flow_conserved")
+def test_a_reference_flow_that_drifts_fails_the_conservation_control(monkeypatch):
+    """A broken reference integrator (explicit Euler, 200 steps) does not conserve a² − b²: the control fails."""
+    def euler(field, theta0, T, **_):
+        theta, h = np.array(theta0, float), T / 200
+        for _ in range(200):
+            theta = theta + h * field(theta)
+        return theta
+
+    wrong(monkeypatch, "integrate_flow", euler)
+    claim, = claims_named(run_small(), "conserved by gradient flow")
+    assert claim.verdict == "fail"
+
+
+def test_slope_intervals_are_judged_at_the_given_alpha(small_rows):
+    """The judge uses params["alpha"] (Holm's per-claim level) for the slope intervals, no level of its own."""
+    wide = {c.name: c.ci for c in judging.judge(small_rows, {**PARAMS_SMALL, "alpha": 1e-6}) if c.ci}
+    narrow = {c.name: c.ci for c in judging.judge(small_rows, {**PARAMS_SMALL, "alpha": 0.2}) if c.ci}
+    slopes = [n for n in wide if "~" in n]
+    assert slopes and all(wide[n][1] - wide[n][0] > narrow[n][1] - narrow[n][0] for n in slopes)
 
 
 def test_too_few_points_above_round_off_is_inconclusive():

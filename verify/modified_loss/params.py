@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from verify.errors import require
 from verify.modified_loss.predictions import MIN_POINTS
-from verify.params import Param, declare
+from verify.parameters import Param, declare
 
 MAX_STEPS = 2_000_000  # GD/RMSProp steps to the horizon at the smallest step size
 

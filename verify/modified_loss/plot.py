@@ -19,7 +19,6 @@ def plot(record: dict, stem) -> list:
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.5 * nrows), squeeze=False,
                              constrained_layout=True)
     axes = list(axes.ravel())
-    verdict = {c["name"]: c["verdict"] for c in record["claims"]}
     for ax, panel in zip(axes, panels):
         rows = [p for p in points if p["panel"] == panel]
         if panel == AB_PANEL:
@@ -28,9 +27,9 @@ def plot(record: dict, stem) -> list:
             _plot_partitions(ax, rows)
         else:
             _plot_slopes(ax, rows, record["claims"], panel)
-        verdicts = {verdict[r["claim"]] for r in rows if r.get("claim") in verdict}
-        status = ("no claim" if not verdicts else "a claim FAILS" if "fail" in verdicts else
-                  "claims pass" if verdicts == {"pass"} else "inconclusive")
+        named = {r.get("claim") for r in rows}
+        status = _status([c for c in record["claims"] if c.get("verdict") is not None
+                          and (c["name"] in named or c["name"].startswith(panel + ":"))])
         ax.set_title(f"{panel} ({status})", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes[len(panels):]:
@@ -38,6 +37,21 @@ def plot(record: dict, stem) -> list:
     fig.suptitle(f"Modified losses: error against step size (verdict {record['verdict']}, seed {record['seed']})",
                  fontsize=11)
     return save_figure(fig, stem)
+
+
+def _status(claims: list[dict]) -> str:
+    """The panel's judged claims in words; a documented finding reproduced reads "as expected"."""
+    if not claims:
+        return "no claim"
+    counted = {c["verdict"] if c.get("expected", "pass") == "pass" else
+               ("pass" if c["verdict"] == c["expected"] else "inconclusive" if c["verdict"] == "pass" else c["verdict"])
+               for c in claims}
+    findings = sum(c.get("expected", "pass") != "pass" and c["verdict"] == c["expected"] for c in claims)
+    if "fail" in counted:
+        return "a claim FAILS"
+    if counted != {"pass"}:
+        return "inconclusive"
+    return "claims pass" + (f", {findings} finding as expected" if findings else "")
 
 
 _SYMBOL = {"IGR": "h", "SGD": "ε", "RMS": "η"}

@@ -16,7 +16,8 @@ from theory.modified_losses import (ab_gd_factor, igr_grad, partition_averaged_s
                                     rmsprop_lag_corrected_field, rmsprop_onenorm_coefficient, sgd_grad, sgd_term)
 from verify.engine import task
 from verify.modified_loss.predictions import (AB_FLOW_CLAIM, AB_GD_CLAIM, AB_PANEL, FROZEN, PARTITION_CLAIM,
-                                              PARTITION_PANEL, PREDICTIONS, SYMBOL, fitted_window, step_sizes)
+                                              PARTITION_PANEL, PREDICTIONS, PROBE_PANEL, SYMBOL, fitted_window,
+                                              step_sizes)
 from verify.report import jsonable as plain
 
 
@@ -42,11 +43,12 @@ def slope_rows(section: str, panel: str, steps, errors: dict, extra=None) -> lis
     """One row per step size and flow of ``errors``, naming the claim it enters (``PREDICTIONS[section]``)."""
     rows = []
     for series, errs in errors.items():
-        order, _, label, _ = PREDICTIONS[section][series]
+        prediction = PREDICTIONS[section][series]
+        order, label = prediction.order, prediction.label
         _, window = fitted_window(steps, errs)
         rows.extend({"panel": panel, "section": section, "series": series,
                      "claim": f"{panel}: {label} ~{SYMBOL[section]}^{order}", "step": s, "error": e,
-                     "in_window": w, "predicted_order": order, **(extra or {})}
+                     "key": prediction.key, "in_window": w, "predicted_order": order, **(extra or {})}
                     for s, e, w in zip(steps, errs, window))
     return rows
 
@@ -79,13 +81,15 @@ def _ab(params, t) -> list[dict]:
         a, b = gd(problem.grad, theta0, h, round(T / h)).T
         q, size = a ** 2 - b ** 2, a ** 2 + b ** 2
         factor = ab_gd_factor(a[:-1], b[:-1], x, y, h)
-        rows.append({"panel": AB_PANEL, "series": "GD", "claim": AB_GD_CLAIM, "step": h,
+        rows.append({"panel": AB_PANEL, "series": "GD", "claim": AB_GD_CLAIM, "key": "ab_gd_identity",
+                     "step": h,
                      "measured": abs(q[-1] - q0) / (a0 ** 2 + b0 ** 2),
                      "predicted": abs(q0 * (np.prod(factor) - 1.0)) / (a0 ** 2 + b0 ** 2),
                      "max_step_defect": float(np.max(np.abs(q[1:] - factor * q[:-1]) / (size[1:] + size[:-1])))})
     a_T, b_T = integrate_flow(lambda th: -problem.grad(th), theta0, T)
     drift = abs(a_T ** 2 - b_T ** 2 - q0) / (a0 ** 2 + b0 ** 2)
-    return rows + [{"panel": AB_PANEL, "series": "gradient flow", "claim": AB_FLOW_CLAIM, "drift": drift,
+    return rows + [{"panel": AB_PANEL, "series": "gradient flow", "claim": AB_FLOW_CLAIM,
+                    "key": "ab_flow_conserved", "drift": drift,
                     "a0": a0, "b0": b0, "x": x, "y": y}]
 
 
@@ -111,7 +115,8 @@ def _partition(params, t) -> list[dict]:
     rows = []
     for B in (b for b in range(1, n) if n % b == 0):
         parts = equal_partitions(n, B)
-        rows.append({"panel": PARTITION_PANEL, "claim": PARTITION_CLAIM, "n_examples": n, "batch_size": B,
+        rows.append({"panel": PARTITION_PANEL, "claim": PARTITION_CLAIM, "key": "sgd_partition_factor",
+                     "n_examples": n, "batch_size": B,
                      "n_partitions": len(parts), "enumerated": float(np.mean([sgd_term(G, p, eps) for p in parts])),
                      "formula": partition_averaged_sgd_term(G, B, eps),
                      "with_replacement": partition_averaged_sgd_term(G, 1, eps) / B})  # (ε/4B)Γ, no (N−B)/(N−1)
@@ -133,7 +138,7 @@ def _rmsprop(params, t) -> list[dict]:
     coef = rmsprop_onenorm_coefficient(problem.grad(theta0), beta, delta)
     extra = {"beta": beta, "anti_regularizing_coordinates": int(np.sum(coef < 0)), "coordinates": int(coef.size)}
     if beta == 0.0:
-        return [{"panel": "RMSProp β=0 probe", "section": "RMSProp", "series": series, "step": s, "error": e,
+        return [{"panel": PROBE_PANEL, "section": "RMSProp", "series": series, "step": s, "error": e,
                  "in_window": w, "predicted_order": None, **extra}
                 for series, errs in errors.items()
                 for s, e, w in zip(etas, errs, fitted_window(etas, errs)[1])]
