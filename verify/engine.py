@@ -70,13 +70,16 @@ def task(key: str, params: dict, seed: int, *spawn_key: int, weight: int = 1) ->
 
 def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execution: Execution | None = None,
               checkpoint: Path | None = None, identity: dict | None = None, progress: bool = True,
-              desc: str = "points", restart: bool = False, keep: bool = False) -> list[dict]:
+              desc: str = "points", restart: bool = False, keep: bool = False, announce: str = "") -> list[dict]:
     """Compute every task (skipping those already in ``checkpoint``) and return the rows in task order.
-    ``keep`` leaves the checkpoint in place afterwards (later rounds of a sequential run add to it)."""
+    ``keep`` leaves the checkpoint in place afterwards (later rounds of a sequential run add to it);
+    ``announce`` is logged once the checkpoint has been accepted."""
     execution = execution or Execution()
     keys = [t.key for t in tasks]
     require(len(set(keys)) == len(keys), "internal: task keys must be unique")
     store = PointStore(checkpoint, identity or {}, restart=restart)
+    if announce:
+        log(announce, progress)
     results: dict[str, list[dict]] = {k: store.get(k) for k in keys if store.get(k) is not None}
     if results:
         log(f"resuming: {len(results)} of {len(tasks)} points already in {checkpoint}", progress)
@@ -165,10 +168,11 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
         tasks = module.points(p, seed, inputs)
         identity = {"check": module.NAME, "params": {k: v for k, v in params.items() if k not in grows},
                     "seed": seed, "inputs": {k: str(v) for k, v in inputs.items()}}
-        log(f"{module.NAME}: {len(tasks)} points on {execution.describe()}"
-            + (f" (round {r} of at most {MAX_ROUNDS})" if sequential else ""), progress)
+        announce = (f"{module.NAME}: {len(tasks)} points on {execution.describe()}"
+                    + (f" (round {r} of at most {MAX_ROUNDS})" if sequential else ""))
         rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
-                         progress=progress, desc=module.NAME, restart=restart and r == 1, keep=sequential)
+                         progress=progress, desc=module.NAME, restart=restart and r == 1, keep=sequential,
+                         announce=announce)
         claims = judge(module, rows, p, look_alpha)
         open_claims = undecided(claims)
         minutes = (time.perf_counter() - start) / 60
