@@ -1,4 +1,4 @@
-"""Guess & Check (G&C) for classifiers with exact counting (``volume_hypothesis.md`` §2).
+"""Guess & Check (G&C) for classifiers with exact counting.
 
 The paper's procedure (Chiang et al., ICLR 2023, "Loss Landscapes are All You Need", §3; Peleg & Hein, ICML
 2024): draw θ from a prior until the network classifies every training point correctly (optionally: and its

@@ -1,4 +1,4 @@
-"""Normalized losses of classifiers (``real_networks.md``, Normalized losses), for Guess & Check's loss bins.
+"""Normalized losses of classifiers, for Guess & Check's loss bins.
 
 - ``frobenius`` (Chiang et al., ICLR 2023, "Loss Landscapes are All You Need", §3): logits divided by the
   product of the Frobenius norms of the weight matrices/kernels, Π_l ‖W_l‖_F (biases excluded). Chiang et al.

@@ -1,4 +1,4 @@
-"""SGD baselines of the G&C papers, built on :func:`numerics.trainers.train` (``real_networks.md``, Trainers).
+"""SGD baselines of the G&C papers, built on :func:`numerics.trainers.train`, and the data cells of the G&C checks.
 
 - ``chiang`` (Chiang et al., ICLR 2023, §3–4): train with SGD and *freeze each network the moment it reaches
   100 % training accuracy* (with loss bins: the moment it fits and its normalized training loss lies in the

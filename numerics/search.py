@@ -1,5 +1,5 @@
 """Non-gradient optimizers of Chiang et al. (ICLR 2023, "Loss Landscapes are All You Need", §3), batched over
-independent runs (``volume_hypothesis.md`` §2).
+independent runs.
 
 - Pattern search: from a prior draw, sweep the coordinates in a freshly shuffled order; at each coordinate
   try θ ± r e_i and keep the better one if it lowers the objective; after a sweep without any improvement r

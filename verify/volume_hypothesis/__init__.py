@@ -6,14 +6,14 @@ test accuracy comparable to SGD; Peleg & Hein (ICML 2024) report G&C well below 
 rules and thresholds are in :mod:`.claims` and ``docs/volume_hypothesis.md``; the parameters in :mod:`.params`
 (``--params``); the tasks in :mod:`.sweep`; the figures in :mod:`.plot`.
 """
-from verify.volume_hypothesis.claims import control_claims, judge
+from verify.volume_hypothesis.claims import CLAIMS, control_claims, judge
 from verify.volume_hypothesis.params import METHODS, PARAMS, prepare, validate
 from verify.volume_hypothesis.plot import plot
-from verify.volume_hypothesis.sweep import cells, compute, points
+from verify.volume_hypothesis.sweep import GROWS, cells, compute, grow, points
 
 NAME = "volume_hypothesis"
 SUMMARY = "G&C, pattern search, random greedy vs SGD on 8x8 digits: Chiang et al. vs Peleg & Hein"
 INPUTS = ("data",)
 
 __all__ = ["NAME", "SUMMARY", "INPUTS", "METHODS", "PARAMS", "prepare", "validate", "points", "compute", "judge",
-           "control_claims", "plot", "cells"]
+           "control_claims", "plot", "cells", "CLAIMS", "GROWS", "grow"]

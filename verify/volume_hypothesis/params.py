@@ -43,7 +43,6 @@ PARAMS = declare(
     loss_bins=Param([], type=float, nonempty=False,
                     doc="G&C acceptance bin edges of the normalized loss, e.g. 0.60,0.65,0.70; empty: no bins"),
     margin=Param(5.0, above=0, below=50, doc="equivalence margin delta in accuracy points"),
-    bits_min_n=Param(8, low=1, doc="smallest n where bits < n is judged"),
     control_n=Param([4, 8], low=2, doc="n of the random-label control (even)"),
     control_reps=Param(12, full=60, low=2, doc="random labelings per (cell, n)"),
     control_draws=Param(3000, full=20_000, low=1, doc="G&C draws per random labeling"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from verify.figures import new_figure, save_figure
-from verify.volume_hypothesis.claims import _pooled_mean, _select
+from verify.volume_hypothesis.claims import pooled_mean as _pooled_mean, _select
 from verify.volume_hypothesis.sweep import _unbinned
 
 

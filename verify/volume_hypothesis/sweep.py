@@ -37,13 +37,20 @@ def cells(p: dict, seed: int) -> list[dict]:
     return data_cells(dataset=p["dataset"], classes=p["classes"], pairs=p["pairs"], seeds=p["seeds"], seed=seed)
 
 
+def cell_streams(cell_list: list[dict]) -> list[tuple[int, dict]]:
+    """(stream id, cell): the id ``pair index + pairs × data seed`` names the cell, not its position, so a cell
+    keeps its random streams when the data seeds grow (:func:`grow`); with one data seed it is the pair index."""
+    order = list(dict.fromkeys(c["label"] for c in cell_list))
+    return [(order.index(c["label"]) + len(order) * c["data_seed"], c) for c in cell_list]
+
+
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     ns = sorted(int(n) for n in p["n_train"])
     common = {k: p[k] for k in ("arch", "depth", "prior", "scale", "normalization", "memory_mb", "dataset",
                                 "max_accepted", "loss_bins")}
     common["data_file"] = p.get("data_file")
     out = []
-    for ci, cell in enumerate(cells(p, seed)):
+    for ci, cell in cell_streams(cells(p, seed)):
         for wi, width in enumerate(p["widths"]):
             for bi, bias in enumerate(p["bias"]):
                 base = {**common, **cell, "width": int(width), "bias": bool(bias), "n_max": ns[-1]}
@@ -236,3 +243,14 @@ def _compute_shape(t: Task) -> list[dict]:
             lin = (margins(model, theta, Xt, yt) > 0).to(torch.float64).mean(-1) if len(theta) else torch.zeros(0)
             row.update(linear_fraction=lin.tolist())
     return [row]
+
+
+GROWS = ("seeds",)
+
+
+def grow(p: dict, round: int) -> dict:
+    """Round ``round`` of a sequential run (``--until-decisive``): the data seeds per pair double each round
+    (1, 2, 4, ... times the given ``seeds``). Task keys name the cell (pair, data seed index), so the cells of
+    earlier rounds are reused from the checkpoint. With ``--data`` there is one cell and nothing grows (the
+    rounds reuse the same points)."""
+    return {**p, "seeds": p["seeds"] * 2 ** (round - 1)}
