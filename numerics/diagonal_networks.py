@@ -1,4 +1,4 @@
-"""Simulators for diagonal linear networks (spec: diagonal_networks.md): plain gradient descent and gradient flow
+"""Simulators for diagonal linear networks: plain gradient descent and gradient flow
 on the parameters, in float64, for three models with several data points:
 
 - ``shared``: ``β = w ⊙ w`` (the toy model of Fojtik et al. 2025, β ≥ 0);
@@ -21,7 +21,7 @@ from scipy.integrate import solve_ivp
 from theory.diagonal_networks import as_design, loss_factor
 
 OUTCOMES = ("converged", "2-cycle", "oscillating", "diverged", "unresolved")
-CONVERGED_TOL = 1e-12  # |r| < 1e-12 · max|y|: converged (spec, check 9)
+CONVERGED_TOL = 1e-12  # |r| < 1e-12 · max|y|: converged
 DIVERGED_AT = 1e8  # |r| > 1e8 · max|y| or non-finite: diverged
 PERIOD_TOL = 1e-10  # β_k and β_{k−p} agree to 1e-10 · max|β| over a window: period p
 PERIODS = (2, 4, 8, 16)

@@ -1,4 +1,4 @@
-"""Closed forms of theory.diagonal_networks against independent oracles (spec: diagonal_networks.md).
+"""Closed forms of theory.diagonal_networks against independent oracles.
 
 Oracles: plain GD/GF simulation of the parameters (numerics.diagonal_networks), ``scipy.optimize.linprog``,
 ODE solves, ``scipy.optimize.minimize`` on the convex objective, torch autograd, finite differences, sympy.
@@ -242,7 +242,7 @@ def test_kl_projection_agrees_with_the_dual_newton_solver():
 # Transition, edge of stability, reference numbers
 # ----------------------------------------------------------------------------------------------------
 def test_reference_run_numbers():
-    """The spec's reference run (x = (1, 0.5), y = 1, α = 0.1, β* = (0.5, 1)), computed, to its digits."""
+    """The reference run (x = (1, 0.5), y = 1, α = 0.1, β* = (0.5, 1)), computed, to its digits."""
     beta_gf = td.gradient_flow_limit(REF_X, REF_Y, REF_ALPHA)
     assert np.allclose(beta_gf, [0.9512, 0.0975], atol=1e-4)
     assert math.isclose(td.sharpness_on_zero_loss_set(beta_gf, REF_X, 1.0), 3.9025, abs_tol=1e-4)

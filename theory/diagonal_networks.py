@@ -1,4 +1,4 @@
-"""Norm versus sharpness in diagonal linear networks: what the theory predicts (spec: diagonal_networks.md).
+"""Norm versus sharpness in diagonal linear networks: what the theory predicts.
 
 Source claim (Fojtik, Matveev, Chou, Kutyniok, Maly 2025, arXiv 2505.21423): for the shared-weight depth-2
 diagonal network ``f_w(x) = <w ⊙ w, x>`` trained on one data point (x, y), the learning rate trades a low
@@ -9,7 +9,7 @@ minimizes the generalization error. The paper characterizes the two minimizers (
 This package's formalization and derivations (not the paper's):
 
 - Loss ``L = (κ/2) ‖r‖²``, ``r = Xβ − y``, ``κ = c/n`` with ``c`` set by the loss normalization
-  (:data:`LOSS_SCALES`: ``"half"`` is ½r² for one sample, the spec default; ``"full"`` is r²). Every
+  (:data:`LOSS_SCALES`: ``"half"`` is ½r² for one sample, the default; ``"full"`` is r²). Every
   learning-rate threshold below scales as 1/c; the sharpness ``S`` is always the top Hessian eigenvalue of
   the loss actually used, so ``2/η`` thresholds do not change form.
 - R3, the gradient-flow limit, ``β_i = α_i² e^{c x_i}`` with ``Σ x_i α_i² e^{c x_i} = y`` (the KL projection

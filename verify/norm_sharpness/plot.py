@@ -37,6 +37,7 @@ def plot(record: dict, stem):
     ax_n.plot(eta, [p["norm_beta_l1"] for p in conv], "o-", ms=3, lw=1, label=r"$\|\beta\|_1=\|w\|_2^2$")
     ax_n.plot(eta, [p["norm_w_l1"] for p in conv], "s-", ms=3, lw=1, label=r"$\|w\|_1$")
     ax_n.axhline(float(np.sum(th["beta_min_norm"])), color="gray", lw=0.8, ls=":", label=r"min $\|\beta\|_1$")
+    ax_n.axvspan(0, ec, color="tab:blue", alpha=0.06, lw=0, label=r"tradeoff judged ($\eta<\eta_c$)")
     ax_n.set_ylabel("norm of the GD limit")
 
     err = np.array([p["gen_error"] for p in conv])

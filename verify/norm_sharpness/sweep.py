@@ -87,6 +87,9 @@ def _hessian_errors(p, ws, on) -> dict:
         err_ad = max(err_ad, _rel(H, nd.hessian_autograd("shared", [w], x, y, ls)))
         err_fd = max(err_fd, _rel(H, nd.hessian_finite_difference("shared", [w], x, y, ls)))
     for b in on:
+        # rescaled onto M exactly: a GD limit has |r| up to 1e-12 y, whose 2κr·diag(x) term would move λ_max
+        # by ~1e-12 S (Weyl), the size of the tolerance; on M the identity holds to float64 round-off
+        b = np.asarray(b, float) * (y / float(x @ b))
         H = td.hessian_shared(np.sqrt(b), x, y, kappa)
         s = td.sharpness_on_zero_loss_set(b, x, kappa)
         err_tr = max(err_tr, abs(td.top_eigenvalue(H) - s) / s)
