@@ -1,6 +1,5 @@
 """Guess & Check for a two-class MLP with a Gaussian last layer, by last-layer Rao–Blackwellization
-(``volume_hypothesis.md`` §2, last bullet; this package's method, the analogue of ``numerics.rbis`` for
-classifiers).
+(this package's method, the analogue of ``numerics.rbis`` for classifiers).
 
 G&C (Chiang et al. 2023; Peleg & Hein 2024) draws θ from the prior and keeps it when it classifies every
 training point correctly; its posterior test accuracy is E[acc | fit]. Here the hidden layers are drawn from

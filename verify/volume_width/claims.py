@@ -43,6 +43,8 @@ CLAIMS = registry(
 
 
 def _stamp(claim: Claim) -> Claim:
+    if claim.verdict == "inconclusive" and not claim.needed:
+        claim.needed = "finite estimates and SEs at every point the rule compares (a non-finite value entered it)"
     return CLAIMS[claim.name.split("[")[0]](claim)
 
 
