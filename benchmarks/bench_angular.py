@@ -16,7 +16,7 @@ Modes (one run each; this script reports, it is not a test, and exits 0 whatever
   assumes the linear regime has been reached.
 - ``--full-estimate``: the time of one depth_theorem --full G&C point (ε = 0.0035) per depth with angular_smc, and
   the implied --full runtime for Figure 2's settings (d = 2…10, 8 seeds, three activations) on 2 cores.
-- ``--rip``: :func:`theory.depth_theorem.informative_rip_setting` for (m, n) pairs, δ_2 lower bounds, chance, the
+- ``--rip``: :func:`numerics.gnc_limits.informative_rip_setting` for (m, n) pairs, δ_2 lower bounds, chance, the
   largest ε with bound < chance, the local-law slope κ and the implied ratio G_∞/bound ≈ κ / (bound/ε).
 """
 from __future__ import annotations
@@ -31,7 +31,8 @@ import numpy as np
 from numerics.factorization import Factorization
 from numerics.gnc import estimate, guess_and_check
 from numerics.problems import random_problem
-from theory.depth_theorem import informative_rip_setting, local_limit_law
+from numerics.gnc_limits import informative_rip_setting
+from theory.depth_theorem import local_limit_law
 
 WORKERS = 2
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from numerics.problems import completion_measurements, gaussian_measurements
 from numerics.errors import require
+from theory.depth_theorem import operator_scale
 
 ENSEMBLES = ("gaussian", "normalized", "completion")
 
@@ -49,12 +50,6 @@ def measurement_ensemble(kind: str, n: int, m: int, mp: int, rng: np.random.Gene
         return gaussian_measurements(n, m, mp, rng)
     require(n <= m * mp, f"completion needs n <= m m' = {m * mp} distinct entries, got {n}")
     return completion_measurements(n, m, mp, rng)
-
-
-def operator_scale(A: np.ndarray) -> float:
-    """c with ``c² = m m' / Σ‖A_i‖²``: the factor making the average of ‖𝒜X‖² over unit X equal 1."""
-    A = np.asarray(A, dtype=float)
-    return float(np.sqrt(A.shape[1] * A.shape[2] / np.sum(A ** 2)))
 
 
 def normalized_operator(A: np.ndarray) -> np.ndarray:

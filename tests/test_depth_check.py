@@ -11,7 +11,10 @@ import pytest
 from numerics.activations import parse_activation
 from numerics.problems import SensingProblem, gaussian_measurements, random_problem, save_problem
 from verify import depth_theorem as dt
+from verify.depth_theorem import claims as dc
+from verify.depth_theorem import sweep as ds
 from verify.engine import run_check
+from verify.rules import fit_linear
 
 TINY = ["--no-progress", "--workers", "1", "--set", "activations=linear", "--set", "depths=2,8", "--set", "linear_depths=",
         "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
@@ -27,18 +30,13 @@ POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_acc
     (["--set", "eps=-0.01"], "eps"), (["--set", "limit_eps=-0.1"], "limit_eps"),
     (["--set", "eps=0", "--set", "prior=gaussian"], "eps = 0 needs the angular estimator"),
     (["--set", "eps=0", "--set", "width=3"], "width >= mp"), (["--set", "informative_fractions=2"], "informative"),
-    (["--set", "method=smc"], "unknown method"), (["--set", "limit_method=mcmc"], "unknown limit_method"),
+    (["--set", "method=smc"], "method must be one of"), (["--set", "limit_method=mcmc"], "limit_method must be one of"),
     (["--set", "n=25"], "n must be"), (["--set", "rip_n=30"], "rip_n"), (["--set", "rank=6"], "rank"),
     (["--set", "lyapunov_max_depth=30"], "lyapunov_max_depth"), (["--set", "width=1"], "width"),
     (["--set", "informative_particles=1"], "informative_particles"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     cli.rejects("depth_theorem", "--out", str(tmp_path), *args, message=message)
-
-
-def test_nested_without_the_module_is_bad_input(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(dt, "nested_available", lambda: False)
-    cli.rejects("depth_theorem", "--out", str(tmp_path), "--set", "method=nested", message="nested")
 
 
 def test_end_to_end_record_and_figure(cli, tmp_path):
@@ -69,7 +67,7 @@ def claims_by_name(record):
 
 def test_unnormalized_prior_is_not_reported_as_meeting_the_theorem():
     """Fig 11's prior forced through: its chance level and its deep limit are not the normalized ones."""
-    params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2, 16], "linear_depths": [],
+    params = {**dt.PARAMS.quick, "mode": "quick", "activations": ["linear"], "depths": [2, 16], "linear_depths": [],
               "seeds": 1, "draws": 60_000, "limit_draws": 200_000, "eps": [0.05], "limit_eps": [0.02, 0.03],
               "prior": "gaussian", "gd": False, "lyapunov_chains": 2000, "rip_study_n": [20],
               "rip_study_draws": 1, "rip_restarts": 4, "rip_n": [], "informative_seeds": 0}
@@ -94,7 +92,7 @@ def test_rank2_truth_is_not_reported_as_meeting_the_rank1_bound(tmp_path):
     """A rank-2 W* (equal singular values) through the check: the rank-1 limit does not vanish as ε → 0 and
     the rank-1 bound is reported as not met."""
     save_problem(tmp_path / "rank2.npz", equal_rank2_problem(20, 5))
-    params = {**dt.QUICK, "mode": "quick", "activations": ["linear"], "depths": [2], "linear_depths": [],
+    params = {**dt.PARAMS.quick, "mode": "quick", "activations": ["linear"], "depths": [2], "linear_depths": [],
               "seeds": 1, "draws": 20_000, "limit_draws": 1_000_000, "gd": False, "lyapunov_chains": 2000,
               "rip_study_n": [20], "rip_study_draws": 1, "rip_restarts": 4, "informative_seeds": 0}
     record = run_check(dt, params, 0, inputs={"problem": tmp_path / "rank2.npz"}, progress=False)
@@ -112,12 +110,13 @@ def test_rank2_truth_is_not_reported_as_meeting_the_rank1_bound(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- rules
 def test_perturbed_lyapunov_prediction_is_rejected():
-    from theory.depth_theorem import chain_log_singular_values, log_ratio_slope
+    from numerics.gnc_limits import chain_log_singular_values
+    from theory.depth_theorem import log_ratio_slope
     depths = list(range(80, 241, 10))
     Y = chain_log_singular_values(5, depths, 20_000, np.random.default_rng(1))
-    fit = dt.lyapunov_fit(depths, Y[:, :, 1] - Y[:, :, 0], 80, 1e-3)
-    assert dt.lyapunov_claim("l", fit, log_ratio_slope(5), 1e-3).verdict == "pass"
-    assert dt.lyapunov_claim("l", fit, 1.05 * log_ratio_slope(5), 1e-3).verdict == "fail"
+    fit = ds.lyapunov_fit(depths, Y[:, :, 1] - Y[:, :, 0], 80, 1e-3)
+    assert dc.lyapunov_claim("l", fit, log_ratio_slope(5), 1e-3).verdict == "pass"
+    assert dc.lyapunov_claim("l", fit, 1.05 * log_ratio_slope(5), 1e-3).verdict == "fail"
 
 
 def gap_points(gap_of_depth, depths=(2, 4, 8, 16, 32), se=2e-4):
@@ -126,17 +125,17 @@ def gap_points(gap_of_depth, depths=(2, 4, 8, 16, 32), se=2e-4):
 
 
 def test_gap_rule_passes_a_shrinking_gap_and_fails_a_growing_one():
-    shrinking = dt.gap_claim("g", gap_points(lambda d: 0.03 * np.exp(-0.2 * d)), 1e-3)
+    shrinking = dc.gap_claim("g", gap_points(lambda d: 0.03 * np.exp(-0.2 * d)), 1e-3)
     assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-0.2, abs=1e-9)
-    assert dt.gap_claim("g", gap_points(lambda d: 0.001 * np.exp(0.05 * d)), 1e-3).verdict == "fail"  # grows
+    assert dc.gap_claim("g", gap_points(lambda d: 0.001 * np.exp(0.05 * d)), 1e-3).verdict == "fail"  # grows
     # a constant gap: slope 0 within its CI, neither shown to shrink nor to grow
-    assert dt.gap_claim("g", gap_points(lambda d: 0.01), 1e-3).verdict == "inconclusive"
-    assert dt.gap_claim("g", gap_points(lambda d: 0.0), 1e-3).verdict == "inconclusive"
+    assert dc.gap_claim("g", gap_points(lambda d: 0.01), 1e-3).verdict == "inconclusive"
+    assert dc.gap_claim("g", gap_points(lambda d: 0.0), 1e-3).verdict == "inconclusive"
 
 
 def test_limit_rule_rejects_a_remaining_gap():
-    assert dt.limit_claim("l", gap_points(lambda d: 0.0), 1e-3).verdict == "pass"
-    assert dt.limit_claim("l", gap_points(lambda d: 0.003), 1e-3).verdict == "fail"
+    assert dc.limit_claim("l", gap_points(lambda d: 0.0), 1e-3).verdict == "pass"
+    assert dc.limit_claim("l", gap_points(lambda d: 0.003), 1e-3).verdict == "fail"
 
 
 def limit_points(G_of_eps, seeds=2, eps=(0.005, 0.01, 0.02, 0.04), rel_se=0.02, bound_factor=None, rank=1,
@@ -147,33 +146,33 @@ def limit_points(G_of_eps, seeds=2, eps=(0.005, 0.01, 0.02, 0.04), rel_se=0.02, 
 
 
 def test_vanishing_rule():
-    ok = dt.vanishing_claim("v", limit_points(lambda e: 2 * e), 1e-3)
+    ok = dc.vanishing_claim("v", limit_points(lambda e: 2 * e), 1e-3)
     assert ok.verdict == "pass" and ok.measured == pytest.approx([1.0, 1.0])
     # flat: slope 0 within its CI, not shown to vanish nor contradicted: inconclusive
-    assert dt.vanishing_claim("v", limit_points(lambda e: 0.07), 1e-3).verdict == "inconclusive"
-    assert dt.vanishing_claim("v", limit_points(lambda e: 0.07 - e), 1e-3).verdict == "fail"  # rises as ε → 0
+    assert dc.vanishing_claim("v", limit_points(lambda e: 0.07), 1e-3).verdict == "inconclusive"
+    assert dc.vanishing_claim("v", limit_points(lambda e: 0.07 - e), 1e-3).verdict == "fail"  # rises as ε → 0
     nan = limit_points(lambda e: 2 * e if e > 0.015 else np.nan)
-    assert dt.vanishing_claim("v", nan, 1e-3).verdict == "inconclusive"
+    assert dc.vanishing_claim("v", nan, 1e-3).verdict == "inconclusive"
 
 
 def test_bound_rule():
     # bound 10 ε below chance 0.08 at ε = 0.005: informative there, holds everywhere
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10), 1e-3).verdict == "pass"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10), 1e-3).verdict == "pass"
     # the same bound above chance at every ε: it holds but says nothing
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, chance=0.01), 1e-3).verdict == "vacuous"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, chance=0.01), 1e-3).verdict == "vacuous"
     # a violated bound fails even where it is above chance
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=1, chance=0.01), 1e-3).verdict == "fail"
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=1), 1e-3).verdict == "fail"
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=2.01), 1e-3).verdict == "inconclusive"
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e), 1e-3).verdict == "inconclusive"  # δ_2⁻ ≥ 1
-    assert dt.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, rank=2), 1e-3).verdict == "fail"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=1, chance=0.01), 1e-3).verdict == "fail"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=1), 1e-3).verdict == "fail"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=2.01), 1e-3).verdict == "inconclusive"
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e), 1e-3).verdict == "inconclusive"  # δ_2⁻ ≥ 1
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, rank=2), 1e-3).verdict == "fail"
 
 
 def test_gd_rule_counts_diverged_runs_as_failures():
     pts = [{"depth": 4, "gd_gen_loss": 1e-5, "chance_closed_form": 0.08, "C": 0.08}] * 3
-    assert dt.gd_claim("gd", pts, 0.1).verdict == "pass"
-    assert dt.gd_claim("gd", [{**q, "gd_gen_loss": float("nan")} for q in pts], 0.1).verdict == "fail"
-    assert dt.gd_claim("gd", [{**q, "gd_gen_loss": 0.02} for q in pts], 0.1).verdict == "fail"
+    assert dc.gd_claim("gd", pts, 0.1).verdict == "pass"
+    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": float("nan")} for q in pts], 0.1).verdict == "fail"
+    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": 0.02} for q in pts], 0.1).verdict == "fail"
 
 
 def test_fit_linear_recovers_a_line_and_its_uncertainty():
@@ -181,23 +180,23 @@ def test_fit_linear_recovers_a_line_and_its_uncertainty():
     x = np.arange(10.0)
     cov = 0.01 * (np.eye(10) + 0.5)  # correlated errors
     L = np.linalg.cholesky(cov)
-    slopes = [dt.fit_linear(x, 1 - 0.3 * x + L @ rng.standard_normal(10), cov, level=0.999) for _ in range(2000)]
+    slopes = [fit_linear(x, 1 - 0.3 * x + L @ rng.standard_normal(10), cov, level=0.999) for _ in range(2000)]
     b = np.array([f.slope for f in slopes])
     assert abs(b.mean() + 0.3) < 4.9 * b.std() / np.sqrt(b.size)
     assert slopes[0].slope_se == pytest.approx(b.std(), rel=0.1)  # the sandwich SE is the real spread
-    assert dt.fit_linear(x, 2 + 0.5 * x, np.full(10, 1e-4), level=0.99).slope == pytest.approx(0.5)
+    assert fit_linear(x, 2 + 0.5 * x, np.full(10, 1e-4), level=0.99).slope == pytest.approx(0.5)
 
 
 def test_paper_init_scales():
-    assert [dt.paper_init_scale(d) for d in (2, 4, 5, 8, 9, 10, 20)] == [1e-3, 1e-3, 0.1, 0.1, 0.2, 0.2, 0.2]
+    assert [ds.paper_init_scale(d) for d in (2, 4, 5, 8, 9, 10, 20)] == [1e-3, 1e-3, 0.1, 0.1, 0.2, 0.2, 0.2]
 
 
 def test_claims_cover_every_activation_requested_for_gd():
-    params = {**dt.QUICK, "gd_activations": ["linear"], "eps": [0.02]}
+    params = {**dt.PARAMS.quick, "gd_activations": ["linear"], "eps": [0.02]}
     pts = [{"kind": "depth", "activation": a, "depth": 2, "seed": 0, "eps": 0.02, "G": 0.05, "G_se": 1e-3,
             "G_limit": 0.05, "G_limit_se": 1e-3, "C": 0.08, "C_se": 1e-4, "chance_closed_form": 0.08,
             "gd_gen_loss": 1e-5} for a in ("linear", "tanh")]
-    claims = dt.build_claims(pts, [parse_activation("linear"), parse_activation("tanh")], params)
+    claims = dc.build_claims(pts, [parse_activation("linear"), parse_activation("tanh")], params)
     assert [c.name for c in claims if c.name.startswith("gd_low")] == ["gd_low[linear]"]
 
 
@@ -205,21 +204,21 @@ def test_local_law_rule():
     def pts(G_of_eps, kappa=2.0, rank=1, scale=0.01):
         return [{"seed": 0, "eps": e, "G": G_of_eps(e), "G_se": 0.01 * G_of_eps(e), "local_kappa": kappa,
                  "local_scale": scale, "w_star_rank": rank, "se_dof": 7} for e in (1e-4, 2e-4, 4e-4, 0.01)]
-    assert dt.local_law_claim("l", pts(lambda e: 2 * e * (1 + 3 * e)), 1e-3, 0.1).verdict == "pass"
-    assert dt.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1).verdict == "fail"  # κ off by 10%
-    assert dt.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1) is None  # not deep enough
-    assert dt.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1).verdict == "fail"
+    assert dc.local_law_claim("l", pts(lambda e: 2 * e * (1 + 3 * e)), 1e-3, 0.1).verdict == "pass"
+    assert dc.local_law_claim("l", pts(lambda e: 2.2 * e), 1e-3, 0.1).verdict == "fail"  # κ off by 10%
+    assert dc.local_law_claim("l", pts(lambda e: 2 * e, scale=1e-3), 1e-3, 0.1) is None  # not deep enough
+    assert dc.local_law_claim("l", pts(lambda e: 0.05, rank=2), 1e-3, 0.1).verdict == "fail"
 
 
 def test_the_rank1_limit_at_eps_zero_is_exact_zero_only_where_the_local_law_holds():
-    good = dt.limit_at_zero(dt._local_law(random_problem(5, 5, 1, 15, np.random.default_rng(0))))
+    good = ds.limit_at_zero(ds._local_law(random_problem(5, 5, 1, 15, np.random.default_rng(0))))
     assert good.G == 0.0 and good.G_se == 0.0 and good.eps == 0.0 and not np.isfinite(good.C)
-    bad = dt.limit_at_zero(dt._local_law(equal_rank2_problem(20, 5)))
+    bad = ds.limit_at_zero(ds._local_law(equal_rank2_problem(20, 5)))
     assert np.isnan(bad.G)
     # a theory value is never counted as a measurement of the bound
     pts = limit_points(lambda e: 2 * e, eps=(0.0, 0.005, 0.01, 0.02), bound_factor=10)
-    assert dt.bound_claim("b", pts, 1e-3).test.startswith("max G/bound") and "at 6 points" in \
-        dt.bound_claim("b", pts, 1e-3).test
+    assert dc.bound_claim("b", pts, 1e-3).test.startswith("max G/bound") and "at 6 points" in \
+        dc.bound_claim("b", pts, 1e-3).test
 
 
 def test_informative_setting_goes_straight_to_nested_sampling(monkeypatch):
@@ -231,10 +230,10 @@ def test_informative_setting_goes_straight_to_nested_sampling(monkeypatch):
         seen.update(method=method, options=options)
         return []
 
-    monkeypatch.setattr(dt, "rank1_depth_limit", fake_limit)
-    params = {**dt.QUICK, "s": 0, "kind": "informative", "informative_m": 6, "informative_n": 30, "rip_restarts": 2,
+    monkeypatch.setattr(ds, "rank1_depth_limit", fake_limit)
+    params = {**dt.PARAMS.quick, "s": 0, "kind": "informative", "informative_m": 6, "informative_n": 30, "rip_restarts": 2,
               "informative_particles": 37, "informative_moves": 3}
-    task = dt.task("informative/s0", params, 0, 8, 0)
+    task = ds.task("informative/s0", params, 0, 8, 0)
     dt.compute(task)
-    assert seen["method"] == ("nested" if dt.nested_available() else dt.QUICK["limit_method"])
+    assert seen["method"] == "nested"
     assert (seen["options"]["particles"], seen["options"]["moves"]) == (37, 3)

@@ -12,10 +12,11 @@ from scipy import integrate, stats
 from numerics.factorization import Factorization, sample
 from numerics.problems import random_problem
 from numerics.rip import isometry_constants, normalized_operator, quotient
-from theory.depth_theorem import (bound_ratio, chain_log_singular_values, informative_rip_setting, latent_rejection,
-                                  limit_chance, log_ratio_slope, lyapunov_exponents, rank1_depth_limit,
-                                  rank1_from_latent, rank1_losses, rip_bound, rip_bound_applies)
-from verify.depth_theorem import lyapunov_fit
+from numerics.gnc_limits import (chain_log_singular_values, informative_rip_setting, latent_rejection,
+                                 rank1_depth_limit)
+from theory.depth_theorem import (bound_ratio, limit_chance, log_ratio_slope, lyapunov_exponents, rank1_from_latent,
+                                  rank1_losses, rip_bound, rip_bound_applies)
+from verify.depth_theorem.sweep import lyapunov_fit
 
 Z = 4.9
 
@@ -160,15 +161,11 @@ def test_rank1_limit_obeys_the_rip_bound_pointwise():
     assert rip_bound(prob, eps, 0.0) == pytest.approx(25 * eps / prob.b_size)  # unit-norm A: c² n = m m'
 
 
-def test_depth_limit_auto_falls_back_to_rejection_without_nested(monkeypatch):
-    import theory.depth_theorem as td
-    monkeypatch.setattr(td, "nested_available", lambda: False)
+def test_depth_limit_never_reports_a_number_without_accepted_draws():
     prob = random_problem(5, 5, 1, 15, np.random.default_rng(0))
-    out = rank1_depth_limit(prob, [0.001, 0.05], np.random.default_rng(1), method="auto", draws=20_000)
+    out = rank1_depth_limit(prob, [0.001, 0.05], np.random.default_rng(1), method="rejection", draws=20_000)
     assert [e.method for e in out] == ["rejection", "rejection"]
-    assert out[0].n_accepted == 0 and np.isnan(out[0].G)  # never a number without accepted draws
-    with pytest.raises(Exception, match="nested"):
-        rank1_depth_limit(prob, [0.05], np.random.default_rng(1), method="nested")
+    assert out[0].n_accepted == 0 and np.isnan(out[0].G)
 
 
 # ---------------------------------------------------------------------------------- nested sampling (rare events)

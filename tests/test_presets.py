@@ -1,16 +1,17 @@
-"""Figure presets of the G&C paper (verify/gnc_figures.py): each preset's settings and scope statement, the
+"""Figure presets of the G&C paper (verify/gnc/presets.py): each preset's settings and scope statement, the
 rule that user overrides win, bad figure numbers, the scope verdict and its guard, the paper-layout figure.
 
-The expected settings and scopes below are written from the spec (gnc_matrix_factorization.md §2, §7), not
-read back from the preset table.
+The expected settings and scopes below are written from the paper's figure captions and the authors' code
+(Alexander et al. 2025, Figures 1-11), not read back from the preset table.
 """
 import json
 
 import pytest
 
-from verify import checks
+from verify.registry import load as load_check
 from verify.errors import UserInputError
-from verify.gnc_figures import PRESETS, apply_preset, scope_verdict, summary_table
+from verify.gnc.presets import PRESETS, apply_preset, scope_of, scope_verdict
+from verify.gnc.suite import summary_table
 
 # figure -> (check, inside the theorem's hypotheses, settings the spec fixes, words the scope must state)
 SPEC = {
@@ -31,9 +32,10 @@ FULL_EPS = {1: 0.02, 2: 0.0035, 6: 0.01, 11: 0.01}
 
 def preset_params(figure, mode="quick", **user):
     check = SPEC[figure][0]
-    module = checks.load(check)
-    params = {**module.QUICK, **(module.FULL if mode == "full" else {}), **user, "figure": str(figure), "mode": mode}
-    return module, apply_preset(check, params)
+    module = load_check(check)
+    defaults = module.PARAMS.defaults(mode == "full")
+    params = {**defaults, **user, "figure": str(figure), "mode": mode}
+    return module, apply_preset(check, params, defaults)
 
 
 def test_the_table_covers_the_eleven_figures():
@@ -46,7 +48,7 @@ def test_each_preset_states_its_scope_and_fixes_the_spec_settings(figure, mode):
     check, inside, settings, words = SPEC[figure]
     module, p = preset_params(figure, mode)
     module.validate(p)  # every preset is a valid run of its check
-    scope = p["scope"]
+    scope = scope_of(p)
     assert scope["figure"] == figure and scope["check"] == check and scope["in_scope"] is inside
     assert all(p[k] == v for k, v in settings.items()), {k: p[k] for k in settings}
     assert all(w in scope["statement"] for w in words), scope["statement"]
@@ -68,20 +70,20 @@ def test_full_presets_use_the_paper_sweeps():
 
 
 def test_out_of_scope_presets_guard_the_violated_claims():
-    assert preset_params(6)[1]["scope"]["must_not_pass"] == ["limit_vanishes", "rip_bound", "local_law"]
-    assert set(preset_params(11)[1]["scope"]["must_not_pass"]) == {"chance_matches_closed_form",
+    assert scope_of(preset_params(6)[1])["must_not_pass"] == ["limit_vanishes", "rip_bound", "local_law"]
+    assert set(scope_of(preset_params(11)[1])["must_not_pass"]) == {"chance_matches_closed_form",
                                                                    "limit_at_largest_depth"}
     for figure in (6, 11):
-        p = preset_params(figure)[1]["scope"]
+        p = scope_of(preset_params(figure)[1])
         assert not set(p["applies"]) & set(p["must_not_pass"])
 
 
 def test_user_settings_win_over_the_preset_and_no_preset_changes_nothing():
     _, p = preset_params(5, seeds=1, draws=999)
     assert p["seeds"] == 1 and p["draws"] == 999 and p["rank"] == 2
-    module = checks.load("width_theorem")
-    plain = {**module.QUICK, "mode": "quick"}
-    assert apply_preset("width_theorem", dict(plain)) == plain and "scope" not in plain
+    module = load_check("width_theorem")
+    plain = {**module.PARAMS.quick, "mode": "quick"}
+    assert apply_preset("width_theorem", dict(plain), module.PARAMS.quick) == plain and scope_of(plain) is None
 
 
 @pytest.mark.parametrize("check, figure, message", [
@@ -90,9 +92,9 @@ def test_user_settings_win_over_the_preset_and_no_preset_changes_nothing():
     ("width_theorem", "all", "gnc_figures"),
 ])
 def test_bad_figures_are_user_errors(check, figure, message):
-    module = checks.load(check)
+    module = load_check(check)
     with pytest.raises(UserInputError, match=message):
-        apply_preset(check, {**module.QUICK, "figure": figure, "mode": "quick"})
+        apply_preset(check, {**module.PARAMS.quick, "figure": figure, "mode": "quick"}, module.PARAMS.quick)
 
 
 def test_cli_refuses_a_figure_of_the_other_check(cli, tmp_path):
@@ -104,11 +106,12 @@ def claim(name, verdict):
 
 
 def test_scope_verdict_uses_the_applicable_claims_and_flags_a_guard_violation():
-    scope = {"applies": ["a"], "must_not_pass": ["b"]}
-    rec = {"verdict": "fail", "params": {"scope": scope}, "claims": [claim("a[x]", "pass"), claim("b[x]", "fail"),
-                                                                      claim("c", "fail")]}
+    # figure 11: lyapunov_slope applies, limit_at_largest_depth must not pass, gd_low is an empirical curve
+    rec = {"verdict": "fail", "params": {"figure": "11"},
+           "claims": [claim("lyapunov_slope[k=5]", "pass"), claim("limit_at_largest_depth[x]", "fail"),
+                      claim("gd_low[linear]", "fail")]}
     judged = scope_verdict(rec)
-    assert judged["verdict"] == "pass" and judged["guard"] == "held" and judged["applied"] == ["a[x]"]
+    assert judged["verdict"] == "pass" and judged["guard"] == "held" and judged["applied"] == ["lyapunov_slope[k=5]"]
     rec["claims"][1]["verdict"] = "pass"
     assert scope_verdict(rec)["guard"] == "VIOLATED"
     rec["claims"][0]["verdict"] = "inconclusive"
@@ -122,6 +125,7 @@ def test_a_width_preset_run_records_its_scope_and_draws_the_paper_figure(cli, tm
     record = cli.record("width_theorem", tmp_path, "--no-progress", "--workers", "1", "--set", "figure=3", "--set", "widths=5,40", "--set", "extra_widths=",
                         "--set", "seeds=2", "--set", "draws=1500", "--set", "limit_samples=2000",
                         "--set", "gd_steps=200", "--set", "activations=linear,tanh")
-    assert record["params"]["scope"]["figure"] == 3 and record["params"]["gd_momentum"] == 0.9
+    assert record["params"]["figure"] == "3" and record["params"]["gd_momentum"] == 0.9
+    assert any("Figure 3" in note for note in record["notes"])
     assert (tmp_path / "width_theorem_figure3.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "width_theorem.json").read_text())["params"]["figure"] == "3"

@@ -6,6 +6,8 @@ import verify
 from numerics.activations import parse_activation
 from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
+from verify.width_theorem import claims as wc
+from verify.width_theorem import sweep as ws
 from verify.engine import run_check
 
 TINY = ["--no-progress", "--workers", "1", "--set", "widths=5,40", "--set", "extra_widths=", "--set", "seeds=1",
@@ -17,7 +19,7 @@ POINT_KEYS = {"activation", "width", "depth", "seed", "eps", "G", "G_se", "C", "
 @pytest.mark.parametrize("args, message", [  # the width check's own parameters (shared ones: test_cli.py)
     (["--set", "widths=0"], "widths"), (["--set", "widths=-3,5"], "widths"),
     (["--set", "depths=1"], "depths"), (["--set", "method=rejection", "--set", "eps=0"], "eps = 0 needs"),
-    (["--set", "eps=-0.1"], "eps"), (["--set", "widths"], "key=value"), (["--set", "method=magic"], "unknown method"),
+    (["--set", "eps=-0.1"], "eps"), (["--set", "widths"], "key=value"), (["--set", "method=magic"], "method must be one of"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     cli.rejects("width_theorem", "--out", str(tmp_path), *args, message=message)
@@ -45,13 +47,14 @@ def test_end_to_end_record_and_figure(cli, tmp_path):
 @pytest.fixture(scope="module")
 def leaky_points():
     """Leaky ReLU at widths 5 and 640 on a problem where its NNGP limit is far from chance."""
-    params = {**wt.QUICK, "activations": ["leaky_relu"], "widths": [5, 640], "extra_widths": [],
+    params = {**wt.PARAMS.quick, "activations": ["leaky_relu"], "widths": [5, 640], "extra_widths": [],
               "seeds": 1, "draws": 20_000, "gd": False, "eps": [0.1], "limit_samples": 100_000, "mode": "quick"}
     points = []
     prob = random_problem(5, 5, 1, 15, np.random.default_rng(6))
     from numerics.factorization import Factorization
     from numerics.gnc import estimate
-    from theory.width_theorem import chance_level, column_kernel, gaussian_limit_posterior
+    from numerics.gnc_limits import gaussian_limit_posterior
+    from theory.width_theorem import chance_level, column_kernel
     K = column_kernel("leaky_relu", 2, 5, 5)
     lim = gaussian_limit_posterior(prob, K, 0.1, np.random.default_rng(1), n_samples=100_000)
     for k in params["widths"]:
@@ -65,14 +68,14 @@ def leaky_points():
 
 def test_leaky_relu_meets_its_own_limit_and_asserting_chance_fails(leaky_points):
     params, points = leaky_points
-    assert wt.limit_claim("own limit", points, 1e-3, 0.01).verdict == "pass"
-    assert wt.limit_claim("to chance", points, 1e-3, 0.01, target="chance").verdict == "fail"
-    assert wt.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
-    claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
+    assert wc.limit_claim("own limit", points, 1e-3, 0.01).verdict == "pass"
+    assert wc.limit_claim("to chance", points, 1e-3, 0.01, target="chance").verdict == "fail"
+    assert wc.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
+    claims = wc.build_claims(points, [parse_activation("leaky_relu")], params)
     assert {c.name.split("[")[0]: c.verdict for c in claims}["not_chance_at_largest_width"] == "pass"
     # at width 5 the same rule cannot reject "G = chance" with huge SEs: inconclusive, not a failure
     noisy = [{**q, "G_se": 10 * q["G"]} for q in points]
-    assert wt.not_chance_claim("not chance", noisy, 1e-3).verdict == "inconclusive"
+    assert wc.not_chance_claim("not chance", noisy, 1e-3).verdict == "inconclusive"
 
 
 def test_limit_rule_is_three_valued():
@@ -80,18 +83,18 @@ def test_limit_rule_is_three_valued():
     def pts(G, se):
         return [{"width": 80, "seed": s, "G": G, "G_se": se, "G_limit": 0.2, "G_limit_se": 0.0, "se_dof": np.inf}
                 for s in range(3)]
-    assert wt.limit_claim("l", pts(0.2002, 1e-5), 1e-3, 0.01).verdict == "pass"
-    assert wt.limit_claim("l", pts(0.21, 1e-5), 1e-3, 0.01).verdict == "fail"  # 5% off, precisely
-    straddling = wt.limit_claim("l", pts(0.202, 1e-3), 1e-3, 0.01)  # 1% off ± 2%
+    assert wc.limit_claim("l", pts(0.2002, 1e-5), 1e-3, 0.01).verdict == "pass"
+    assert wc.limit_claim("l", pts(0.21, 1e-5), 1e-3, 0.01).verdict == "fail"  # 5% off, precisely
+    straddling = wc.limit_claim("l", pts(0.202, 1e-3), 1e-3, 0.01)  # 1% off ± 2%
     assert straddling.verdict == "inconclusive" and "<" in straddling.test
 
 
 def test_perturbed_chance_formula_is_rejected(leaky_points):
     params, points = leaky_points
-    claims = wt.build_claims(points, [parse_activation("leaky_relu")], params)
+    claims = wc.build_claims(points, [parse_activation("leaky_relu")], params)
     assert claims[0].name == "chance_mc_matches_closed_form" and claims[0].verdict == "pass"
     perturbed = [{**q, "chance_closed_form": 1.03 * q["chance_closed_form"]} for q in points]
-    assert wt.build_claims(perturbed, [parse_activation("leaky_relu")], params)[0].verdict == "fail"
+    assert wc.build_claims(perturbed, [parse_activation("leaky_relu")], params)[0].verdict == "fail"
 
 
 def synthetic(gap_of_width, widths=(5, 20, 80, 320), se=1e-4):
@@ -100,29 +103,29 @@ def synthetic(gap_of_width, widths=(5, 20, 80, 320), se=1e-4):
 
 
 def test_gap_rule_passes_a_shrinking_gap_and_fails_a_growing_one():
-    shrinking = wt.gap_claim("g", synthetic(lambda k: 0.5 / k), 1e-3)
+    shrinking = wc.gap_claim("g", synthetic(lambda k: 0.5 / k), 1e-3)
     assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-1.0, abs=1e-6)
-    assert wt.gap_claim("g", synthetic(lambda k: 0.01 * k ** 0.2), 1e-3).verdict == "fail"
+    assert wc.gap_claim("g", synthetic(lambda k: 0.01 * k ** 0.2), 1e-3).verdict == "fail"
     # a constant gap: slope 0 within its CI, neither shown to shrink nor to grow
-    assert wt.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "inconclusive"
-    assert wt.gap_claim("g", synthetic(lambda k: 0.0), 1e-3).verdict == "inconclusive"
+    assert wc.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "inconclusive"
+    assert wc.gap_claim("g", synthetic(lambda k: 0.0), 1e-3).verdict == "inconclusive"
 
 
 def test_gd_rule_counts_unconverged_runs_as_failures():
     pts = [{"width": 5, "gd_gen_loss": 1e-4, "gd_converged": True, "chance_closed_form": 0.2, "C": 0.2}] * 3
-    assert wt.gd_claim("gd", pts, 0.1).verdict == "pass"
+    assert wc.gd_claim("gd", pts, 0.1).verdict == "pass"
     bad = [{**q, "gd_converged": False} for q in pts]
-    assert wt.gd_claim("gd", bad, 0.1).verdict == "fail"
+    assert wc.gd_claim("gd", bad, 0.1).verdict == "fail"
 
 
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     """Points already on disk are reused (not recomputed) when the same run is restarted (serial engine; the
     executors' resume: tests/test_executors.py)."""
-    params = {**wt.QUICK, "activations": ["linear"], "widths": [5, 40], "extra_widths": [], "seeds": 1,
+    params = {**wt.PARAMS.quick, "activations": ["linear"], "widths": [5, 40], "extra_widths": [], "seeds": 1,
               "draws": 2000, "gd": False, "limit_samples": 2000, "mode": "quick"}
     path = tmp_path / "w.partial.jsonl"
     calls = []
-    real = wt.estimate
+    real = ws.estimate
 
     def counting(*args, **kwargs):
         calls.append(args[1].width)
@@ -130,11 +133,11 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # killed while computing the second point
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(wt, "estimate", counting)
+    monkeypatch.setattr(ws, "estimate", counting)
     with pytest.raises(KeyboardInterrupt):
         run_check(wt, params, 0, checkpoint=path, progress=False)
     assert path.exists()
-    monkeypatch.setattr(wt, "estimate", lambda *a, **k: calls.append(a[1].width) or real(*a, **k))
+    monkeypatch.setattr(ws, "estimate", lambda *a, **k: calls.append(a[1].width) or real(*a, **k))
     resumed = run_check(wt, params, 0, checkpoint=path, progress=False)
     assert sorted(calls[:2]) == [5, 40] and len(calls) == 3 and calls[2] == calls[1] and not path.exists()
     fresh = run_check(wt, params, 0, progress=False)
@@ -147,7 +150,7 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_degenerate_rbis_points_are_redone_by_smc_and_recorded():
     """Leaky ReLU at k = 5 with 300 draws: rbis keeps far fewer than min_ess effective samples (measured 3–64
     of 12,000 draws over seeds 0–2), so the check's points must come from its SMC fallback, with the reason."""
-    record = verify.run("width_theorem", 0, activations=["leaky_relu"], widths=[5], extra_widths=[], seeds=1,
+    record = verify.run("width_theorem", seed=0, activations=["leaky_relu"], widths=[5], extra_widths=[], seeds=1,
                         draws=300, eps=[0.02, 0.0], gd=False, limit_samples=2000, smc_particles=100, smc_moves=5,
                         smc_replicates=3)
     points = wt.joined(record.points)

@@ -4,7 +4,7 @@ Paper's claim (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931, Theor
 linear factorization of fixed width k with the normalized Gaussian prior and measurements satisfying RIP,
 Guess & Check generalizes better and better as the depth d grows (for small ε), near-perfectly for a rank-1
 ground truth. The paper's theorem text was not available to us; everything below is this package's
-formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations checked numerically:
+formalization, with the derivations checked numerically:
 
 - Lyapunov exponents of products of i.i.d. k×k matrices with N(0, 1) entries:
   ``λ_i = E ln χ_{k−i+1} = ½[ln 2 + ψ((k − i + 1)/2)]`` (Bartlett: the QR factor of a Gaussian matrix has
@@ -14,9 +14,8 @@ formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations c
   like ``exp(−(λ_1 − λ_2) d)``: the normalized prior concentrates on unit-norm rank-1 matrices.
 - Depth limit: by left/right orthogonal invariance the d → ∞ law of the normalized prior is ``W = u vᵀ``,
   u, v independent and uniform on the unit spheres, i.e. normalized Gaussians ``u = z_1/‖z_1‖``,
-  ``v = z_2/‖z_2‖`` of a latent ``z ~ N(0, I_{m+m'})``. ``G_∞(ε) = E[L_gen(u vᵀ) | L_train(u vᵀ) < ε]`` is
-  estimated by rejection on that latent, or by nested sampling (``numerics.nested``) through the same
-  ``losses(latent_batch) -> (train, gen)`` callable at small ε.
+  ``v = z_2/‖z_2‖`` of a latent ``z ~ N(0, I_{m+m'})`` (:func:`rank1_losses`);
+  ``G_∞(ε) = E[L_gen(u vᵀ) | L_train(u vᵀ) < ε]`` is estimated in ``numerics.gnc_limits``.
 - Chance level: ``E vec W vec Wᵀ = I/(m m')`` for the rank-1 limit, and for the normalized prior at every
   depth when σ is linear or odd (sign-flip and permutation invariance), hence
   ``C = 1/(m m') + ‖P⊥W*‖²/|B|``.
@@ -27,11 +26,16 @@ formalization (spec ``gnc_matrix_factorization.md`` §4), with the derivations c
   ``L_train ≈ θᵀHθ``, ``H = PᵀAᵀAP/n``, so the posterior tends to the uniform law on the ellipsoid
   ``θᵀHθ < ε`` and ``G_∞(ε) = κ ε (1 + O(ε/λ_min(H)))`` with ``κ = tr(H⁻¹ PᵀP⊥P)/((D + 2)|B|)``, and
   ``p(ε) ≈ 2 Vol(B^D) ε^{D/2} / (|S^{m−1}| |S^{m'−1}| √det H)`` (odd third-order terms cancel in the means).
-- RIP bound: with the normalized operator 𝒜 = c A (``numerics.rip``), ``L_train(W) = ‖𝒜(W − W*)‖²/(c² n)``;
+- RIP bound: with the normalized operator 𝒜 = c A (:func:`operator_scale`), ``L_train(W) = ‖𝒜(W − W*)‖²/(c² n)``;
   if ``(1 − δ_2)‖X‖² ≤ ‖𝒜X‖²`` for every X of rank ≤ 2 with δ_2 < 1 (only this lower, one-sided RIP
   inequality is used) and W, W* have rank 1, then ``‖W − W*‖² ≤ c² n ε / (1 − δ_2)`` and
   ``L_gen(W) ≤ c² n ε / ((1 − δ_2)|B|)``, which is ``m m' ε / ((1 − δ_2)|B|)`` for unit-norm measurements.
   It holds for any rank-1 W (any norm), so it bounds G_∞(ε) and → 0 as ε → 0. No statement when δ_2 ≥ 1.
+
+Problems are taken duck-typed (this layer imports nothing from ``numerics``): ``shape``, ``A``, ``A_flat``,
+``W_star``, ``n``, ``complement``, ``b_size``, ``unmeasured_truth_energy()``, ``losses(W)``
+(``numerics.problems.SensingProblem``). The Monte Carlo (Lyapunov chains, the rank-1 limit's estimators, the
+informative RIP setting) is in ``numerics.gnc_limits``.
 """
 from __future__ import annotations
 
@@ -41,14 +45,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from numerics.errors import require
-from numerics.estimates import GncEstimate, chunk_size, redo_low_ess, rejection_stream, thresholds
-from numerics.factorization import bartlett_factors
-from numerics.nested import nested_on_gaussian_latent
-from numerics.problems import SensingProblem, random_problem
-from numerics.rip import IsometryEstimate, isometry_constants, operator_scale
+from theory.errors import require
 
-LIMIT_METHODS = ("auto", "rejection", "nested")
 LatentLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -66,39 +64,7 @@ def log_ratio_slope(k: int) -> float:
     return float(lam[1] - lam[0])
 
 
-def chain_log_singular_values(k: int, depths, chains: int, rng: np.random.Generator,
-                              p: int | None = None) -> np.ndarray:
-    """``ln σ_i(H_d)`` with ``H_d = G_d ⋯ G_2 G_1`` at each depth d of ``depths``, along independent chains.
-
-    G_1 is k×p and G_2, G_3, … are k×k, all with i.i.d. N(0, 1) entries (p = k: a product of d square
-    Gaussian matrices, the end-to-end law of the linear factorization with m = m' = k up to layer scales).
-    Computed in the Bartlett form of ``numerics.factorization``: ``R_1 = T_1ᵀ``, ``R_j = T_jᵀ R_{j−1}`` with
-    T_j Bartlett factors of Wishart_p(k, I); ``R_jᵀR_j`` has the joint law of the Gram matrices ``H_jᵀH_j``
-    along the chain, so the singular values agree in law jointly over depths. R_j is renormalized at each
-    step and the removed log-scale added back. Returns an array (chains, len(depths), p), decreasing in i.
-    """
-    p = k if p is None else p
-    depths = sorted(int(d) for d in depths)
-    require(1 <= p <= k, f"need 1 <= p <= k, got p = {p}, k = {k}")
-    require(depths and depths[0] >= 1, f"depths must be >= 1, got {depths}")
-    require(chains >= 1, f"chains must be >= 1, got {chains}")
-    out = np.empty((chains, len(depths), p))
-    R = np.swapaxes(bartlett_factors(k, p, chains, rng), 1, 2)
-    log_scale = np.zeros(chains)
-    slot = 0
-    for d in range(1, depths[-1] + 1):
-        if d > 1:
-            R = np.swapaxes(bartlett_factors(k, p, chains, rng), 1, 2) @ R
-        norm = np.linalg.norm(R, axis=(1, 2))
-        R /= norm[:, None, None]
-        log_scale += np.log(norm)
-        while slot < len(depths) and depths[slot] == d:
-            out[:, slot] = np.log(np.linalg.svd(R, compute_uv=False)) + log_scale[:, None]
-            slot += 1
-    return out
-
-
-def limit_chance(problem: SensingProblem) -> float:
+def limit_chance(problem) -> float:
     """``1/(m m') + ‖P⊥W*‖²/|B|``: chance level of the rank-1 limit (and of the normalized prior, σ odd)."""
     m, mp = problem.shape
     return 1.0 / (m * mp) + problem.unmeasured_truth_energy()
@@ -111,7 +77,7 @@ def rank1_from_latent(z: np.ndarray, m: int, mp: int) -> np.ndarray:
     return u[:, :, None] * v[:, None, :]
 
 
-def rank1_losses(problem: SensingProblem) -> tuple[int, LatentLosses]:
+def rank1_losses(problem) -> tuple[int, LatentLosses]:
     """``(latent_dim, losses)``: the rank-1 limit as a function of a standard Gaussian latent of dim m + m'."""
     m, mp = problem.shape
 
@@ -119,53 +85,6 @@ def rank1_losses(problem: SensingProblem) -> tuple[int, LatentLosses]:
         return problem.losses(rank1_from_latent(np.asarray(z, dtype=float), m, mp))
 
     return m + mp, losses
-
-
-def latent_rejection(latent_dim: int, losses: LatentLosses, eps, draws: int, rng: np.random.Generator, *,
-                     workers: int = 1, memory_bytes: int = 64 * 2 ** 20,
-                     on_chunk: Callable[[int], None] | None = None) -> list[GncEstimate]:
-    """Rejection G&C on a latent ``z ~ N(0, I_D)``: ``G(ε) = E[gen(z) | train(z) < ε]`` for every ε.
-
-    Streams ``draws`` latents in chunks (threads as in ``numerics.estimates.stream_draws``), keeping running
-    moments only; zero accepted draws give NaN. The chance level C is the mean of gen over all draws.
-    """
-    eps_list = thresholds(eps, "rejection", zero_ok=False)
-    return rejection_stream(lambda b, gen_rng: losses(gen_rng.standard_normal((b, latent_dim))), eps_list, draws,
-                            rng, chunk_size(memory_bytes, workers, 8 * 8 * (latent_dim + 64)), workers, on_chunk)
-
-
-def nested_available() -> bool:
-    """Whether nested sampling may be used (always, since ``numerics.nested`` is part of the package; kept as the
-    switch that tests turn off to exercise the rejection-only path)."""
-    return True
-
-
-def latent_nested(latent_dim: int, losses: LatentLosses, eps, rng: np.random.Generator,
-                  options: dict | None = None) -> list[GncEstimate]:
-    """Nested sampling on the Gaussian latent via ``numerics.nested.nested_on_gaussian_latent``."""
-    require(nested_available(), "method 'nested' is switched off (nested_available() is False)")
-    return nested_on_gaussian_latent(latent_dim, losses, eps, rng, **(options or {}))
-
-
-def rank1_depth_limit(problem: SensingProblem, eps, rng: np.random.Generator, *, method: str = "auto",
-                      draws: int = 1_000_000, workers: int = 1, min_accepted: int = 200,
-                      options: dict | None = None, on_chunk: Callable[[int], None] | None = None
-                      ) -> list[GncEstimate]:
-    """``G_∞(ε)`` of the rank-1 depth limit at every ε, by ``method`` = rejection | nested | auto.
-
-    ``auto``: rejection with ``draws`` latents; thresholds where fewer than ``min_accepted`` draws were
-    accepted are redone by nested sampling when it is available (else left to rejection, possibly NaN).
-    """
-    require(method in LIMIT_METHODS, f"unknown limit method {method!r}; known: {', '.join(LIMIT_METHODS)}")
-    latent_dim, losses = rank1_losses(problem)
-    eps_list = [float(e) for e in np.atleast_1d(eps)]
-    if method == "nested":
-        return latent_nested(latent_dim, losses, eps_list, rng, options)
-    out = latent_rejection(latent_dim, losses, eps_list, draws, rng, workers=workers, on_chunk=on_chunk)
-    if method == "auto" and nested_available():
-        out = redo_low_ess(out, min_accepted, "nested", "auto: rejection first",
-                           lambda thresholds: latent_nested(latent_dim, losses, thresholds, rng, options))
-    return out
 
 
 @dataclass(frozen=True)
@@ -178,7 +97,7 @@ class LocalLaw:
     scale: float
 
 
-def local_limit_law(problem: SensingProblem) -> LocalLaw:
+def local_limit_law(problem) -> LocalLaw:
     """The local law of the module doc for a rank-1 W* (UserInputError otherwise, or if H is singular)."""
     m, mp = problem.shape
     U, s, Vt = np.linalg.svd(problem.W_star)
@@ -203,7 +122,7 @@ def local_limit_law(problem: SensingProblem) -> LocalLaw:
     return LocalLaw(kappa=kappa, log_p_coeff=log_p, dim=dim, scale=float(eig[0]))
 
 
-def rip_bound(problem: SensingProblem, eps: float, delta2: float) -> float:
+def rip_bound(problem, eps: float, delta2: float) -> float:
     """``c² n ε / ((1 − δ_2)|B|)`` (= m m' ε/((1 − δ_2)|B|) for unit-norm A_i); ``inf`` when δ_2 ≥ 1."""
     if not rip_bound_applies(delta2):
         return float("inf")
@@ -211,44 +130,22 @@ def rip_bound(problem: SensingProblem, eps: float, delta2: float) -> float:
     return float(c2n * eps / ((1.0 - delta2) * problem.b_size))
 
 
+def operator_scale(A: np.ndarray) -> float:
+    """c with ``c² = m m' / Σ‖A_i‖²``: the factor making the average of ‖𝒜X‖² over unit X equal 1."""
+    A = np.asarray(A, dtype=float)
+    return float(np.sqrt(A.shape[1] * A.shape[2] / np.sum(A ** 2)))
+
+
+def informative_eps_max(problem, delta_minus: float) -> float:
+    """The largest ε at which the RIP bound (at ``delta_minus``) is below the rank-1 limit's chance level:
+    ``chance (1 − δ_2⁻)|B| / (c² n)`` (0 when the bound does not apply)."""
+    unit = rip_bound(problem, 1.0, delta_minus)
+    return limit_chance(problem) / unit if np.isfinite(unit) else 0.0
+
+
 def rip_bound_applies(delta2: float, margin: float = 1e-10) -> bool:
     """δ_2 < 1 with a margin: a restricted eigenvalue ``1 − δ_2`` below ``margin`` is numerically zero."""
     return bool(np.isfinite(delta2) and delta2 < 1.0 - margin)
-
-
-@dataclass(frozen=True)
-class InformativeRip:
-    """A sensing problem where the RIP bound can bite (spec §8): the problem, its δ_2 estimate (``numerics.rip``
-    IsometryEstimate: the optimizer's witnesses give *lower* bounds on δ_2 and δ_2⁻; no certified upper bound is
-    available below m m' measurements), the chance level of the rank-1 limit and ``eps_max``, the largest ε at
-    which the bound (evaluated at the δ_2⁻ lower bound) is still below chance."""
-    problem: SensingProblem
-    rip: IsometryEstimate
-    chance: float
-    eps_max: float
-
-    def bound(self, eps: float) -> float:
-        """The RIP bound at ε with the estimated δ_2⁻ (``inf`` when the estimate is not < 1)."""
-        return rip_bound(self.problem, eps, self.rip.delta_minus_lower)
-
-    def informative(self, eps: float) -> bool:
-        """Whether the bound at ε is below the chance level (else a pass would be ``vacuous``)."""
-        return self.bound(eps) < self.chance
-
-
-def informative_rip_setting(rng: np.random.Generator, *, m: int = 20, mp: int = 20, n: int = 200, rank: int = 1,
-                            restarts: int = 16, problem: SensingProblem | None = None) -> InformativeRip:
-    """Draw (or take) a rank-``rank`` sensing problem with n normalized Gaussian measurements, estimate its δ_2
-    (``numerics.rip.isometry_constants``, order 2) and the ε range where the bound is below chance.
-
-    Measured (seed 0, m = m' = 20, n = 200): see ``benchmarks/results_gncnum.md``. ``bound < chance`` iff
-    ``ε < eps_max = chance (1 − δ_2⁻)|B| / (c² n)``.
-    """
-    prob = problem if problem is not None else random_problem(m, mp, rank, n, rng)
-    rip = isometry_constants(prob.A, 2, rng, restarts=restarts)
-    chance = limit_chance(prob)
-    unit = rip_bound(prob, 1.0, rip.delta_minus_lower)
-    return InformativeRip(problem=prob, rip=rip, chance=chance, eps_max=chance / unit if np.isfinite(unit) else 0.0)
 
 
 def bound_ratio(G: float, bound: float) -> float:

@@ -4,8 +4,7 @@ Paper's claim (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931, Theor
 (linear, tanh) and i.i.d. priors, Guess & Check is no better than chance as the width k → ∞:
 ``lim_k G_k(ε) = lim_k C_k``.
 
-This package's formalization (spec ``gnc_matrix_factorization.md`` §3; the paper's theorem text was not
-available to us):
+This package's formalization (the paper's theorem text was not available to us):
 - ``Cov(vec W) = I_m ⊗ K`` (row-major vec) with a column kernel K (m'×m'), at every width, because the last
   layer is zero-mean Gaussian/uniform and independent of the rest; ``E W = 0``. Hence the chance level is
   ``C = [tr(P⊥ (I_m ⊗ K)) + ‖P⊥W*‖²] / |B|``, which is ``c + ‖P⊥W*‖²/|B|`` when ``K = c I``.
@@ -23,8 +22,13 @@ available to us):
   ``G_∞(ε) = C_∞`` for every ε. Leaky ReLU (our extension, outside the theorem): ``K = a I + b 11ᵀ`` and
   ``G_∞(ε) ≠ C_∞`` in general.
 - ``G_∞(ε)``: with ``z = A vec W ∼ N(0, S)``, ``S = A Σ Aᵀ``, ``E[L_gen | z]`` is a closed-form quadratic in z
-  (Gaussian conditioning); ε = 0 conditions on ``z = y``; ε > 0 averages it over ``‖z − y‖² < n ε`` by
-  self-normalized importance sampling (the estimator of ``numerics.rbis`` with one fixed root).
+  (Gaussian conditioning); ε = 0 conditions on ``z = y``; ε > 0 averages it over ``‖z − y‖² < n ε`` (the
+  Monte Carlo estimate is ``numerics.gnc_limits.gaussian_limit_posterior``).
+
+Activations and problems are taken duck-typed (this layer imports nothing from ``numerics``): an activation
+has ``name``, ``homogeneous`` and is callable entrywise (``numerics.activations.Activation``), or is given by
+its name (``linear``, ``tanh``, ``leaky_relu[:slope]``); a problem has ``shape``, ``complement``, ``b_size`` and
+``unmeasured_truth_energy()`` (``numerics.problems.SensingProblem``).
 """
 from __future__ import annotations
 
@@ -33,16 +37,37 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate
 
-from numerics.activations import Activation, parse_activation
-from numerics.problems import SensingProblem
-from numerics.rbis import (WeightedMoments, ball_share, conditional_terms, log_weight_and_gen,
-                           mixture_proposal)
-from numerics.errors import require
+from theory.errors import require
 
 _PRIOR_VARIANCE_FACTOR = {"gaussian": 1.0, "uniform": 1.0 / 3.0}  # entry variance × rows
 
 
-def first_layer_moments(activation: Activation, prior: str, width: int | None) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _Named:
+    """An activation given by its name: the σ of ``numerics.activations`` (which this layer cannot import)."""
+    name: str
+    slope: float = 0.2
+
+    @property
+    def homogeneous(self) -> bool:
+        return self.name in ("linear", "leaky_relu")
+
+    def __call__(self, a):
+        if self.name == "linear":
+            return a
+        return np.tanh(a) if self.name == "tanh" else np.maximum(a, self.slope * a)
+
+
+def parse_activation(activation):
+    """An activation object as is; a name ``linear`` | ``tanh`` | ``leaky_relu[:slope]`` as its σ."""
+    if not isinstance(activation, str):
+        return activation
+    name, _, arg = activation.strip().partition(":")
+    require(name in ("linear", "tanh", "leaky_relu"), f"unknown activation {activation!r}")
+    return _Named(name, float(arg)) if arg else _Named(name)
+
+
+def first_layer_moments(activation, prior: str, width: int | None) -> tuple[float, float]:
     """``(k E σ(x)², √k E σ(x))`` for one first-layer entry x (N(0,1/k) or U[−1,1]/√k); k = ∞ if None."""
     sigma = parse_activation(activation)
     smooth_limit = width is None and not sigma.homogeneous
@@ -64,7 +89,7 @@ def first_layer_moments(activation: Activation, prior: str, width: int | None) -
     return m2, m1
 
 
-def gaussian_moment_matrix(activation: Activation, cov: np.ndarray) -> np.ndarray:
+def gaussian_moment_matrix(activation, cov: np.ndarray) -> np.ndarray:
     """``E_{z∼N(0,cov)}[σ̃(z) σ̃(z)ᵀ]`` entrywise (σ̃ as in the module doc).
 
     For positively homogeneous σ, ``σ(u)σ(v)`` is r² times a function of the polar angle of the
@@ -114,44 +139,8 @@ def column_kernel(activation, depth: int, mp: int, m: int, *, width: int | None 
     return v / m * gram
 
 
-def chance_level(problem: SensingProblem, kernel: np.ndarray) -> float:
+def chance_level(problem, kernel: np.ndarray) -> float:
     """``C = E_prior[L_gen] = [tr(P⊥ (I_m ⊗ K)) + ‖P⊥W*‖²] / |B|`` (E W = 0)."""
     Q = problem.complement
     sigma = np.kron(np.eye(problem.shape[0]), kernel)
     return float(np.einsum("ij,jk,ik->", Q, sigma, Q) / problem.b_size + problem.unmeasured_truth_energy())
-
-
-@dataclass(frozen=True)
-class LimitPosterior:
-    """``G_∞(ε)`` with its Monte Carlo standard error (0 for ε = 0 or when E[L_gen | z] is constant)."""
-    G: float
-    G_se: float
-    chance: float
-    p_accept: float
-    ess: float
-
-
-def gaussian_limit_posterior(problem: SensingProblem, kernel: np.ndarray, eps: float,
-                             rng: np.random.Generator | None = None, n_samples: int = 200_000) -> LimitPosterior:
-    """G&C posterior mean of L_gen when vec W ∼ N(0, I_m ⊗ K) exactly (the infinite-width limit).
-
-    ``W = G U`` with G standard normal and ``UᵀU = K``, so this is the Rao–Blackwellized estimator of
-    ``numerics.rbis`` with one fixed root U: exact at ε = 0, importance sampling over the measurement ball
-    (defensive-mixture proposal, ``n_samples`` points) for ε > 0.
-    """
-    require(eps >= 0, f"eps must be >= 0, got {eps}")
-    U = np.linalg.cholesky(kernel).T[None]
-    L, X, trace, chance = conditional_terms(problem, U, 1.0)
-    if eps == 0:
-        _, G = log_weight_and_gen(problem, L, X, trace, problem.y[None], 0.0)
-        return LimitPosterior(G=float(G[0]), G_se=0.0, chance=float(chance[0]), p_accept=0.0, ess=float("inf"))
-    require(rng is not None, "a positive eps needs an rng for the Monte Carlo average")
-    n = problem.n
-    moments = WeightedMoments()
-    for start in range(0, n_samples, 2 ** 14):
-        b = min(2 ** 14, n_samples - start)
-        share = np.repeat(ball_share(problem, L, eps), b, axis=0)
-        z = mixture_proposal(b, n, problem.y, eps, L[0], share, rng)
-        moments.update(*log_weight_and_gen(problem, L, X, trace, z, eps, share))
-    return LimitPosterior(G=moments.mean, G_se=moments.se, chance=float(chance[0]),
-                          p_accept=moments.mean_weight()[0], ess=moments.ess)
