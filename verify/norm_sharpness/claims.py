@@ -129,7 +129,8 @@ def _claim_ode(row) -> Claim:
                  f"max_i |β_ODE − β_R3| / max β <= {ODE_RTOL:g} (DOP853 at rtol 1e-13, run until |r| < 1e-14 y, "
                  f"t = {row['t']:.3g}: its error is ~1e-13); larger: fail; the solve not reaching zero loss: "
                  "inconclusive", _deterministic(row["error"] <= ODE_RTOL, row["converged"]),
-                 test=f"relative error {row['error']:.2g} <= {ODE_RTOL:g}")
+                 test=f"relative error {row['error']:.2g} <= {ODE_RTOL:g}",
+                 needed=None if row["converged"] else "an ODE solve that reaches zero loss")
 
 
 def loglog_slope(eta, dev) -> float:
@@ -161,7 +162,8 @@ def _claim_identity(grid) -> Claim:
         return missing_claim("gd_limit_identity", "no converged GD run on the η grid", predicted=IDENTITY_TOL)
     top = max(errs)
     return Claim("gd_limit_identity", IDENTITY_TOL, top, None,
-                 f"R4: max over {len(errs)} converged runs of max_i |β^η − KL-proj(α̃²)| / max β^η <= {IDENTITY_TOL:g}, "
+                 f"R4: max over {len(errs)} converged runs of max_i |β^η − KL-proj(α̃²)| / max β^η "
+                 f"<= {IDENTITY_TOL:g}, "
                  f"α̃² from the run's residuals in log space (round-off: the limit stops at |r| < 1e-12 y, the sum of "
                  f"q over <= max_iter steps adds ~1e-16 per step: ~1e-11); larger: fail",
                  _deterministic(top <= IDENTITY_TOL), test=f"max relative error {top:.2g} <= {IDENTITY_TOL:g}")
@@ -222,7 +224,8 @@ def _claim_transition(params, theory, grid, rows) -> Claim:
         if first is None or not any(ec <= p["eta"] <= hi * ec for p in pts):
             ratios.append(None)
             verdicts.append("inconclusive")
-            why.append(f"{label}: " + ("no converged run drops" if first is None else f"no grid η in [η_c, {hi:g} η_c]"))
+            gap = "no converged run drops" if first is None else f"no grid η in [η_c, {hi:g} η_c]"
+            why.append(f"{label}: {gap}")
         else:
             ratios.append(first / ec)
             verdicts.append(_deterministic(lo <= first / ec <= hi))
