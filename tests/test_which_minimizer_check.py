@@ -5,7 +5,6 @@ CLI run does not fail within 60 s of CPU.
 The negative controls replace a closed form in ``sweep.FORMULAS`` (monkeypatch) and run in this process
 (workers=1)."""
 import json
-import math
 import resource
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import torch
 
 from numerics.linearized_mlp import NTKMLP, sphere_regression_data, torch_generator
 from theory import which_minimizer as theory
-from verify import rules
 from verify import which_minimizer as check
 from verify.registry import validate as validate_params
 from verify.engine import run
@@ -42,8 +40,9 @@ def _verdicts(record):
 
 def test_small_run_passes_and_plots(tmp_path):
     record = run_tiny()
-    verdicts = _verdicts(record)
+    verdicts = {c.name: c.verdict for c in record.claims if c.judged}
     assert len(verdicts) == 17 and all(c.test for c in record.claims)
+    assert {c.key for c in record.claims} == set(judging.CLAIMS)
     deterministic = [name for name in verdicts if name not in STATISTICAL]
     assert all(verdicts[name] == "pass" for name in deterministic), verdicts
     assert all(verdicts[name] in ("pass", "inconclusive") for name in STATISTICAL), verdicts
@@ -61,6 +60,7 @@ def test_tasks_are_independent_points():
     assert {t.params["width"] for t in gap} == set(TINY["widths"])
 
 
+@pytest.mark.falsifies("which_minimizer", "a1_gd", "a1_sgd", "c4_sgd_orders")
 def test_wrong_gd_closed_form_is_rejected(monkeypatch):
     def without_theta0(J, r0, theta0):
         return J.T @ np.linalg.solve(J @ J.T, r0)
@@ -69,8 +69,10 @@ def test_wrong_gd_closed_form_is_rejected(monkeypatch):
     verdicts = _verdicts(run_tiny())
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "fail"
     assert verdicts["A1: SGD schedules, step sizes, momentum -> same"] == "fail"
+    assert verdicts["C4: SGD over the same orders -> GD limit"] == "fail"
 
 
+@pytest.mark.falsifies("which_minimizer", "a1_preconditioned")
 def test_preconditioner_ignored_is_rejected(monkeypatch):
     def ignore_p(J, r0, theta0, P):
         return theory.gd_limit(J, r0, theta0)
@@ -81,6 +83,7 @@ def test_preconditioner_ignored_is_rejected(monkeypatch):
     assert verdicts["A1: GD, heavy ball -> theta0 + J^T (J J^T)^-1 r0"] == "pass"
 
 
+@pytest.mark.falsifies("which_minimizer", "a2_kernel_forms")
 def test_perturbed_init_scale_coefficients_are_rejected(monkeypatch):
     def one_percent_off(*args):
         c = theory.init_scale_coefficients(*args)
@@ -92,6 +95,7 @@ def test_perturbed_init_scale_coefficients_are_rejected(monkeypatch):
     assert verdicts["A2: E test MSE = A + C alpha^2 (antithetic pairs)"] == "pass"
 
 
+@pytest.mark.falsifies("which_minimizer", "a3_one_point")
 def test_l2_normalized_one_point_adagrad_formula_is_rejected(monkeypatch):
     def gd_instead(j, r0, theta0):
         return theory.gd_limit(np.asarray(j)[None, :], [r0], theta0)
@@ -114,10 +118,9 @@ def test_linear_term_rule_rejects_a_sign_asymmetric_init_law():
     the kernel-interpolation error correlate with the init-mean error, so the effect is not small here."""
     net, gen, X, n, y, yt = _linear_term_setup(offset=3.0)
     B = check.independent_linear_terms(net, gen, X, n, y, yt, 64, 1.0, theory.init_scale_coefficients)
-    claim = rules.agree("B = 0", B.mean(), B.std(ddof=1) / math.sqrt(len(B)), 0.0)
-    assert claim.verdict == "fail"
+    assert judging._linear_term_claim("B = 0", B, 0.01).verdict == "fail"
     B_sym = check.independent_linear_terms(net, gen, X, n, y, yt, 64, 0.0, theory.init_scale_coefficients)
-    assert rules.agree("B = 0", B_sym.mean(), B_sym.std(ddof=1) / math.sqrt(len(B_sym)), 0.0).verdict == "pass"
+    assert judging._linear_term_claim("B = 0", B_sym, 0.01).verdict == "pass"
 
 
 def test_without_antithetic_pairs_the_quadratic_fit_is_not_exact():
@@ -141,16 +144,18 @@ def test_without_antithetic_pairs_the_quadratic_fit_is_not_exact():
 def test_learning_rate_slope_rule(distances, verdict):
     lrs = np.array([0.2, 0.1, 0.05, 0.025])
     to_flow = np.array([distances(lrs), 1.5 * distances(lrs)])
-    assert judging.lr_slope_claim(lrs, to_flow, True).verdict == verdict
+    assert judging.lr_slope_claim(lrs, to_flow, True, level=0.999).verdict == verdict
 
 
 def test_a_gap_growing_with_width_fails_and_a_flat_noisy_one_is_inconclusive():
     widths = [128, 256, 512, 1024]
     rows = [{"kind": "gap_run", "width": w, "init": i, "gap": 0.01 * w ** 0.5 * (1 + 0.01 * i)}
             for w in widths for i in range(4)]
-    assert judging.gap_claim(rows, {**declared.PARAMS.quick, "gap_seeds": 4}).verdict == "fail"
+    params = {**declared.PARAMS.quick, "gap_seeds": 4, "alpha": 0.01}
+    assert judging.gap_claim(rows, params).verdict == "fail"
     noisy = [{**r, "gap": 0.1 * (1 + 0.3 * ((r["init"] + r["width"] // 128) % 3))} for r in rows]
-    assert judging.gap_claim(noisy, {**declared.PARAMS.quick, "gap_seeds": 4}).verdict == "inconclusive"
+    claim = judging.gap_claim(noisy, params)
+    assert claim.verdict == "inconclusive" and claim.needed
 
 
 @pytest.mark.parametrize("override, key", [
@@ -184,8 +189,122 @@ def test_quick_cli_run_does_not_fail_within_a_minute(tmp_path):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     record = json.loads((tmp_path / "which_minimizer.json").read_text())
-    verdicts = {c["name"]: c["verdict"] for c in record["claims"]}
+    verdicts = {c["name"]: c["verdict"] for c in record["claims"] if c["tier"] != "diagnostic"}
     assert verdicts.pop(STATISTICAL[0]) in ("pass", "inconclusive")
     assert set(verdicts.values()) == {"pass"}, verdicts
     assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 60
     assert (tmp_path / "which_minimizer.png").exists() and (tmp_path / "which_minimizer.pdf").exists()
+
+
+# ---- planted data given straight to the judge: each mutation must make its claim fail ----------------------
+
+def _shift_mse(r, alphas):
+    return {**r, "mse": list(np.asarray(r["mse"]) + 0.1 * np.asarray(alphas))}
+
+
+PLANTED = {
+    "a2_law": lambda r, p: _shift_mse(r, p["alphas"]) if r["kind"] == "a2_init" else r,  # a linear term in α
+    "a2_init_hurts": lambda r, p: {**r, "mse": [r["mse"][0]] * len(r["mse"])} if r["kind"] == "a2_init" else r,
+    "a2_remedy_doubling": lambda r, p: {**r, "mse_doubled": r["mse"]} if r["kind"] == "a2_init" else r,
+    "a2_remedy_centering": lambda r, p: {**r, "mse_centered": r["mse"]} if r["kind"] == "a2_init" else r,
+    "a2_no_linear_term": lambda r, p: ({**r, "B": r["B"] + 1.0} if r["kind"] == "a2_linear_term"
+                                       and r["law"] == "symmetric" else r),
+    "a3_one_point_iff": lambda r, p: ({**r, "equal_gap": [1e-3] * len(r["equal_gap"])}
+                                      if r["kind"] == "adagrad_one_point" else r),
+    "a3_differs_from_gd": lambda r, p: ({**r, "to_gd": [0.0] * len(r["to_gd"])}
+                                        if r["kind"] == "adagrad_problem" else r),
+    "a3_lr_dependence": lambda r, p: ({**r, "consecutive": [0.0] * len(r["consecutive"])}
+                                      if r["kind"] == "adagrad_problem" else r),
+    "a3_flow_limit_slope": lambda r, p: ({**r, "to_flow": [0.05 * (1 + 0.01 * i) for i in range(len(r["to_flow"]))]}
+                                         if r["kind"] == "adagrad_problem" else r),  # no limit as lr -> 0
+    "c4_orders_differ": lambda r, p: ({**r, "order_gaps": [0.0] * len(r["order_gaps"])}
+                                      if r["kind"] == "adagrad_problem" else r),
+    "gap_shrinks_with_width": lambda r, p: ({**r, "gap": 1e-3 * r["width"] ** 0.5 * (1 + 0.01 * r["init"])}
+                                            if r["kind"] == "gap_run" else r),
+}
+TINY_PARAMS = {**declared.PARAMS.quick, **TINY, "alpha": 0.01}
+
+
+@pytest.fixture(scope="module")
+def tiny_rows():
+    return run_tiny().points
+
+
+@pytest.mark.falsifies("which_minimizer", *PLANTED)
+@pytest.mark.parametrize("key", sorted(PLANTED))
+def test_planted_data_makes_each_claim_fail(tiny_rows, key):
+    """Planted data that contradicts one prediction (a linear term in α, no init term, a remedy that does
+    nothing, B ≠ 0, AdaGrad = GD, no lr dependence or limit, equal batch orders, a gap growing with the
+    width) makes exactly that claim fail when given straight to the judge."""
+    before = {c.key: c.verdict for c in check.judge(tiny_rows, TINY_PARAMS)}
+    assert before[key] != "fail"
+    planted = [PLANTED[key](dict(r), TINY_PARAMS) for r in tiny_rows]
+    after = {c.key: c for c in check.judge(planted, TINY_PARAMS)}
+    assert after[key].verdict == "fail", after[key].test
+
+
+def test_judge_uses_the_given_alpha_only(tiny_rows):
+    """The fitted intervals follow params["alpha"] (Holm's per-claim level), not a level of the check's own."""
+    wide = {c.key: c.ci for c in check.judge(tiny_rows, {**TINY_PARAMS, "alpha": 1e-6})}
+    narrow = {c.key: c.ci for c in check.judge(tiny_rows, {**TINY_PARAMS, "alpha": 0.2})}
+    for key in ("a3_flow_limit_slope", "gap_shrinks_with_width", "a2_no_linear_term"):
+        assert wide[key][1] - wide[key][0] > narrow[key][1] - narrow[key][0]
+
+
+def test_linear_term_rule_false_failure_rate_by_simulation():
+    """The B = 0 rule (t test at level alpha on the across-init mean) fails a true B = 0 at rate about alpha:
+    2000 simulated sets of 64 draws of a skewed mean-zero B (centred exponential, heavier-tailed than the
+    measured B) at alpha = 0.05 fail 3–7 % of the time (binomial 99.9 % band around 5 %: 3.4–6.8 %)."""
+    rng = np.random.default_rng(20261207)
+    fails = sum(judging._linear_term_claim("B", rng.exponential(size=64) - 1.0, 0.05).verdict == "fail"
+                for _ in range(2000))
+    assert 0.03 <= fails / 2000 <= 0.075
+
+
+# ---- sequential runs ---------------------------------------------------------------------------------------
+
+def test_grow_doubles_only_the_growing_parameters_and_keeps_earlier_keys():
+    params = {**declared.PARAMS.quick, **TINY, "mode": "quick"}
+    one, two = check.grow(params, 1), check.grow(params, 2)
+    assert one == params and {k for k in params if two[k] != params[k]} == set(check.GROWS)
+    first = {t.key: t for t in check.points(one, 0, {})}
+    second = {t.key: t for t in check.points(two, 0, {})}
+    assert set(first) < set(second)
+    for key, t in first.items():
+        assert second[key].seed == t.seed
+        assert {k: v for k, v in second[key].params.items() if k not in check.GROWS} == \
+            {k: v for k, v in t.params.items() if k not in check.GROWS}
+
+
+def _two_rounds(monkeypatch, tmp_path, workers, calls=None):
+    """A sequential run forced to a second round: an always-open extension claim is added to the judge."""
+    import verify.engine as engine
+    from verify.verdicts import Claim
+
+    def judge_with_open_claim(rows, params):
+        return judging.judge(rows, params) + [Claim(name="open", predicted=None, measured=None, ci=None, rule="",
+                                                 verdict="inconclusive", tier="extension", source="test")]
+
+    monkeypatch.setattr(engine, "MAX_ROUNDS", 2)
+    monkeypatch.setattr(check, "judge", judge_with_open_claim)
+    if calls is not None:
+        real_compute = check.compute
+        monkeypatch.setattr(check, "compute", lambda t: calls.append(t.key) or real_compute(t))
+    return run("which_minimizer", seed=5, workers=workers, until_decisive=True,
+               checkpoint=tmp_path / f"ck{workers}.jsonl", **TINY)
+
+
+def test_a_second_round_reuses_the_first_rounds_points(monkeypatch, tmp_path):
+    calls = []
+    record = _two_rounds(monkeypatch, tmp_path, 1, calls)
+    assert [r["round"] for r in record.rounds] == [1, 2]
+    assert len(calls) == len(set(calls)) == record.rounds[1]["points"]  # nothing computed twice
+    assert record.params["gap_seeds"] == 2 * TINY["gap_seeds"]
+
+
+@pytest.mark.slow
+def test_a_sequential_run_gives_the_same_record_on_one_and_two_workers(monkeypatch, tmp_path):
+    one, two = (_two_rounds(monkeypatch, tmp_path, w) for w in (1, 2))
+    assert one.points == two.points
+    assert [(c.name, c.verdict, c.measured, c.ci) for c in one.claims] == \
+        [(c.name, c.verdict, c.measured, c.ci) for c in two.claims]

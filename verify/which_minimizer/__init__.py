@@ -13,8 +13,8 @@ linearized (NTK-regime) results behind those claims.
   (first order, with a flow limit) and on the batch order; SGD over the same orders reaches GD's limit.
 - The gap between a GD-trained two-layer ReLU net and its linearization shrinks with the width.
 """
-from verify.which_minimizer.claims import gap_claim, judge, lr_slope_claim
-from verify.which_minimizer.params import PARAMS, validate
+from verify.which_minimizer.claims import CLAIMS, gap_claim, judge, lr_slope_claim
+from verify.which_minimizer.params import GROWS, PARAMS, grow, validate
 from verify.which_minimizer.plot import plot
 from verify.which_minimizer.summaries import fit_a_plus_c_alpha2
 from verify.which_minimizer.sweep import FORMULAS, compute, independent_linear_terms, points
@@ -24,5 +24,6 @@ SUMMARY = "GD/SGD/AdaGrad limits on linearized nets, init-scale law A + C*alpha^
 INPUTS = ()
 DEFAULT_WORKERS = 1  # short: a spawned worker needs ~4 s to import torch, more than the points take
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "DEFAULT_WORKERS", "PARAMS", "validate", "points", "compute", "judge",
-           "plot", "FORMULAS", "independent_linear_terms", "fit_a_plus_c_alpha2", "lr_slope_claim", "gap_claim"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "DEFAULT_WORKERS", "PARAMS", "CLAIMS", "GROWS", "grow", "validate", "points",
+           "compute", "judge", "plot", "FORMULAS", "independent_linear_terms", "fit_a_plus_c_alpha2", "lr_slope_claim",
+           "gap_claim"]

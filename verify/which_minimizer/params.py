@@ -42,3 +42,12 @@ def validate(params: dict) -> None:
         require(len(set(params[key])) >= 3, f"{key} needs >= 3 distinct values, got {params[key]}")
     require(min(params["widths"]) >= params["n_train"],
             f"widths must be >= n_train = {params['n_train']}, got {min(params['widths'])}")
+
+
+GROWS = ("gap_seeds", "adagrad_problems")  # what --until-decisive adds: inits per width, AdaGrad problems
+
+
+def grow(params: dict, round: int) -> dict:
+    """Round ``round`` (1 = the given parameters) of a sequential run: ``GROWS`` doubled each round. Task keys
+    name the init or problem index, so the points of earlier rounds are reused."""
+    return {**params, **{key: params[key] * 2 ** (round - 1) for key in GROWS}}

@@ -6,8 +6,8 @@ import numpy as np
 
 from theory import which_minimizer as theory
 from verify.figures import new_figure, save_figure
-from verify.which_minimizer.claims import CLOSED_FORM_RTOL, LR_CLAIM
-from verify.which_minimizer.summaries import LEVEL, a2_summary, adagrad_summary, gap_summary
+from verify.which_minimizer.claims import CLOSED_FORM_RTOL, GAP_CLAIM, LR_CLAIM
+from verify.which_minimizer.summaries import a2_summary, adagrad_summary, gap_summary
 
 
 def plot(record: dict, stem):
@@ -16,6 +16,8 @@ def plot(record: dict, stem):
 
     fig, (ax_a, ax_d, ax_lr, ax_w) = new_figure(4, width_per_panel=4.4, height=3.9)
     verdict = {c["name"]: c["verdict"] for c in record["claims"]}
+    # the fits drawn at the level each claim was judged at (Holm's per-claim alpha)
+    level = {c["name"]: 1 - (c.get("alpha") or record["params"].get("alpha", 0.01)) for c in record["claims"]}
 
     fit = a2_summary(record["points"], record["params"]["alphas"])
     a2 = fit["alphas"] ** 2
@@ -36,25 +38,25 @@ def plot(record: dict, stem):
         sel = [p for p in lr_pts if p["problem"] == problem]
         ax_lr.loglog([p["lr"] for p in sel], [p["to_flow"] for p in sel], "o-", ms=4, alpha=0.6,
                      label=f"problem {problem}")
-    summary = adagrad_summary(record["points"])
+    summary = adagrad_summary(record["points"], level.get(LR_CLAIM, 0.99))
     lrs, geo = summary["lrs"], summary["to_flow_geomean"]
     ax_lr.loglog(lrs, geo, "k^", ms=6, label="geometric mean")
     lr = summary["fit"]
     if lr is not None:
         ax_lr.loglog(lrs, np.exp(lr.intercept) * lrs ** lr.slope, "k--", lw=1,
-                     label=f"fit: slope {lr.slope:.2f}, {100 * LEVEL:g}% CI [{lr.ci[0]:.2f}, {lr.ci[1]:.2f}] "
+                     label=f"fit: slope {lr.slope:.2f}, {100 * level.get(LR_CLAIM, 0.99):.4g}% CI [{lr.ci[0]:.2f}, {lr.ci[1]:.2f}] "
                            f"({verdict.get(LR_CLAIM, '?')})")
     ax_lr.set(xlabel=r"AdaGrad learning rate / ($\|\theta_{GD}-\theta_0\|/\sqrt{p}$)",
               ylabel=r"rel. distance to lr$\to$0 (flow) limit", title="(c) AdaGrad limit vs learning rate")
     _log_ticks(ax_lr, lrs)
     ax_lr.legend(fontsize=7)
 
-    gap = gap_summary(record["points"])
+    gap = gap_summary(record["points"], level.get(GAP_CLAIM, 0.99))
     gfit, w = gap["fit"], gap["widths"]
     ax_w.errorbar(w, gap["mean"], yerr=gap["se"], fmt="o", color="C1", capsize=3,
                   label=f"trained net vs linearization (mean ± SE, {len(gap['gaps'][0])} inits)")
     ax_w.loglog(w, np.exp(gfit.intercept) * w ** gfit.slope, "-", color="C1",
-                label=f"fit: $M^{{{gfit.slope:.2f}}}$, {100 * LEVEL:g}% CI [{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}]")
+                label=f"fit: $M^{{{gfit.slope:.2f}}}$, {100 * level.get(GAP_CLAIM, 0.99):.4g}% CI [{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}]")
     ref = np.exp(gfit.intercept) * w[0] ** gfit.slope * (w / w[0]) ** theory.LINEARIZATION_GAP_EXPONENT
     ax_w.loglog(w, ref, ":", color="gray", label=r"$M^{-1/2}$ reference")
     ax_w.set(xscale="log", yscale="log", xlabel="width M", ylabel="RMS test-output gap",

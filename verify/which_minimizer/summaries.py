@@ -8,7 +8,6 @@ import numpy as np
 from verify import rules
 from verify.which_minimizer.sweep import LAWS
 
-LEVEL = 1 - rules.DEFAULT_ALPHA  # level of the fitted slope intervals
 FLOW_FLOOR = 1e-8  # distances to the AdaGrad-flow limit at or below are within its solver accuracy: not fitted
 
 
@@ -38,28 +37,29 @@ def a2_summary(rows: list[dict], alphas) -> dict:
             "converged": all(r["converged"] for r in inits), "n_inits": len(inits), "B": B, "B_stats": B_stats}
 
 
-def adagrad_summary(rows: list[dict]) -> dict:
-    """The learning rates, the distances to the flow limit (problems × lrs), their geometric mean and its fit."""
+def adagrad_summary(rows: list[dict], level: float) -> dict:
+    """The learning rates, the distances to the flow limit (problems × lrs), their geometric mean and its fit
+    (interval at ``level``)."""
     problems = sorted(rows_of(rows, "adagrad_problem"), key=lambda r: r["problem"])
     lrs = np.asarray(problems[0]["lrs"], dtype=float)
     to_flow = np.array([r["to_flow"] for r in problems])
     converged = all(r["converged"] for r in problems)
     return {"lrs": lrs, "to_flow": to_flow, "to_flow_geomean": np.exp(np.mean(np.log(to_flow), axis=0)),
-            "converged": converged, "fit": lr_fit(lrs, to_flow, converged)}
+            "converged": converged, "fit": lr_fit(lrs, to_flow, converged, level)}
 
 
-def lr_fit(lrs: np.ndarray, to_flow: np.ndarray, converged: bool):
+def lr_fit(lrs: np.ndarray, to_flow: np.ndarray, converged: bool, level: float):
     """The OLS log-log fit of the geometric mean (over problems) distance to the flow limit against the
     learning rate, over the learning rates where every distance exceeds ``FLOW_FLOOR``; None with fewer than
     3 such learning rates or a run that did not converge."""
     keep = np.all(to_flow > FLOW_FLOOR, axis=0)
     if keep.sum() < 3 or not converged:
         return None
-    return rules.fit_loglog_slope(lrs[keep], np.exp(np.mean(np.log(to_flow[:, keep]), axis=0)), level=LEVEL)
+    return rules.fit_loglog_slope(lrs[keep], np.exp(np.mean(np.log(to_flow[:, keep]), axis=0)), level=level)
 
 
-def gap_summary(rows: list[dict]) -> dict:
-    """Per width: the mean gap over inits and its standard error; the weighted log-log fit."""
+def gap_summary(rows: list[dict], level: float) -> dict:
+    """Per width: the mean gap over inits and its standard error; the log-log fit (interval at ``level``)."""
     runs = rows_of(rows, "gap_run")
     widths = sorted({r["width"] for r in runs})
     gaps = [[r["gap"] for r in runs if r["width"] == w] for w in widths]
@@ -67,4 +67,4 @@ def gap_summary(rows: list[dict]) -> dict:
     ses = np.array([np.std(g, ddof=1) / math.sqrt(len(g)) for g in gaps])
     dof = min(len(g) for g in gaps) - 1  # replicate SEs: R − 1 degrees of freedom (OLS, Welch dof; rules.fit_linear)
     return {"widths": np.array(widths), "gaps": gaps, "mean": means, "se": ses,
-            "fit": rules.fit_loglog_slope(widths, means, ses, level=LEVEL, dof=dof)}
+            "dof": dof, "fit": rules.fit_loglog_slope(widths, means, ses, level=level, dof=dof)}
