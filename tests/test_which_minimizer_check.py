@@ -230,12 +230,15 @@ def tiny_rows():
     return run_tiny().points
 
 
-@pytest.mark.falsifies("which_minimizer", *PLANTED)
+@pytest.mark.falsifies("which_minimizer", "a2_law", "a2_init_hurts", "a2_remedy_doubling", "a2_remedy_centering",
+                       "a2_no_linear_term", "a3_one_point_iff", "a3_differs_from_gd", "a3_lr_dependence",
+                       "a3_flow_limit_slope", "c4_orders_differ", "gap_shrinks_with_width")
 @pytest.mark.parametrize("key", sorted(PLANTED))
 def test_planted_data_makes_each_claim_fail(tiny_rows, key):
     """Planted data that contradicts one prediction (a linear term in α, no init term, a remedy that does
     nothing, B ≠ 0, AdaGrad = GD, no lr dependence or limit, equal batch orders, a gap growing with the
     width) makes exactly that claim fail when given straight to the judge."""
+    assert set(PLANTED) <= set(judging.CLAIMS)
     before = {c.key: c.verdict for c in check.judge(tiny_rows, TINY_PARAMS)}
     assert before[key] != "fail"
     planted = [PLANTED[key](dict(r), TINY_PARAMS) for r in tiny_rows]
