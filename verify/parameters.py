@@ -29,7 +29,7 @@ _SAME = object()
 @dataclass(frozen=True)
 class Param:
     """One parameter: its quick default, its ``--full`` value (the quick one if omitted), the element type
-    (inferred from the default; a list default makes a list parameter), allowed ``choices``, inclusive bounds
+    (inferred from the default; a list default, or ``many``, makes a list parameter), allowed ``choices``, inclusive bounds
     ``low``/``high`` or exclusive ones ``above``/``below`` (checked on every element of a list), whether
     ``None`` is allowed (``optional``; a ``None`` default needs ``type``) and a one-line ``doc``."""
 
@@ -43,11 +43,13 @@ class Param:
     below: float | None = None
     optional: bool = False
     nonempty: bool = True
+    many: bool = False
     doc: str = ""
 
     @property
     def is_list(self) -> bool:
-        return isinstance(self.quick, list) or (self.quick is None and isinstance(self.full, list))
+        """A list parameter: a list default, or ``many=True`` (for a list whose default is ``None``)."""
+        return self.many or isinstance(self.quick, list) or (self.quick is None and isinstance(self.full_value, list))
 
     @property
     def full_value(self):

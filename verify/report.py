@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.report_page import fmt as _fmt
 from verify.verdicts import VERDICTS, Claim, findings, headline, tier_verdicts  # noqa: F401 (re-exported)
 
 
@@ -225,13 +226,3 @@ def statement(c: Claim) -> str:
         return c.test
     ci = f" (CI {_fmt(c.ci)})" if c.ci is not None else ""
     return f"measured {_fmt(c.measured)}{ci} vs predicted {_fmt(c.predicted)}"
-
-
-def _fmt(v) -> str:
-    if isinstance(v, (list, tuple, np.ndarray)):
-        v = list(np.ravel(np.asarray(v, dtype=object)))
-        inner = ", ".join(_fmt(x) for x in v[:3])
-        return f"[{inner}{', ...' if len(v) > 3 else ''}]"
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
-    return str(v)

@@ -11,7 +11,18 @@ import html
 import json
 from pathlib import Path
 
-from verify.report import _fmt
+import numpy as np
+
+def fmt(v) -> str:
+    """A number, list or string as a short cell: 4 significant digits, at most 3 list items."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        v = list(np.ravel(np.asarray(v, dtype=object)))
+        inner = ", ".join(fmt(x) for x in v[:3])
+        return f"[{inner}{', ...' if len(v) > 3 else ''}]"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)
+
 
 CLAIM_COLUMNS = ("claim", "tier", "source", "predicted", "measured", "CI", "verdict", "rule")
 _COLOURS = {"pass": "#1a7f37", "fail": "#b42318", "inconclusive": "#9a6700", "vacuous": "#57606a"}
@@ -34,11 +45,11 @@ def verdict_text(claim: dict) -> str:
 
 
 def _ci(c: dict) -> str:
-    return _fmt(c.get("ci")) if c.get("ci") is not None else ""
+    return fmt(c.get("ci")) if c.get("ci") is not None else ""
 
 
 def _cells(c: dict) -> tuple:
-    return (c["name"], c.get("tier") or "?", c.get("source", ""), _fmt(c.get("predicted")), _fmt(c.get("measured")),
+    return (c["name"], c.get("tier") or "?", c.get("source", ""), fmt(c.get("predicted")), fmt(c.get("measured")),
             _ci(c), verdict_text(c), c.get("rule", ""))
 
 
