@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def fmt(v) -> str:
     """A number, list or string as a short cell: 4 significant digits, at most 3 list items."""
     if isinstance(v, (list, tuple, np.ndarray)):
