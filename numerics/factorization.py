@@ -66,7 +66,7 @@ class Factorization:
     def resolve_sampler(self, sampler: str = "auto") -> str:
         require(sampler in SAMPLERS, f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
         exact = self.exact_samplers()
-        if sampler == "auto":  # the reductions do not pay for k <= m' (measured: BENCHMARKS.md)
+        if sampler == "auto":  # the reductions do not pay for k <= m' (measured: docs/benchmarks.md)
             return "materialized" if self.width <= self.mp else exact[-1]
         require(sampler in exact, f"sampler {sampler!r} is not exact for prior {self.prior!r}, "
                                   f"activation {self.activation.name}, width {self.width}; use one of {', '.join(exact)}")
