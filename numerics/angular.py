@@ -1,5 +1,5 @@
-"""Exact G&C estimates for the end-to-end normalized prior at every ε ≥ 0, including ε = 0 (spec
-``gnc_matrix_factorization.md`` §8; this package's method, not the paper's: Alexander, Slutzky, Ran-Milo, Cohen
+"""Exact G&C estimates for the end-to-end normalized prior at every ε ≥ 0, including ε = 0
+(this package's method, not the paper's: Alexander, Slutzky, Ran-Milo, Cohen
 2025, arXiv 2506.03931, estimate G(ε) for their Figure 2 by plain rejection at ε = 0.0035).
 
 Structure (our derivation). Given the hidden root U (``numerics.factorization.hidden_root``; ``UᵀU`` is the Gram
@@ -46,7 +46,7 @@ latent, tempering this module's unbiased per-draw weight estimate (a pseudo-marg
 replicate error bars). ``auto`` runs ``angular`` and hands thresholds whose measured ESS is below ``min_ess`` to
 ``angular_smc``.
 
-Measured (``benchmarks/results_gncnum.md``): the importance sampler keeps a usable ESS at d ≤ 3 on small problems
+Measured (docs/benchmarks.md): the importance sampler keeps a usable ESS at d ≤ 3 on small problems
 and at ε = 0 or small ε; at Figure 2's d ≥ 5 its hidden-draw weights degenerate (ESS of a few per 10^4) and
 angular_smc is what works. Known defect: at k = m' its p̂ is biased low (or its SE too small; calibration in
 ``tests/test_angular.py``), G is not affected. G_d(0) against nested sampling's ε → 0 trend (``bench_angular.py

@@ -1,4 +1,4 @@
-"""Data for the real-network checks (``real_networks.md``, Data): no downloads at run time.
+"""Data for the real-network checks: no downloads at run time.
 
 - scikit-learn's bundled 8×8 digits (1,797 images, 64 features 0..16, 10 classes), scaled to [0, 1] (no
   centring unless asked: :func:`standardize`). Two-class pairs (a, b) → labels 0, 1; ten-class tasks.

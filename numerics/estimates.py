@@ -2,7 +2,7 @@
 
 Context: Alexander, Slutzky, Ran-Milo, Cohen 2025 (arXiv 2506.03931) estimate the G&C posterior mean
 generalization loss ``G(ε) = E[L_gen | L_train < ε]`` by plain rejection; this package adds rare-event
-estimators (spec ``sampling.md`` §3, ``gnc_matrix_factorization.md`` §8). Every estimator returns
+estimators (this package's methods). Every estimator returns
 :class:`GncEstimate`. Layering (issue #11): this module imports no estimator; the estimators
 (``numerics.gnc``'s rejection, ``numerics.rbis``, ``numerics.smc``, ``numerics.nested``, ``numerics.angular``)
 import it; the dispatcher ``numerics.gnc.estimate`` sits above all of them.

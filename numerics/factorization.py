@@ -1,11 +1,11 @@
 """Prior draws of the end-to-end matrix ``W = W_d σ(W_{d−1} σ(⋯ σ(W_1)))`` of a depth-d, width-k factorization.
 
-Priors (Alexander et al. 2025, as implemented by the authors; our spec §1):
+Priors (Alexander et al. 2025, as implemented by the authors):
 - ``gaussian``: every entry N(0, 1/rows): hidden layers W_1..W_{d−1} (k rows) N(0, 1/k), W_d (m rows) N(0, 1/m);
 - ``uniform``: entries U[−1, 1]/√rows;
 - ``normalized``: a ``gaussian`` draw of the end-to-end product, then ``W / ‖W‖_F``.
 
-Samplers of the same law (spec ``sampling.md`` §2, derivations of this package, tested for equality in law):
+Samplers of the same law (derivations of this package, tested for equality in law):
 - ``materialized``: every weight drawn and multiplied (the oracle; the authors' algorithm); any prior.
 - ``qr``: exact reduction for Gaussian layers and any σ. If W (r×k) has i.i.d. N(0, s²) entries and is
   independent of H (k×m'), the rows of W H are i.i.d. N(0, s² HᵀH), so ``W H =d s G R(H)`` with G standard

@@ -5,12 +5,12 @@ Soltanolkotabi, Stöger, Xie 2023, "Implicit balancing and regularization: gener
 guarantees for overparameterized asymmetric matrix sensing"): for depth 2, linear σ, RIP measurements and
 any width k ≥ r, gradient descent on ``L_train`` from a small random initialization of scale α reaches a
 generalization loss that vanishes as α → 0. The checks use this module as the baseline that G&C is
-compared with (spec §5): ``L_gen(GD)`` far below chance at every width and depth, decreasing as α → 0.
+compared with (the paper's Proposition 1): ``L_gen(GD)`` far below chance at every width and depth, decreasing as α → 0.
 
 This package's formalization:
 - Model ``W = W_d σ(W_{d−1} σ(⋯ σ(W_1)))`` evaluated on the identity input (W_1 k×m', W_j k×k, W_d m×k).
   Initialization (``init``), drawn from the caller's CPU ``torch.Generator`` in one call over all entries
-  (W_1 first, each layer row-major): ``"torch_default"`` — the authors' (spec §7): PyTorch's default
+  (W_1 first, each layer row-major): ``"torch_default"`` — the authors': PyTorch's default
   ``nn.Linear`` weight law U(±1/√fan_in) (fan_in = the layer's columns: m' for W_1, k after) times the scale
   α; ``"gaussian"`` — every entry i.i.d. N(0, α²) (this package's first baseline). With the latter the
   initial product's norm grows like √k, with the former it does not (the 1/√fan_in factor).

@@ -1,13 +1,12 @@
 """Guess & Check estimates: the paper's rejection sampler and the one dispatcher ``estimate(...)`` over all methods.
 
-Paper (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931; our spec §1): draw θ from the prior until
+Paper (Alexander, Slutzky, Ran-Milo, Cohen 2025, arXiv 2506.03931): draw θ from the prior until
 ``L_train < ε`` (strict); accepted draws are exact posterior samples. :func:`guess_and_check` draws a fixed
 number of prior samples in chunks sized to a memory budget, keeps running moments only, and reports for each
 threshold ε ``G(ε) = E[L_gen | L_train < ε]`` with its standard error ``sd / √n_accepted``, the chance level
 ``C = E[L_gen]``, ``p(ε)`` and the accepted and total draw counts (zero accepted draws give ``G = NaN``).
 
-:func:`estimate` is the one entry point for every method (this package's extension, spec ``sampling.md`` §3 and
-``gnc_matrix_factorization.md`` §8): ``rejection`` (here), ``rbis`` (``numerics.rbis``), ``smc``
+:func:`estimate` is the one entry point for every method (this package's extension): ``rejection`` (here), ``rbis`` (``numerics.rbis``), ``smc``
 (``numerics.smc``), ``nested`` (``numerics.nested``), ``angular`` (``numerics.angular``: exact for the normalized
 prior at every ε ≥ 0, including ε = 0) and ``auto``. ``auto`` starts with rbis for the gaussian prior with a
 Gaussian-linear last layer, angular for the normalized prior with Gaussian hidden layers at ε = 0, rejection otherwise,
@@ -118,7 +117,7 @@ def estimate(problem: SensingProblem, fact: Factorization, eps, *, method: str =
                             lambda thresholds: run(FALLBACK[method], thresholds, second))
 
     def redo_angular(thresholds: list[float]) -> list[GncEstimate]:
-        # measured (benchmarks/results_gncnum.md): at eps > 0 nested sampling beats angular_smc by orders of
+        # measured (docs/benchmarks.md, angular estimator): at eps > 0 nested sampling beats angular_smc by orders of
         # magnitude in effective samples/s at depth; eps = 0 is reachable by the angular methods only
         positive, zero = second.spawn(2)
         done = {}

@@ -1,4 +1,4 @@
-"""Nested sampling / adaptive multilevel splitting on L_train for G&C (spec ``sampling.md`` §3; this package's
+"""Nested sampling / adaptive multilevel splitting on L_train for G&C (this package's
 method, not the paper's: Alexander et al. 2025 estimate G(ε) by plain rejection).
 
 For priors whose last layer is not Gaussian-linear given the hidden layers (the depth theorem's end-to-end

@@ -1,4 +1,4 @@
-"""Matrix sensing and completion problems (Alexander et al. 2025, the setup of §1 of our spec).
+"""Matrix sensing and completion problems (Alexander et al. 2025, the paper's setup).
 
 - Ground truth ``W* = U V`` (U m×r, V r×m' i.i.d. N(0,1)), rescaled to ``‖W*‖_F = 1``.
 - Sensing: ``A_i`` i.i.d. N(0,1) entries, each rescaled to ``‖A_i‖_F = 1``; completion: n distinct one-hot

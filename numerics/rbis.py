@@ -1,4 +1,4 @@
-"""Last-layer Rao–Blackwellized importance sampling for G&C (spec ``sampling.md`` §3; this package's method).
+"""Last-layer Rao–Blackwellized importance sampling for G&C (this package's method).
 
 For Gaussian priors the end-to-end matrix is ``W = s_d G U`` with G (m×r) standard normal, independent of the
 hidden root U (``numerics.factorization.hidden_root``). Given U, W is Gaussian and linear in g = vec(G):

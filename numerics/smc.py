@@ -1,4 +1,4 @@
-"""Adaptive-tempered sequential Monte Carlo for G&C with Gaussian priors (spec ``sampling.md`` §3; this package's
+"""Adaptive-tempered sequential Monte Carlo for G&C with Gaussian priors (this package's
 method, not the paper's: Alexander et al. 2025 estimate G(ε) by plain rejection).
 
 The latent z is the hidden layers' standard normals: those of the QR chain (``numerics.factorization.
@@ -22,7 +22,7 @@ adapted after every move towards ``accept_target`` acceptance. p(ε) is the prod
 incremental weights; G(ε) the particle average of f after the last moves at β = 1.
 
 Error bars come from ``replicates`` independent runs (generators from ``rng.spawn``), never from the
-particles of one run: under-mixed moves bias SMC (spec: K = 15 gives 0.0485 where K = 60 gives 0.0301 at
+particles of one run: under-mixed moves bias SMC (measured: K = 15 gives 0.0485 where K = 60 gives 0.0301 at
 k = 5, d = 10, ε → 0) and only independent runs can show it. ``G`` is the replicate mean, ``G_se`` their
 standard deviation over √R (``se_dof`` = R − 1: use Student-t quantiles, ``verify.rules``); ``p_accept``
 and ``p_se`` likewise (ε > 0; 0 at ε = 0, as rbis reports); ``ess`` is ``min(N R, Var_π(f)/G_se²)``: the number of
