@@ -235,22 +235,25 @@ def interval_verdict(ci, low: float = -np.inf, high: float = np.inf) -> str:
 
 
 def runs_needed(estimate: float, se: float, runs: int, low: float = -np.inf, high: float = np.inf, *,
-                alpha: float, power: float = 0.8, two_sided: bool = True) -> str | None:
-    """For an undecided interval claim, how many runs the observed effect and SE imply for a decision.
+                alpha: float, power: float = 0.8, two_sided: bool = True, unit: str = "runs") -> str | None:
+    """For an undecided interval claim, how many runs (``unit``: "data seeds", ...) the observed effect and
+    SE imply for a decision.
 
     With ``runs`` runs giving standard error ``se``, ``N`` runs give ``se·sqrt(runs/N)``; a decision needs the
     distance ``d`` from ``estimate`` to the nearest finite boundary of (low, high) to exceed
     ``(z_{1−α/2} + z_power)·se_N``, so ``N = runs·((z_{1−α/2} + z_power)·se/d)²``. ``None`` when the inputs
-    are not usable numbers; a sentence when the effect sits on the boundary."""
+    are not usable numbers; a sentence when the SE is zero or the effect sits on the boundary."""
     bounds = [b for b in (low, high) if np.isfinite(b)]
-    if not bounds or not (np.isfinite(estimate) and np.isfinite(se) and se > 0 and runs and runs > 0):
+    if not bounds or not (np.isfinite(estimate) and np.isfinite(se) and runs and runs > 0):
         return None
+    if se == 0:
+        return f"a zero SE (every run tied): more {unit}, so that the SE can be estimated"
     d = min(abs(estimate - b) for b in bounds)
     z = stats.norm.ppf(1 - alpha / (2 if two_sided else 1)) + stats.norm.ppf(power)
     if d <= 1e-12 * max(1.0, abs(estimate)):
         return f"not decidable: the estimate {estimate:.3g} sits on the boundary {bounds[0]:g}"
     n = max(int(np.ceil(runs * (z * se / d) ** 2)), runs + 1)  # the normal approximation can undershoot
-    return (f"about {n} runs (now {runs}) for a decision at alpha = {alpha:.2g} with 80% power, "
+    return (f"about {n} {unit} (now {runs}) for a decision at alpha = {alpha:.2g} with 80% power, "
             f"if the effect {estimate:.3g} and the SE per run stay as measured")
 
 
@@ -301,23 +304,30 @@ def slope_negative(name: str, fit: SlopeFit, *, level: float, what: str = "") ->
 
 
 def equivalent(name: str, difference: float, se: float, tolerance: float, *, alpha: float = DEFAULT_ALPHA,
-               dof=np.inf, what: str = "") -> Claim:
+               dof=np.inf, what: str = "", bounds: tuple[float, float] | None = None, runs: int | None = None,
+               unit: str = "runs") -> Claim:
     """Equivalence claim |Δ| < ``tolerance`` (two one-sided tests at level ``alpha``).
 
-    The (1 − 2 alpha) CI of Δ is Δ ± q·se with q the one-sided Student-t quantile (``dof``): pass if it lies
-    inside (−tol, tol) (equivalence shown; false-pass rate ≤ alpha when |Δ| = tol), fail if it lies wholly
-    outside (a difference larger than the tolerance shown; false-failure rate ≤ alpha when |Δ| ≤ tol),
-    inconclusive otherwise (too little data to tell).
+    The (1 − 2 alpha) CI of Δ is Δ ± q·se with q the one-sided Student-t quantile (``dof``), clipped to
+    ``bounds`` for a bounded quantity: pass if it lies inside (−tol, tol) (equivalence shown; false-pass rate
+    ≤ alpha when |Δ| = tol), fail if it lies wholly outside (a difference larger than the tolerance shown;
+    false-failure rate ≤ alpha when |Δ| ≤ tol), inconclusive otherwise (too little data to tell; with
+    ``runs``, ``needed`` says how many would decide it).
     """
     q = t_quantile(2 * alpha, 1, dof)
     lo, hi = float(difference - q * se), float(difference + q * se)
+    if bounds is not None and np.isfinite(lo) and np.isfinite(hi):
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     verdict = "inconclusive" if not np.isfinite(difference + se) else interval_verdict((lo, hi), -tolerance, tolerance)
     if verdict == "inconclusive" and (hi < -tolerance or lo > tolerance):
         verdict = "fail"
     rule = (f"{100 * (1 - 2 * alpha):g}% CI of the difference inside ±{tolerance:g} (TOST, alpha = {alpha:g}); "
             f"wholly outside: fail; straddling: inconclusive{'; ' + what if what else ''}")
+    needed = (runs_needed(difference, se, runs, -tolerance, tolerance, alpha=alpha, unit=unit)
+              if verdict == "inconclusive" and runs else None)
     return Claim(name=name, predicted=f"|diff| < {tolerance:g}", measured=float(difference), ci=[lo, hi], rule=rule,
-                 verdict=verdict, test=f"diff {difference:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{tolerance:g}")
+                 verdict=verdict, test=f"diff {difference:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{tolerance:g}",
+                 needed=needed, runs=runs)
 
 
 def bound_claim(name: str, measured: float, upper_ci: float, lower_ci: float, bound: float, chance: float, *,
@@ -347,7 +357,7 @@ def _scalar(a):
 
 def interval_claim(name: str, estimate: float, se: float, low: float = -np.inf, high: float = np.inf, *,
                    alpha: float, dof=np.inf, runs: int | None = None, bounds: tuple[float, float] | None = None,
-                   predicted=None, what: str = "", unit: str = "") -> Claim:
+                   predicted=None, what: str = "", unit: str = "", runs_unit: str = "runs") -> Claim:
     """The interval rule on one estimate: the two-sided (1 − alpha) t interval ``estimate ± q·se`` (``dof``
     degrees of freedom; clipped to ``bounds`` for a bounded quantity, e.g. (−1, 1) for a difference of
     accuracies) against the open range (low, high) (:func:`interval_verdict`: a zero or non-finite SE never
@@ -362,7 +372,8 @@ def interval_claim(name: str, estimate: float, se: float, low: float = -np.inf, 
     band = _band(low, high)
     rule = (f"{100 * (1 - alpha):.4g}% CI of {what or 'the estimate'} inside {band} (open; wholly outside: "
             f"fail; touching or straddling, or a zero SE: inconclusive)")
-    needed = runs_needed(estimate, se, runs or 0, low, high, alpha=alpha) if verdict == "inconclusive" else None
+    needed = (runs_needed(estimate, se, runs or 0, low, high, alpha=alpha, unit=runs_unit)
+              if verdict == "inconclusive" else None)
     return Claim(name=name, predicted=band if predicted is None else predicted,
                  measured=float(estimate) if ok else None, ci=[lo, hi] if ok else None, rule=rule,
                  verdict=verdict, test=f"{estimate:.3g}{unit}, CI [{lo:.3g}, {hi:.3g}] in {band}",

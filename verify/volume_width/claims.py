@@ -48,30 +48,28 @@ def _stamp(claim: Claim) -> Claim:
     return CLAIMS[claim.name.split("[")[0]](claim)
 
 
+SEEDS = "data seeds per pair"  # the unit --until-decisive grows
+
+
 def _seeds_needed(estimate, se, p, low=-np.inf, high=np.inf, *, alpha) -> str:
-    """``needed`` in data seeds per pair (the unit ``--until-decisive`` grows), or why none can say."""
-    text = runs_needed(estimate, se, p["seeds"], low, high, alpha=alpha)
-    if text is None:
-        if np.isfinite(se) and se == 0:
-            return "a zero SE (every run tied): more data seeds or SGD runs, so that the SE is estimable"
-        return "usable data at more widths, cells or runs"
-    return text.replace(" runs (now", " data seeds per pair (now")
+    """``needed`` in data seeds per pair, or why none can say."""
+    return (runs_needed(estimate, se, p["seeds"], low, high, alpha=alpha, unit=SEEDS)
+            or "usable data at more widths, cells or runs")
 
 
 def _difference_claim(name, diff, se, dof, p, *, low=-np.inf, high=np.inf, what) -> Claim:
     """A difference of accuracies against a sign (open interval rule, CI clipped to [−1, 1])."""
     claim = interval_claim(name, diff, se, low, high, alpha=p["alpha"], dof=dof, runs=p["seeds"],
-                           bounds=ACCURACY_DIFF, what=what)
-    if claim.verdict == "inconclusive":
+                           bounds=ACCURACY_DIFF, what=what, runs_unit=SEEDS)
+    if claim.verdict == "inconclusive" and not claim.needed:
         claim.needed = _seeds_needed(diff, se, p, low, high, alpha=p["alpha"])
     return claim
 
 
 def _tost(name, diff, se, dof, tolerance, p, *, what, bounds=None) -> Claim:
-    claim = equivalent(name, diff, se, tolerance, alpha=p["alpha"], dof=dof, what=what)
-    if bounds is not None and claim.ci is not None and np.all(np.isfinite(claim.ci)):
-        claim.ci = [max(claim.ci[0], bounds[0]), min(claim.ci[1], bounds[1])]
-    if claim.verdict == "inconclusive":
+    claim = equivalent(name, diff, se, tolerance, alpha=p["alpha"], dof=dof, what=what, bounds=bounds,
+                       runs=p["seeds"], unit=SEEDS)
+    if claim.verdict == "inconclusive" and not claim.needed:
         claim.needed = _seeds_needed(diff, se, p, -tolerance, tolerance, alpha=p["alpha"])
     return claim
 
