@@ -30,7 +30,7 @@ from theory.implicit_regularizers import ADAM_HORIZON_ORDER, HEAVY_BALL_HORIZON_
 from verify.implicit_regularization.params import MIN_POINTS
 from verify.implicit_regularization.sweep import FLOW_FAMILIES, penalty_lambda
 from verify.report import Claim
-from verify.rules import equivalent, interval_verdict, mean_claim, missing_claim, runs_needed
+from verify.rules import equivalent, interval_verdict, mean_claim, missing_claim
 from verify.verdicts import ClaimSpec, registry
 
 ORDER_TOLERANCE = 0.2    # band of a fitted error order: predicted order ± 0.2
@@ -152,10 +152,8 @@ def penalty_claim(rows, params, alpha) -> Claim:
                   "a mean needs 2", predicted=f"|d| < {tol:g}"))
     d = np.array([a / b - 1 for a, b in pairs])
     se = float(d.std(ddof=1) / np.sqrt(d.size))
-    claim = equivalent(name, float(d.mean()), se, tol, alpha=alpha, dof=d.size - 1, what=what)
-    claim.runs = int(d.size)
-    if claim.verdict == "inconclusive":
-        claim.needed = runs_needed(float(d.mean()), se, d.size, -tol, tol, alpha=2 * alpha)
+    claim = equivalent(name, float(d.mean()), se, tol, alpha=alpha, dof=d.size - 1, what=what, runs=int(d.size),
+                       unit="seeds")
     return CLAIMS["penalty_matches"](claim)
 
 
