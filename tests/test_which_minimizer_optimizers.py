@@ -170,3 +170,21 @@ def test_random_jacobian_has_the_stated_singular_values(seed, dims, max_cond):
     n, p = dims
     s = np.linalg.svd(lo.random_jacobian(n, p, np.random.default_rng(seed), max_cond), compute_uv=False)
     assert s.min() >= 1 - 1e-12 and s.max() <= max_cond + 1e-12
+
+
+@given(seed=seeds, dims=dims)
+def test_init_scale_test_mse_matches_the_kernel_closed_forms(seed, dims):
+    """The GD kernel of the A2 check: at every α the plain limit's test MSE is A + Bα + Cα² of the closed form
+    (one init, so B ≠ 0), and centering and antisymmetric doubling both give A."""
+    n, p = dims
+    rng = np.random.default_rng(seed)
+    J, Jt = lo.random_jacobian(n, p, rng), rng.standard_normal((5, p))
+    g0, g0t, y, yt, theta0 = (rng.standard_normal(k) for k in (n, 5, n, 5, p))
+    alphas = np.array([0.5, 1.0, 2.0])
+    (plain, centered, doubled), ok = lo.init_scale_test_mse(J, Jt, g0, g0t, theta0, y, yt, alphas)
+    c = theory.init_scale_coefficients(J, Jt, g0, g0t, y, yt)
+    assert ok
+    scale = c.A + c.C * alphas ** 2
+    np.testing.assert_allclose(plain, c.A + c.B * alphas + c.C * alphas ** 2, rtol=0, atol=1e-8 * scale.max())
+    np.testing.assert_allclose(centered, c.A, rtol=1e-8)
+    np.testing.assert_allclose(doubled, c.A, rtol=1e-8)

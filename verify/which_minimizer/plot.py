@@ -44,8 +44,8 @@ def plot(record: dict, stem):
     lr = summary["fit"]
     if lr is not None:
         ax_lr.loglog(lrs, np.exp(lr.intercept) * lrs ** lr.slope, "k--", lw=1,
-                     label=f"fit: slope {lr.slope:.2f}, {100 * level.get(LR_CLAIM, 0.99):.4g}% CI [{lr.ci[0]:.2f}, {lr.ci[1]:.2f}] "
-                           f"({verdict.get(LR_CLAIM, '?')})")
+                     label=f"fit: slope {lr.slope:.2f}, {100 * level.get(LR_CLAIM, 0.99):.4g}% CI "
+                           f"[{lr.ci[0]:.2f}, {lr.ci[1]:.2f}] ({verdict.get(LR_CLAIM, '?')})")
     ax_lr.set(xlabel=r"AdaGrad learning rate / ($\|\theta_{GD}-\theta_0\|/\sqrt{p}$)",
               ylabel=r"rel. distance to lr$\to$0 (flow) limit", title="(c) AdaGrad limit vs learning rate")
     _log_ticks(ax_lr, lrs)
@@ -56,7 +56,8 @@ def plot(record: dict, stem):
     ax_w.errorbar(w, gap["mean"], yerr=gap["se"], fmt="o", color="C1", capsize=3,
                   label=f"trained net vs linearization (mean ± SE, {len(gap['gaps'][0])} inits)")
     ax_w.loglog(w, np.exp(gfit.intercept) * w ** gfit.slope, "-", color="C1",
-                label=f"fit: $M^{{{gfit.slope:.2f}}}$, {100 * level.get(GAP_CLAIM, 0.99):.4g}% CI [{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}]")
+                label=f"fit: $M^{{{gfit.slope:.2f}}}$, {100 * level.get(GAP_CLAIM, 0.99):.4g}% CI "
+                      f"[{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}] ({verdict.get(GAP_CLAIM, '?')})")
     ref = np.exp(gfit.intercept) * w[0] ** gfit.slope * (w / w[0]) ** theory.LINEARIZATION_GAP_EXPONENT
     ax_w.loglog(w, ref, ":", color="gray", label=r"$M^{-1/2}$ reference")
     ax_w.set(xscale="log", yscale="log", xlabel="width M", ylabel="RMS test-output gap",
