@@ -10,7 +10,10 @@ import torch
 
 from numerics.sharpness import loss_closure
 from numerics.sharpness import sharpness as true_sharpness
+import numerics.eos_monitor as M
 from verify import edge_of_stability as E
+from verify.edge_of_stability import sweep as S
+from verify.edge_of_stability.params import SUPER_CRITICAL
 
 TINY = {"n_train": 100, "widths": [24, 24], "seeds": [0], "heavy_ball_etas": [], "loss_goal": 0.04,
         "sharpness_evals": 20, "cf_windows": 2, "cf_window": 24}
@@ -18,7 +21,8 @@ EOS_ETAS = [1.5, 2.0, 2.5, 3.0]
 
 
 def params(**over):
-    p = {**E.QUICK, **TINY, **over, "mode": "quick"}
+    p = {**E.PARAMS.quick, **TINY, **over, "mode": "quick"}
+    E.PARAMS.check(p)
     E.validate(p)
     return p
 
@@ -62,7 +66,9 @@ def test_a_planted_wrong_sharpness_fails_the_fingerprint(monkeypatch):
     ds = E.load_dataset(p)
     model = E.build_model(p, ds)
     f_ce = loss_closure(model, torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train), "ce")
-    monkeypatch.setattr(E, "sharpness", lambda f, theta, **kw: true_sharpness(f_ce, theta, **kw))
+    wrong = lambda f, theta, **kw: true_sharpness(f_ce, theta, **kw)  # noqa: E731
+    monkeypatch.setattr(M, "sharpness", wrong)
+    monkeypatch.setattr(S, "sharpness", wrong)
     rows = compute_all(p)
     assert claim(E.judge(rows, p), "eos_fingerprint").verdict == "fail"
 
@@ -89,7 +95,7 @@ def ideal_rows(seeds=(0, 1), s_gf=8.0, s0=3.0):
                      "norm_l2": 7.0, "test_loss": 0.1, "u_curve": {"depth": 0.03}})
         for m in GRID:
             eta = m * eta_c
-            edge = m >= E.SUPER_CRITICAL
+            edge = m >= SUPER_CRITICAL
             s_end = 2.0 / eta * 1.02 if edge else s_gf * 0.999
             grow = 1 + 0.02 * max(m - 1, 0)
             unstable = 2.0 / eta < s0
@@ -119,7 +125,7 @@ def windows(ratio_var, ratio_loss, n=6, lambda2=0.5):
 
 
 def judged(rows, name):
-    return claim(E.judge(rows, {**E.QUICK, "mode": "quick"}), name).verdict
+    return claim(E.judge(rows, {**E.PARAMS.quick, "mode": "quick"}), name).verdict
 
 
 def planted(fn, kind="gd"):
@@ -131,7 +137,7 @@ def planted(fn, kind="gd"):
 
 
 def test_the_ideal_record_passes_every_claim():
-    claims = E.judge(ideal_rows(), {**E.QUICK, "mode": "quick"})
+    claims = E.judge(ideal_rows(), {**E.PARAMS.quick, "mode": "quick"})
     assert {c.name: c.verdict for c in claims} == {c.name: "pass" for c in claims}
 
 
@@ -195,7 +201,7 @@ def test_central_flow_rule(ratios, lambda2, verdict):
 def test_seeds_whose_flow_misses_the_goal_are_left_out():
     rows = ideal_rows()
     rows[0]["converged"] = False
-    claims = E.judge(rows, {**E.QUICK, "mode": "quick"})
+    claims = E.judge(rows, {**E.PARAMS.quick, "mode": "quick"})
     assert all("left out" in c.rule for c in claims)
     assert claim(claims, "eos_fingerprint").verdict == "pass"
 
@@ -208,14 +214,14 @@ def test_u_curve_is_a_diagnostic_not_a_claim(tiny):
 
 
 def test_cli_contract_with_user_data(cli, tmp_path):
-    ds = E.load_dataset({**E.QUICK, "standardize": False, "n_train": 100})
+    ds = E.load_dataset({**E.PARAMS.quick, "standardize": False, "n_train": 100})
     data = tmp_path / "digits.npz"
     np.savez(data, X_train=ds.X_train, y_train=ds.y_train, X_test=ds.X_test[:200], y_test=ds.y_test[:200])
     sets = ["n_train=100", "widths=24,24", "seeds=0", "etas=0.5,2", "heavy_ball_etas=2", "loss_goal=0.04",
             "sharpness_evals=10", "cf_windows=1", "cf_window=16"]
     record = cli.record("edge_of_stability", tmp_path / "out", "--data", str(data), "--workers", "1", "--no-progress",
                         *[a for s in sets for a in ("--set", s)])
-    assert record["params"]["dataset"] == "npz" and record["params"]["etas"] == [0.5, 2.0]
+    assert record["params"]["dataset"] == "file" and record["params"]["etas"] == [0.5, 2.0]
     kinds = [r["kind"] for r in record["points"]]
     assert kinds == ["gradient_flow", "gd", "gd", "heavy_ball"]
     assert {c["name"] for c in record["claims"]} >= {"progressive_sharpening", "eos_fingerprint", "phase_transition",
@@ -226,7 +232,7 @@ def test_cli_contract_with_user_data(cli, tmp_path):
     ("etas=-1", "etas"), ("etas=1,1", "distinct"), ("widths=0", "widths"), ("arch=cnn", "activation=relu"),
     ("arch=rnn", "arch"), ("loss=hinge", "loss"), ("activation=sigmoid", "activation"), ("prior=flat", "prior"),
     ("seeds=-1", "seeds"), ("loss_goal=0", "loss_goal"), ("dataset=mnist", "dataset"), ("momentum=1", "momentum"),
-    ("n_train=5000", "n_train"), ("data_seed=-1", "data_seed"), ("dataset=npz", "--data"), ("sharpness_evals=2", "sharpness_evals"), ("max_steps=10", "max_steps"),
+    ("n_train=5000", "n_train"), ("data_seed=-1", "data_seed"), ("dataset=file", "--data"), ("sharpness_evals=2", "sharpness_evals"), ("max_steps=10", "max_steps"),
 ])
 def test_bad_parameters_are_one_line_errors(cli, setting, message):
     cli.rejects("edge_of_stability", "--set", setting, message=message)
