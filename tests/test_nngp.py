@@ -1,8 +1,9 @@
 """NNGP kernels (theory/nngp.py) against three oracles: closed forms (arc-cosine, erf's arcsine), the
 one-dimensional quadrature of theory/width_theorem.py, and Monte Carlo over wide random networks.
 
-Rules: deterministic identities to 1e-12 relative; quadrature to 1e-9; Monte Carlo kernels by z-tests at
-4.9 standard errors per entry with a Bonferroni-free bound (p ≈ 1e-6 per entry, ≤ 200 entries per run:
+Rules: deterministic identities to 1e-12 relative; quadrature to 1e-9 (the quadrature's own accuracy
+contract, against scipy's adaptive quadrature, is in tests/test_accuracy.py); Monte Carlo kernels by z-tests
+at 4.9 standard errors per entry with a Bonferroni-free bound (p ≈ 1e-6 per entry, ≤ 200 entries per run:
 false-failure rate ≤ 2e-4); finite-width depth-2 kernels add a stated O(1/width) allowance.
 """
 import numpy as np
@@ -155,3 +156,28 @@ def test_bad_inputs_are_one_line_errors():
         nngp_kernel(np.ones((2, 3)), activation="gelu", depth=1, prior="gaussian", bias=False)
     with pytest.raises(UserInputError, match="prior"):
         nngp_kernel(np.ones((2, 3)), activation="relu", depth=1, prior="cauchy", bias=False)
+
+
+def test_theory_nngp_imports_nothing_from_numerics_or_verify():
+    """The layers: theory/nngp.py (closed forms and the recursion) imports only theory/; the Monte Carlo first
+    layer lives in numerics/nngp_mc.py."""
+    import ast
+    from pathlib import Path
+
+    import theory.nngp
+    tree = ast.parse(Path(theory.nngp.__file__).read_text())
+    mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not [m for m in mods if m.split(".")[0] in ("numerics", "verify")], mods
+
+
+def test_prior_nngp_kernel_is_nngp_kernel_with_the_monte_carlo_first_moment():
+    X = digits_task((1, 7), 4, 0).X_train
+    gen = torch.Generator().manual_seed(3)
+    K = prior_nngp_kernel(X, activation="tanh", depth=1, prior="torch_default", bias=True, units=4096, generator=gen)
+    m = first_layer_moment(X, "torch_default", "tanh", True, units=4096, generator=torch.Generator().manual_seed(3))
+    assert np.array_equal(K, nngp_kernel(X, activation="tanh", depth=1, prior="torch_default", bias=True,
+                                         first_layer="prior", first_moment=m))
+    # Gaussian priors have no Monte Carlo first layer: the 'prior' kernel is the Gaussian one
+    assert np.array_equal(prior_nngp_kernel(X, activation="relu", depth=2, prior="gaussian", bias=False),
+                          nngp_kernel(X, activation="relu", depth=2, prior="gaussian", bias=False))
