@@ -53,6 +53,7 @@ class Claim:
     provenance: str = ""
     runs: int | None = None
     key: str = ""
+    deterministic: bool = False
 
     def __post_init__(self):
         if self.verdict is None:
@@ -93,7 +94,8 @@ class ClaimSpec:
     """A claim as data: its registry ``key`` (stable; failure tests name it, and one key may cover a claim
     per setting), ``tier``, ``source`` (paper and equation/figure/table, or "this package"), the documented
     expectation and the ``provenance`` of its threshold when it is not a paper's. A check lists its specs in
-    ``CLAIMS`` (:func:`registry`); ``spec(claim)`` stamps these fields on a claim a rule built."""
+    ``CLAIMS`` (:func:`registry`); ``spec(claim)`` stamps these fields on a claim a rule built.
+    ``deterministic`` marks a claim on a quantity exact up to round-off: Holm does not count it."""
 
     key: str
     tier: str
@@ -101,6 +103,7 @@ class ClaimSpec:
     expected: str = "pass"
     expected_because: str = ""
     provenance: str = ""
+    deterministic: bool = False
 
     def __post_init__(self):
         if self.tier not in TIERS:
@@ -111,7 +114,8 @@ class ClaimSpec:
     def __call__(self, claim: Claim, **overrides) -> Claim:
         """``claim`` with this spec's fields (``overrides`` win: e.g. a per-setting ``expected``)."""
         fields = {"key": self.key, "tier": self.tier, "source": self.source, "expected": self.expected,
-                  "expected_because": self.expected_because, "provenance": self.provenance, **overrides}
+                  "expected_because": self.expected_because, "provenance": self.provenance,
+                  "deterministic": self.deterministic, **overrides}
         for name, value in fields.items():
             setattr(claim, name, value)
         if claim.tier == "diagnostic":
