@@ -1,5 +1,5 @@
-"""First-order optimizers on a linear least-squares model: the linearized network of part A of the spec
-``minimizers_and_modified_losses.md`` (Nonnenmacher, Reeb, Steinwart, ECML PKDD 2021).
+"""First-order optimizers on a linear least-squares model: the linearized network of the ``which_minimizer``
+check (Nonnenmacher, Reeb, Steinwart, ECML PKDD 2021).
 
 The model's residual is ``Jθ − b`` (for a linearization ``f0 + J(θ − θ0)`` of targets y, ``b = y − f0 + Jθ0``)
 and the loss of a mini-batch B is ``(1/2|B|) ‖J_B θ − b_B‖²``. ``b`` of shape (n,) is one problem; ``b`` of

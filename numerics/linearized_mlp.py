@@ -1,8 +1,8 @@
 """A small fully connected ReLU network in NTK parameterization, float64, and its linearization at init.
 
-Used by part A of the spec ``minimizers_and_modified_losses.md`` (Nonnenmacher, Reeb, Steinwart, ECML PKDD
-2021): the init-scale law is evaluated on the linearization of a wide two-layer net, and the gap between the
-GD-trained network and its GD-trained linearization is measured against the width.
+Used by the ``which_minimizer`` check (Nonnenmacher, Reeb, Steinwart, ECML PKDD 2021): the init-scale law is
+evaluated on the linearization of a wide two-layer net, and the gap between the GD-trained network and its
+GD-trained linearization is measured against the width.
 
 Network (NTK parameterization, no biases, all weights i.i.d. N(0, 1) at init, output scale α):
 ``h_0 = x``, ``h_l = relu(W_l h_{l−1} / √fan_in)``, ``f(x; θ) = α · a·h_L / √width_L``. The parameters are one

@@ -1,11 +1,11 @@
-"""Engines for the modified-loss checks (spec B): a small nonconvex least-squares model with analytic
+"""Engines for the ``modified_loss`` check: a small nonconvex least-squares model with analytic
 derivatives, the discrete optimizers (GD, SGD over every batch order, RMSProp) and the integration of
 continuous flows with scipy's DOP853 at tight tolerances.
 
 The model is a two-layer linear network ``x ↦ W2 W1 x`` with the square loss
 ``C_S(θ) = (1/2|S|) Σ_{i∈S} ‖W2 W1 x_i − y_i‖²`` over a set S of rows, ``θ = (vec W1, vec W2)`` (row-major).
 It is nonconvex with a parameter-dependent Hessian, so none of the modified-flow terms vanish, and with one
-hidden unit and one example (``W1 = a``, ``W2 = b``) it is the spec's ``E = ½(y − a b x)²``. Gradients and
+hidden unit and one example (``W1 = a``, ``W2 = b``) it is the check's ``E = ½(y − a b x)²``. Gradients and
 Hessian-vector products are derived by hand here; tests/test_modified_losses.py checks them against torch
 autograd in float64.
 """
@@ -20,7 +20,7 @@ from scipy.integrate import solve_ivp
 
 from numerics.errors import require
 
-ODE_RTOL = 1e-13  # DOP853 tolerances for every reference flow (spec B, check 5)
+ODE_RTOL = 1e-13  # DOP853 tolerances for every reference flow
 ODE_ATOL = 1e-15
 
 
@@ -167,7 +167,7 @@ def sgd_epoch_mean_over_orders(problem, theta0: np.ndarray, eps: float, batches)
 
 def rmsprop(grad, theta0: np.ndarray, eta: float, beta: float, delta: float, n_steps: int,
             v0: np.ndarray | None = None) -> np.ndarray:
-    """RMSProp as in the spec: ``v ← βv + (1 − β)g²``, then ``θ ← θ − η g/√(v + δ)``; returns θ_{n_steps}.
+    """RMSProp: ``v ← βv + (1 − β)g²``, then ``θ ← θ − η g/√(v + δ)``; returns θ_{n_steps}.
 
     ``v0`` defaults to ``g(θ0)²``, the warm start under which the lag-corrected modified flow is accurate
     to O(η²) over a fixed horizon (a cold start v0 = 0 adds an O(η) transient to every flow).

@@ -40,7 +40,7 @@ class QuadraticBatches:
 
 def random_quadratics(rng, m, p):
     """m random positive definite quadratics; batch k's curvature is scaled by k + 1 (heterogeneous batches,
-    as the spec asks) and the mean Hessian has spectral radius 1."""
+    as the check needs) and the mean Hessian has spectral radius 1."""
     A = []
     for k in range(m):
         Q = rng.standard_normal((p, p))
@@ -133,7 +133,7 @@ def test_sgd_epoch_mean_and_orders_on_quadratics(seed, p, m):
 
 @given(seed=seeds, beta=st.floats(0.0, 0.95), eta=st.floats(1e-4, 0.05), d=st.integers(1, 3))
 def test_rmsprop_matches_torch_rmsprop(seed, beta, eta, d):
-    """With δ = 0 and v0 = 0 the spec's RMSProp is torch's (eps = 0, alpha = β)."""
+    """With δ = 0 and v0 = 0 this RMSProp is torch's (eps = 0, alpha = β)."""
     problem, _, theta0 = heterogeneous_batches_problem(3, 2, d, 2, 1, np.random.default_rng(seed))
     n = 25
     ours = rmsprop(problem.grad, theta0, eta, beta, 0.0, n, v0=np.zeros_like(theta0))

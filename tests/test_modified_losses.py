@@ -85,7 +85,7 @@ def test_sgd_gradient_is_the_gradient_of_the_sgd_loss(seed, d, k, m, eps):
 
     np.testing.assert_allclose(ml.sgd_grad(problem, theta, eps, batches), autograd_of(sgd_loss_t, theta),
                                rtol=1e-10, atol=1e-12)
-    # the two forms of the spec agree for equal-size batches
+    # the two forms of Smith et al. agree for equal-size batches
     assert ml.sgd_loss(problem, theta, eps, batches) == pytest.approx(
         ml.sgd_loss_centered(problem, theta, eps, batches), rel=1e-12)
     assert ml.sgd_loss(problem, theta, eps, batches) == pytest.approx(sgd_loss_t(leaf(theta)).item(), rel=1e-12)

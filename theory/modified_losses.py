@@ -1,22 +1,22 @@
-"""Modified losses of backward error analysis: what GD, SGD and RMSProp are predicted to follow (spec B).
+"""Modified losses of backward error analysis: what GD, SGD and RMSProp are predicted to follow.
 
 Sources and what is whose:
 - Barrett & Dherin, "Implicit Gradient Regularization", ICLR 2021 (Thm 3.1): one GD step of size h agrees
   with the gradient flow on ``Ẽ = E + (h/4)‖∇E‖²`` up to O(h³) (the plain flow: O(h²)); over a fixed
   horizon the global errors are O(h²) and O(h). The paper's claim. The identity for
   ``E = ½(y − a b x)²`` (``a² − b²`` multiplied by exactly ``1 − h² r² x²`` per GD step, conserved by the
-  flow) is the spec's worked example; it follows from two lines of algebra (:func:`ab_gd_factor`).
+  flow) is this package's worked example; it follows from two lines of algebra (:func:`ab_gd_factor`).
 - Smith, Dherin, Barrett & De, "On the Origin of Implicit Regularization in Stochastic Gradient Descent",
   ICLR 2021 (Sec. 2): the mean SGD iterate over one epoch of m mini-batches in a uniformly random order
   follows the flow on ``C̃_SGD = C + (ε/4m) Σ_k ‖∇Ĉ_k‖²`` up to O(ε³); the rewriting
   ``C + (ε/4)‖∇C‖² + (ε/4m) Σ_k ‖∇Ĉ_k − ∇C‖²`` and the partition average
   ``((N − B)/(N − 1)) (ε/4B) Γ`` (sampling without replacement) are the paper's.
-- RMSProp: the lag-corrected first-order modified flow (spec B; the same structure as Cattaneo, Klusowski &
+- RMSProp: the lag-corrected first-order modified flow (the same structure as Cattaneo, Klusowski &
   Shigida, ICML 2024) is this package's derivation. With ``F0 = −P g`` and the steady-state lag
   ``v ≈ g² − η c d(g²)/dt``, ``c = β/(1 − β)``, matching ``θ_{n+1} − θ_n`` with ``ηF + (η²/2) DF F``
   gives ``θ̇ = −P[g + η diag(δ/(2(g² + δ)) − c g²/(g² + δ)) ∇‖∇C‖_{1,δ}]``. The "frozen preconditioner"
   modified loss ``C + (η/4)∇Cᵀ P ∇C`` (P held fixed when differentiated, flow ``θ̇ = −P ∇C̃``) is the
-  proposal of a student project among the spec's sources, included to be tested, not believed.
+  proposal of a student project among the package's sources, included to be tested, not believed.
 
 The functions of a loss take an oracle ``f`` with ``f.loss(θ, rows)``, ``f.grad(θ, rows)`` and
 ``f.hvp(θ, v, rows)`` (``rows=None``: the full loss). Gradients of the modified losses are derived by hand
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Predicted convergence orders of the error against the step size (spec B, checks 5–7).
+# Predicted convergence orders of the error against the step size (the modified_loss check).
 IGR_ONE_STEP_ORDER = {"gradient flow": 2, "IGR modified flow": 3}
 IGR_HORIZON_ORDER = {"gradient flow": 1, "IGR modified flow": 2}
 SGD_EPOCH_ORDER = {"gradient flow": 2, "GD-modified flow": 2, "SGD-modified flow": 3}

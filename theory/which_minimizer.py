@@ -5,7 +5,7 @@ the minimizer and can deteriorate test performance; C2 a strategy limits this; C
 from GD's; C4 mini-batching changes the adaptive minimizer further, while GD and SGD reach essentially the
 same one; C5 the effects persist with less overparameterization. The full text was not available to us: the
 formulas below are the standard linearized (NTK-regime) results behind these claims, in this package's
-formalization (spec ``minimizers_and_modified_losses.md``, part A).
+formalization (the ``which_minimizer`` check; docs/which_minimizer.md).
 
 Linearized model ``f_lin(x; θ) = f(x; θ0) + J0(x)(θ − θ0)`` with ``J0 ∈ R^{n×p}`` of rank n, square loss,
 ``r0 = y − f(X; θ0)``:
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LINEARIZATION_GAP_EXPONENT = -0.5
-"""The spec's 'about M^{-1/2}' for the gap between a trained wide network and its linearization."""
+"""About M^{-1/2} (Lee et al. 2019, Thm 2.1): the gap between a trained wide network and its linearization."""
 
 
 def preconditioned_limit(J: np.ndarray, r0: np.ndarray, theta0: np.ndarray,
