@@ -58,7 +58,7 @@ def _order_spec(family: str, series: str) -> ClaimSpec:
     else:
         source = (f"{CATTANEO}, the ℓ1 correction of Adam's modified flow; full-batch field with ε inside the "
                   "root derived in theory.implicit_regularizers")
-    return ClaimSpec(key, "theorem", source, provenance=ORDER_PROVENANCE)
+    return ClaimSpec(key, "theorem", source, provenance=ORDER_PROVENANCE, deterministic=True)
 
 
 CLAIMS = registry(

@@ -10,6 +10,8 @@ cannot decide (a solver or run that did not finish, too few converged runs, a gr
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.stats import spearmanr
 
@@ -36,7 +38,8 @@ MIN_RUNS = 3
 
 PAPER = "Fojtik, Matveev, Chou, Kutyniok, Maly 2025 (arXiv 2505.21423), diagonal linear network toy model"
 PREREG = "preregistered (written in the check's specification before any run)"
-CLAIMS = registry(
+# every quantity judged here is deterministic up to round-off: no claim spends the check's alpha
+CLAIMS = registry(*(replace(spec, deterministic=True) for spec in (
     ClaimSpec("hessian", "theorem", f"{PAPER}: ∇²L = 4(x⊙w)(x⊙w)ᵀ + 2r diag(x), rank one on M with λ_max = 4Σx_i²β_i"),
     ClaimSpec("min_norm_min_sharpness", "theorem", f"{PAPER}: the min-norm and min-sharpness interpolators (R1, R2)"),
     ClaimSpec("gf_limit_ode", "theorem", "this package's derivation (R3): the GF limit is the KL projection of α² "
@@ -64,7 +67,7 @@ CLAIMS = registry(
               "point of M there); every run is classified"),
     ClaimSpec("conflict_hypothesis", "control", f"{PAPER}: the conflict needs anisotropic x; this package's "
               "precondition S_min < S(β*) < S(β^GF) of the two generalization claims"),
-)
+)))
 
 
 def _sweep(rows, name):
