@@ -52,7 +52,7 @@ def test_default_quick_run_passes_and_records_every_eta(default_run):
     record, out = default_run
     assert record.verdict == "pass", [(c.name, c.verdict, c.test) for c in record.claims]
     assert [c.name for c in record.claims] == list(ns.CLAIMS)
-    assert all(c.test and c.tier and c.source and c.alpha is not None for c in record.claims)
+    assert all(c.test and c.tier and c.source and c.deterministic and c.alpha is None for c in record.claims)
     grid = [p for p in record.points if p["sweep"] == "grid"]
     assert len(grid) == len(record.params["etas"]) > ns.GRID_CHUNK  # the automatic grid, in several tasks
     assert all(POINT_KEYS <= set(p) and p["outcome"] in nd.OUTCOMES for p in grid)
