@@ -252,8 +252,9 @@ def lr_slope_claim(lrs: np.ndarray, to_flow: np.ndarray, converged: bool, *, lev
                                     f"{100 * level:.4g}% OLS interval (deterministic given the problems: it "
                                     "measures the curve's bend over the window)")
     if claim.verdict == "inconclusive":
-        claim.needed = ("the learning-rate window bends: add smaller learning rates to adagrad_lrs (more problems "
-                        "do not narrow this interval)")
+        claim.needed = ("the geometric-mean curve bends over the learning-rate window: more problems average the "
+                        "bends out (--until-decisive doubles adagrad_problems; seed 105 was decided at 12), or add "
+                        "smaller learning rates to adagrad_lrs")
     return claim
 
 
