@@ -8,14 +8,14 @@ prediction (Damian, Nichani, Lee 2023; Cohen, Damian et al. 2024). Setting: digi
 float64; per seed the gradient flow (RK4) gives η_c, then GD and heavy-ball on a grid of multiples of η_c.
 The claims, their rules and thresholds: :mod:`.claims` and docs/edge_of_stability.md.
 """
-from verify.edge_of_stability.claims import judge
+from verify.edge_of_stability.claims import CLAIMS, judge
 from verify.edge_of_stability.params import PARAMS
 from verify.edge_of_stability.plot import plot
-from verify.edge_of_stability.sweep import build_model, compute, load_dataset, points, prepare, validate
+from verify.edge_of_stability.sweep import GROWS, build_model, compute, grow, load_dataset, points, prepare, validate
 
 NAME = "edge_of_stability"
 SUMMARY = "full-batch GD on a tanh MLP (digits): progressive sharpening, ηS/2 ≈ 1, norm vs sharpness, central flow"
 INPUTS = ("data",)
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "prepare", "validate", "points", "compute", "judge", "plot",
-           "load_dataset", "build_model"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "CLAIMS", "GROWS", "grow", "prepare", "validate", "points",
+           "compute", "judge", "plot", "load_dataset", "build_model"]

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 
-from verify.edge_of_stability.claims import CF_PASS, TRACK_MAX, eligible
+from verify.edge_of_stability.claims import CF_PASS, eligible
 from verify.edge_of_stability.params import SUB_CRITICAL
 from verify.figures import new_figure, save_figure
 
@@ -120,7 +120,6 @@ def _distance_panel(ax, runs):
         ax.semilogy(d[:, 0], np.maximum(d[:, 1], 1e-6), "-", color=c, lw=1, label=f"{r['eta_multiple']:g} η_c")
         if r.get("crossing_time") is not None:
             ax.axvline(r["crossing_time"], color=c, ls=":", lw=0.8)
-    ax.axhline(TRACK_MAX, color="k", lw=0.6, ls="--", label=f"sub-critical bound {TRACK_MAX}")
     ax.set_xlabel("time t = kη")
     ax.set_ylabel(r"$\|\theta_{GD}-\theta_{GF}\| / \|\theta_{GF}-\theta_0\|$")
     ax.set_title("GD vs gradient flow (dotted: S first ≥ 2/η)", fontsize=9)
