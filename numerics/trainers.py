@@ -9,7 +9,7 @@ Adam and RMSProp on cross-entropy or MSE, on a flat parameter vector, float64 by
   - ``rmsprop``: s ← β₂ s + (1 − β₂) g², θ ← θ − η g / (√s + ε) (s₀ = 0);
   - ``adam``: m ← β₁ m + (1 − β₁) g, s as RMSProp, bias-corrected, θ ← θ − η m̂ / (√ŝ + ε).
   These are the updates of ``torch.optim.SGD`` (with ``momentum=β``, no dampening), ``RMSprop(alpha=β₂)``
-  and ``Adam``, equal to them up to rounding: ~1e-14 of max|θ| over 10 steps (tests/test_trainers.py,
+  and ``Adam``, equal to them up to rounding: ≤ 1e-14 of max|θ| over 10 steps (tests/test_trainers.py,
   tests/test_accuracy.py). Over long runs the dynamics amplify rounding differences: a one-ulp change of θ₀
   grows ~60-fold (β₂ = 0.999) to ~2e3-fold (β₂ = 0.9) over 300 Adam steps at lr 3e-3 on a ReLU MLP of 200
   digits (measured; ~1e6-fold has been reported for other Adam runs, i.e. agreement to ~1e-9 only), so long

@@ -189,3 +189,15 @@ def test_lipschitz_estimate_matches_the_relu_closed_form():
         v = W2[b, 1] - W2[b, 0]
         torch.testing.assert_close(grads[b], (active * v) @ W1[b])
     torch.testing.assert_close(lipschitz_estimate(model, theta, X), grads.norm(dim=-1).amax(-1))
+
+
+def test_prior_facts_live_in_theory_and_numerics_models_reexports_them():
+    """The names and per-layer variances are theory (theory/mlp.py); numerics.models keeps its public names."""
+    import theory.mlp
+    from numerics import models
+    from theory.errors import UserInputError as TheoryInputError
+    assert models.PRIORS is theory.mlp.PRIORS and models.ACTIVATIONS is theory.mlp.ACTIVATIONS
+    model = MLP(5, [7, 3], 2, "relu", True)
+    assert prior_variances(model, "uniform", scale=0.5) == theory.mlp.layer_variances("uniform", [5, 7, 3], True, scale=0.5)
+    with pytest.raises(TheoryInputError, match="unknown prior"):  # no longer silently the gaussian prior
+        prior_variances(model, "laplace")

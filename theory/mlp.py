@@ -1,5 +1,5 @@
 """Closed-form facts about the package's MLPs that the NNGP limit needs: the names of the activations and of
-the priors, the activations as numpy formulas, and each prior's per-layer variances.
+the priors, and each prior's per-layer variances.
 
 Priors (entries of one layer; ``fan`` = the layer's fan-in, ``a`` = ``scale``):
 
@@ -14,22 +14,10 @@ Priors (entries of one layer; ``fan`` = the layer's fan-in, ``a`` = ``scale``):
 """
 from __future__ import annotations
 
-import numpy as np
-
 from theory.errors import require
 
 ACTIVATIONS = ("relu", "tanh", "linear")
 PRIORS = ("uniform", "kaiming_uniform", "kaiming_normal", "gaussian", "torch_default")
-
-
-def phi(activation: str):
-    """The activation as a numpy function."""
-    require(activation in ACTIVATIONS, f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
-    if activation == "relu":
-        return lambda a: np.maximum(a, 0.0)
-    if activation == "tanh":
-        return np.tanh
-    return lambda a: a
 
 
 def layer_variance(prior: str, fan_in: int, bias: bool, *, scale: float = 1.0,
@@ -56,4 +44,4 @@ def layer_variances(prior: str, fan_ins, bias: bool, *, scale: float = 1.0,
     return [layer_variance(prior, int(f), bias, scale=scale, bias_scale=bias_scale) for f in fan_ins]
 
 
-__all__ = ["ACTIVATIONS", "PRIORS", "phi", "layer_variance", "layer_variances"]
+__all__ = ["ACTIVATIONS", "PRIORS", "layer_variance", "layer_variances"]
