@@ -125,6 +125,15 @@ def test_relu_closed_form_matches_adaptive_quadrature():
         assert abs(ours - ref) <= 1e-12 * math.sqrt(q1 * q2) / 2, (q1, q2, rho, ours, ref)
 
 
+def test_the_contract_detects_an_under_resolved_rule():
+    """The oracle comparison can fail: a fixed 41-node rule per axis (what a variance-blind node count gives)
+    misses the 1e-10 contract at q = 24, where the step rule uses several hundred nodes."""
+    q = 24.0
+    ref = gauss_avg(lambda u: math.tanh(u) ** 2, 0.0, q)
+    coarse = float(quadrature_moment(np.tanh, q, q, q, nodes=41))
+    assert abs(coarse - ref) > TANH_ACCURACY * ref
+
+
 def test_variances_beyond_the_validated_range_are_refused_and_no_node_count_is_nan():
     with pytest.raises(UserInputError, match="validated range"):
         quadrature_moment(np.tanh, 2 * MAX_VARIANCE, 1.0, 0.0)

@@ -1,4 +1,5 @@
-"""The shared trainer: its update rules equal torch.optim's step for step, the explicit penalty's gradient
+"""The shared trainer: its update rules equal torch.optim's up to rounding over short runs (the long-run
+rounding amplification is measured in tests/test_accuracy.py), the explicit penalty's gradient
 is the derivative of C + (λ/4)‖∇C‖², mini-batches partition every epoch, the stop rules and callbacks do what
 they say, bad arguments are one-line errors."""
 import math
