@@ -145,11 +145,16 @@ def quadrature_moment(phi, q1, q2, c, *, strip: float = TANH_STRIP, odd: bool = 
             z1, w1 = z1[k1 // 2 + 1:], 2 * w1[k1 // 2 + 1:]
         z2, w2 = (np.zeros(1), np.ones(1)) if k2 == 1 else _grid(k2)
         step = max(1, max_block // (z1.size * k2))
+        rows = z1.size if step > 1 else max(1, max_block // k2)  # one pair's grid in row blocks if too large
         for i in range(0, idx.size, step):
             j = idx[i:i + step]
             a, b, r, t = (v[j, None, None] for v in (s1, s2, rho, sq))
-            inner = phi(b * (r * z1[None, :, None] + t * z2[None, None, :])) @ w2  # (p, k1)
-            out[j] = np.einsum("pi,pi,i->p", phi(a[:, :, 0] * z1[None, :]), inner, w1)
+            acc = np.zeros(j.size)
+            for k in range(0, z1.size, rows):
+                zz, ww = z1[k:k + rows], w1[k:k + rows]
+                inner = phi(b * (r * zz[None, :, None] + t * z2[None, None, :])) @ w2  # (p, rows)
+                acc += np.einsum("pi,pi,i->p", phi(a[:, :, 0] * zz[None, :]), inner, ww)
+            out[j] = acc
     return out.reshape(shape)
 
 
