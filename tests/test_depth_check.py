@@ -13,6 +13,7 @@ from numerics.problems import SensingProblem, gaussian_measurements, random_prob
 from verify import depth_theorem as dt
 from verify.depth_theorem import claims as dc
 from verify.depth_theorem import sweep as ds
+from verify.gnc.claims import limit_claim
 from verify.engine import run_check
 from verify.rules import fit_linear
 
@@ -20,9 +21,9 @@ TINY = ["--no-progress", "--workers", "1", "--set", "activations=linear", "--set
         "--set", "seeds=1", "--set", "draws=20000", "--set", "limit_draws=100000", "--set", "gd=false",
         "--set", "lyapunov_chains=2000", "--set", "rip_study_n=15,20", "--set", "rip_study_draws=1",
         "--set", "rip_restarts=4", "--set", "rip_n=", "--set", "limit_eps=0.02,0.03,0.05", "--set", "eps=0.05",
-        "--set", "informative_seeds=0"]
+        "--set", "informative_seeds=0", "--set", "gd_seeds=2"]
 POINT_KEYS = {"activation", "depth", "width", "seed", "eps", "G", "G_se", "p_accept", "n_accepted", "ess",
-              "method", "G_limit", "G_limit_se", "rip_delta2_lower", "rip_bound", "gd_gen_loss"}
+              "method", "G_limit", "G_limit_se", "rip_delta2_lower", "rip_bound"}
 
 
 @pytest.mark.parametrize("args, message", [  # the depth check's own parameters (shared ones: test_cli.py)
@@ -52,8 +53,13 @@ def test_end_to_end_record_and_figure(cli, tmp_path):
     for point in depth_points:
         assert POINT_KEYS <= set(point)
     kinds = {q["kind"] for q in record["points"]}
-    assert {"depth", "limit", "lyapunov", "lyapunov_fit", "rip_study"} <= kinds
+    assert {"depth", "limit", "lyapunov", "lyapunov_fit", "rip_study", "gd"} <= kinds
+    # GD on the problems of max(seeds, gd_seeds) seeds, at every depth of each GD activation
+    gd = [q for q in record["points"] if q["kind"] == "gd"]
+    assert {q["seed"] for q in gd} == set(range(max(record["params"]["seeds"], record["params"]["gd_seeds"])))
+    assert all(np.isfinite(q["gd_gen_loss"]) and q["gd_init"] > 0 for q in gd)
     names = [c["name"] for c in record["claims"]]
+    assert all(c["tier"] and c["source"] and c["expected"] for c in record["claims"])
     assert any("lyapunov" in name for name in names)
     lyap = next(c for c in record["claims"] if "lyapunov" in c["name"])
     assert lyap["predicted"] == pytest.approx(np.log(2) - 5 / 6, abs=1e-12)  # −½[ψ(5/2) − ψ(2)], k = 5
@@ -65,6 +71,7 @@ def claims_by_name(record):
     return {c.name.split("[")[0]: c.verdict for c in record.claims}
 
 
+@pytest.mark.falsifies("depth_theorem", "chance_matches_closed_form")
 def test_unnormalized_prior_is_not_reported_as_meeting_the_theorem():
     """Fig 11's prior forced through: its chance level and its deep limit are not the normalized ones."""
     params = {**dt.PARAMS.quick, "mode": "quick", "activations": ["linear"], "depths": [2, 16], "linear_depths": [],
@@ -109,6 +116,7 @@ def test_rank2_truth_is_not_reported_as_meeting_the_rank1_bound(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- rules
+@pytest.mark.falsifies("depth_theorem", "lyapunov_slope")
 def test_perturbed_lyapunov_prediction_is_rejected():
     from numerics.gnc_limits import chain_log_singular_values
     from theory.depth_theorem import log_ratio_slope
@@ -124,18 +132,20 @@ def gap_points(gap_of_depth, depths=(2, 4, 8, 16, 32), se=2e-4):
             for d in depths for s in range(3)]
 
 
+@pytest.mark.falsifies("depth_theorem", "depth_gap_shrinks")
 def test_gap_rule_passes_a_shrinking_gap_and_fails_a_growing_one():
-    shrinking = dc.gap_claim("g", gap_points(lambda d: 0.03 * np.exp(-0.2 * d)), 1e-3)
-    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-0.2, abs=1e-9)
-    assert dc.gap_claim("g", gap_points(lambda d: 0.001 * np.exp(0.05 * d)), 1e-3).verdict == "fail"  # grows
-    # a constant gap: slope 0 within its CI, neither shown to shrink nor to grow
-    assert dc.gap_claim("g", gap_points(lambda d: 0.01), 1e-3).verdict == "inconclusive"
-    assert dc.gap_claim("g", gap_points(lambda d: 0.0), 1e-3).verdict == "inconclusive"
+    shrinking = dc.gap_claim("g", gap_points(lambda d: 0.03 * np.exp(-0.2 * d)), 1e-3, 3)
+    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(0.2, abs=1e-6)
+    assert dc.gap_claim("g", gap_points(lambda d: 0.001 * np.exp(0.05 * d)), 1e-3, 3).verdict == "fail"  # grows
+    # a constant gap: rate 0 within its CI, neither shown to shrink nor to grow
+    assert dc.gap_claim("g", gap_points(lambda d: 0.01), 1e-3, 3).verdict == "inconclusive"
+    assert dc.gap_claim("g", gap_points(lambda d: 0.0), 1e-3, 3).verdict == "inconclusive"
 
 
+@pytest.mark.falsifies("depth_theorem", "limit_at_largest_depth")
 def test_limit_rule_rejects_a_remaining_gap():
-    assert dc.limit_claim("l", gap_points(lambda d: 0.0), 1e-3).verdict == "pass"
-    assert dc.limit_claim("l", gap_points(lambda d: 0.003), 1e-3).verdict == "fail"
+    assert limit_claim("l", gap_points(lambda d: 0.0), "depth", alpha=1e-3).verdict == "pass"
+    assert limit_claim("l", gap_points(lambda d: 0.003), "depth", alpha=1e-3).verdict == "fail"
 
 
 def limit_points(G_of_eps, seeds=2, eps=(0.005, 0.01, 0.02, 0.04), rel_se=0.02, bound_factor=None, rank=1,
@@ -145,6 +155,7 @@ def limit_points(G_of_eps, seeds=2, eps=(0.005, 0.01, 0.02, 0.04), rel_se=0.02, 
             for e in eps for s in range(seeds)]
 
 
+@pytest.mark.falsifies("depth_theorem", "limit_vanishes")
 def test_vanishing_rule():
     ok = dc.vanishing_claim("v", limit_points(lambda e: 2 * e), 1e-3)
     assert ok.verdict == "pass" and ok.measured == pytest.approx([1.0, 1.0])
@@ -155,9 +166,13 @@ def test_vanishing_rule():
     assert dc.vanishing_claim("v", nan, 1e-3).verdict == "inconclusive"
 
 
+@pytest.mark.falsifies("depth_theorem", "rip_bound")
 def test_bound_rule():
     # bound 10 ε below chance 0.08 at ε = 0.005: informative there, holds everywhere
     assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10), 1e-3).verdict == "pass"
+    # informative at the smallest ε only (bound 10 ε vs chance 0.08: below chance for ε < 0.008): judged there
+    assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, chance=0.08,
+                                            eps=(0.005, 0.01)), 1e-3).verdict == "pass"
     # the same bound above chance at every ε: it holds but says nothing
     assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, chance=0.01), 1e-3).verdict == "vacuous"
     # a violated bound fails even where it is above chance
@@ -168,11 +183,13 @@ def test_bound_rule():
     assert dc.bound_claim("b", limit_points(lambda e: 2 * e, bound_factor=10, rank=2), 1e-3).verdict == "fail"
 
 
+@pytest.mark.falsifies("depth_theorem", "gd_low")
 def test_gd_rule_counts_diverged_runs_as_failures():
-    pts = [{"depth": 4, "gd_gen_loss": 1e-5, "chance_closed_form": 0.08, "C": 0.08}] * 3
-    assert dc.gd_claim("gd", pts, 0.1).verdict == "pass"
-    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": float("nan")} for q in pts], 0.1).verdict == "fail"
-    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": 0.02} for q in pts], 0.1).verdict == "fail"
+    pts = [{"depth": d, "gd_gen_loss": 1e-5, "chance_closed_form": 0.08, "C": 0.08} for d in (2, 4, 8, 12)
+           for _ in range(4)]
+    assert dc.gd_claim("gd", pts, 0.1, 1e-3).verdict == "pass"
+    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": float("nan")} for q in pts], 0.1, 1e-3).verdict == "fail"
+    assert dc.gd_claim("gd", [{**q, "gd_gen_loss": 0.02} for q in pts], 0.1, 1e-3).verdict == "fail"
 
 
 def test_fit_linear_recovers_a_line_and_its_uncertainty():
@@ -192,14 +209,15 @@ def test_paper_init_scales():
 
 
 def test_claims_cover_every_activation_requested_for_gd():
-    params = {**dt.PARAMS.quick, "gd_activations": ["linear"], "eps": [0.02]}
-    pts = [{"kind": "depth", "activation": a, "depth": 2, "seed": 0, "eps": 0.02, "G": 0.05, "G_se": 1e-3,
+    params = {**dt.PARAMS.quick, "gd_activations": ["linear"], "eps": [0.02], "alpha": 1e-3, "mode": "quick"}
+    pts = [{"kind": kind, "activation": a, "depth": 2, "seed": 0, "eps": 0.02, "G": 0.05, "G_se": 1e-3,
             "G_limit": 0.05, "G_limit_se": 1e-3, "C": 0.08, "C_se": 1e-4, "chance_closed_form": 0.08,
-            "gd_gen_loss": 1e-5} for a in ("linear", "tanh")]
+            "gd_gen_loss": 1e-5} for a in ("linear", "tanh") for kind in ("depth", "gd")]
     claims = dc.build_claims(pts, [parse_activation("linear"), parse_activation("tanh")], params)
     assert [c.name for c in claims if c.name.startswith("gd_low")] == ["gd_low[linear]"]
 
 
+@pytest.mark.falsifies("depth_theorem", "local_law")
 def test_local_law_rule():
     def pts(G_of_eps, kappa=2.0, rank=1, scale=0.01):
         return [{"seed": 0, "eps": e, "G": G_of_eps(e), "G_se": 0.01 * G_of_eps(e), "local_kappa": kappa,
@@ -237,3 +255,19 @@ def test_informative_setting_goes_straight_to_nested_sampling(monkeypatch):
     dt.compute(task)
     assert seen["method"] == "nested"
     assert (seen["options"]["particles"], seen["options"]["moves"]) == (37, 3)
+
+
+def test_sequential_rounds_only_add_tasks():
+    """--until-decisive doubles seeds and gd_seeds; every task of a round is a task of the next (same key, same
+    parameters but the grown counts), so the checkpoint's points are reused."""
+    params = {**dt.PARAMS.quick, "mode": "quick"}
+    assert dt.GROWS == ("seeds", "gd_seeds")
+    rounds = [{t.key: t for t in dt.points(dt.grow(params, r), 0)} for r in (1, 2)]
+    assert dt.grow(params, 2)["seeds"] == 2 * params["seeds"] and dt.grow(params, 2)["gd_seeds"] == 2 * params["gd_seeds"]
+    assert set(rounds[0]) < set(rounds[1])
+    for key, t in rounds[0].items():
+        same = {k: v for k, v in t.params.items() if k not in dt.GROWS}
+        other = {k: v for k, v in rounds[1][key].params.items() if k not in dt.GROWS}
+        assert same.keys() == other.keys() and t.seed == rounds[1][key].seed
+        assert all(np.array_equal(same[k], other[k]) if isinstance(same[k], np.ndarray) else same[k] == other[k]
+                   for k in same)

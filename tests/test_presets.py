@@ -117,7 +117,7 @@ def test_scope_verdict_uses_the_applicable_claims_and_flags_a_guard_violation():
     rec["claims"][0]["verdict"] = "inconclusive"
     assert scope_verdict(rec)["verdict"] == "inconclusive"
     table = summary_table([{"figure": 6, "check": "depth_theorem", "setting": "s", "in_scope": False,
-                            "verdict": "pass", "guard": "held", "all_claims": "fail", "runtime_s": 1.0}])
+                            "verdict": "pass", "guard": "held", "headline": "fail", "runtime_s": 1.0}])
     assert "| 6 | depth_theorem | s | outside | pass | held | fail | 1.0 |" in table
 
 
@@ -129,3 +129,13 @@ def test_a_width_preset_run_records_its_scope_and_draws_the_paper_figure(cli, tm
     assert any("Figure 3" in note for note in record["notes"])
     assert (tmp_path / "width_theorem_figure3.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "width_theorem.json").read_text())["params"]["figure"] == "3"
+
+
+@pytest.mark.parametrize("args, message", [(["--figures", "abc"], "--figures"), (["--figures", "12"], "1..11"),
+                                           (["--workers", "0"], "--workers")])
+def test_the_figure_suite_refuses_bad_arguments_in_one_line(args, message, tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "verify.gnc_figures", "--out", str(tmp_path), *args],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -6,6 +6,7 @@ import verify
 from numerics.activations import parse_activation
 from numerics.problems import random_problem, save_problem
 from verify import width_theorem as wt
+from verify.gnc.claims import limit_claim
 from verify.width_theorem import claims as wc
 from verify.width_theorem import sweep as ws
 from verify.engine import run_check
@@ -66,33 +67,45 @@ def leaky_points():
     return params, points
 
 
+ALPHA = 1e-3
+
+
+@pytest.mark.falsifies("width_theorem", "not_chance_at_largest_width")
 def test_leaky_relu_meets_its_own_limit_and_asserting_chance_fails(leaky_points):
     params, points = leaky_points
-    assert wc.limit_claim("own limit", points, 1e-3, 0.01).verdict == "pass"
-    assert wc.limit_claim("to chance", points, 1e-3, 0.01, target="chance").verdict == "fail"
-    assert wc.not_chance_claim("not chance", points, 1e-3).verdict == "pass"
-    claims = wc.build_claims(points, [parse_activation("leaky_relu")], params)
+    assert limit_claim("own limit", points, "width", alpha=ALPHA, rtol=0.01).verdict == "pass"
+    at_chance = [{**q, "G_limit": q["chance_closed_form"], "G_limit_se": 0.0} for q in points]
+    assert limit_claim("to chance", at_chance, "width", alpha=ALPHA, rtol=0.01).verdict == "fail"
+    assert wc.not_chance_claim("not chance", points, ALPHA, 0.01).verdict == "pass"
+    claims = wc.build_claims(points, [parse_activation("leaky_relu")], {**params, "alpha": ALPHA})
     assert {c.name.split("[")[0]: c.verdict for c in claims}["not_chance_at_largest_width"] == "pass"
-    # at width 5 the same rule cannot reject "G = chance" with huge SEs: inconclusive, not a failure
+    # huge SEs: neither shown different from chance nor equal to it
     noisy = [{**q, "G_se": 10 * q["G"]} for q in points]
-    assert wc.not_chance_claim("not chance", noisy, 1e-3).verdict == "inconclusive"
+    assert wc.not_chance_claim("not chance", noisy, ALPHA, 0.01).verdict == "inconclusive"
+    # planted: G at chance, precisely -> the extension's "not chance" fails
+    planted = [{**q, "G": q["chance_closed_form"], "G_se": 1e-5} for q in points]
+    assert wc.not_chance_claim("not chance", planted, ALPHA, 0.01).verdict == "fail"
 
 
+@pytest.mark.falsifies("width_theorem", "limit_at_largest_width")
 def test_limit_rule_is_three_valued():
-    """Equivalence within ±rtol: inside → pass, wholly outside → fail, straddling the tolerance → inconclusive."""
+    """Equivalence within ±rtol of the seed mean: inside → pass, wholly outside → fail, straddling → inconclusive."""
     def pts(G, se):
         return [{"width": 80, "seed": s, "G": G, "G_se": se, "G_limit": 0.2, "G_limit_se": 0.0, "se_dof": np.inf}
                 for s in range(3)]
-    assert wc.limit_claim("l", pts(0.2002, 1e-5), 1e-3, 0.01).verdict == "pass"
-    assert wc.limit_claim("l", pts(0.21, 1e-5), 1e-3, 0.01).verdict == "fail"  # 5% off, precisely
-    straddling = wc.limit_claim("l", pts(0.202, 1e-3), 1e-3, 0.01)  # 1% off ± 2%
-    assert straddling.verdict == "inconclusive" and "<" in straddling.test
+    assert limit_claim("l", pts(0.2002, 1e-5), "width", alpha=ALPHA, rtol=0.01).verdict == "pass"
+    assert limit_claim("l", pts(0.21, 1e-5), "width", alpha=ALPHA, rtol=0.01).verdict == "fail"  # 5% off, precisely
+    straddling = limit_claim("l", pts(0.202, 2e-3), "width", alpha=ALPHA, rtol=0.01)  # 1% off ± 2%
+    assert straddling.verdict == "inconclusive" and straddling.needed
 
 
+@pytest.mark.falsifies("width_theorem", "chance_mc_matches_closed_form")
 def test_perturbed_chance_formula_is_rejected(leaky_points):
     params, points = leaky_points
+    params = {**params, "alpha": ALPHA}
     claims = wc.build_claims(points, [parse_activation("leaky_relu")], params)
     assert claims[0].name == "chance_mc_matches_closed_form" and claims[0].verdict == "pass"
+    assert claims[0].tier == "control"
     perturbed = [{**q, "chance_closed_form": 1.03 * q["chance_closed_form"]} for q in points]
     assert wc.build_claims(perturbed, [parse_activation("leaky_relu")], params)[0].verdict == "fail"
 
@@ -102,20 +115,44 @@ def synthetic(gap_of_width, widths=(5, 20, 80, 320), se=1e-4):
              "G_se": se, "C": 0.2, "C_se": se, "chance_closed_form": 0.2} for k in widths for s in range(3)]
 
 
+@pytest.mark.falsifies("width_theorem", "gap_shrinks")
 def test_gap_rule_passes_a_shrinking_gap_and_fails_a_growing_one():
-    shrinking = wc.gap_claim("g", synthetic(lambda k: 0.5 / k), 1e-3)
-    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(-1.0, abs=1e-6)
-    assert wc.gap_claim("g", synthetic(lambda k: 0.01 * k ** 0.2), 1e-3).verdict == "fail"
-    # a constant gap: slope 0 within its CI, neither shown to shrink nor to grow
-    assert wc.gap_claim("g", synthetic(lambda k: 0.05), 1e-3).verdict == "inconclusive"
-    assert wc.gap_claim("g", synthetic(lambda k: 0.0), 1e-3).verdict == "inconclusive"
+    shrinking = wc.gap_claim("g", synthetic(lambda k: 0.5 / k), ALPHA, 3)
+    assert shrinking.verdict == "pass" and shrinking.measured == pytest.approx(1.0, abs=1e-6)
+    assert wc.gap_claim("g", synthetic(lambda k: 0.01 * k ** 0.2), ALPHA, 3).verdict == "fail"
+    # a constant gap: rate 0 within its CI, neither shown to shrink nor to grow
+    constant = wc.gap_claim("g", synthetic(lambda k: 0.05), ALPHA, 3)
+    assert constant.verdict == "inconclusive"
+    # no gap at all: the amplitude is 0 and the rate is not identified
+    assert wc.gap_claim("g", synthetic(lambda k: 0.0), ALPHA, 3).verdict == "inconclusive"
 
 
-def test_gd_rule_counts_unconverged_runs_as_failures():
-    pts = [{"width": 5, "gd_gen_loss": 1e-4, "gd_converged": True, "chance_closed_form": 0.2, "C": 0.2}] * 3
-    assert wc.gd_claim("gd", pts, 0.1).verdict == "pass"
+def test_gap_rule_uses_every_width_including_insignificant_ones():
+    """Widths whose gap is below 3 SE (the far end of a successful decay) enter the fit: more widths, sharper β."""
+    few = wc.gap_claim("g", synthetic(lambda k: 0.05 / k, widths=(5, 20, 80), se=2e-4), ALPHA, 3)
+    more = wc.gap_claim("g", synthetic(lambda k: 0.05 / k, widths=(5, 20, 80, 320, 1280, 5120), se=2e-4), ALPHA, 3)
+    assert "over 6 points" in more.test and more.verdict == "pass"
+    assert more.ci[1] - more.ci[0] <= few.ci[1] - few.ci[0]
+
+
+@pytest.mark.falsifies("width_theorem", "distance_to_limit_shrinks")
+def test_distance_rule_fails_a_distance_that_grows():
+    def pts(dist):
+        return [{**q, "activation": "leaky_relu", "G": 0.2 * (1 - dist(q["width"])), "G_limit": 0.2, "G_limit_se": 0.0}
+                for q in synthetic(lambda k: 0.0)]
+    assert wc.distance_claim("d", pts(lambda k: 0.3 / k), ALPHA, 3).verdict == "pass"
+    assert wc.distance_claim("d", pts(lambda k: 0.01 * k ** 0.3), ALPHA, 3).verdict == "fail"
+
+
+@pytest.mark.falsifies("width_theorem", "gd_far_below_chance")
+def test_gd_rule_counts_unconverged_runs_as_outside():
+    pts = [{"width": k, "gd_gen_loss": 1e-4, "gd_converged": True, "chance_closed_form": 0.2, "C": 0.2}
+           for k in (5, 20, 80, 320) for _ in range(4)]
+    assert wc.gd_claim("gd", pts, 0.1, alpha=ALPHA).verdict == "pass"
     bad = [{**q, "gd_converged": False} for q in pts]
-    assert wc.gd_claim("gd", bad, 0.1).verdict == "fail"
+    assert wc.gd_claim("gd", bad, 0.1, alpha=ALPHA).verdict == "fail"
+    at_chance = [{**q, "gd_gen_loss": 0.2} for q in pts]
+    assert wc.gd_claim("gd", at_chance, 0.1, alpha=ALPHA).verdict == "fail"
 
 
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
@@ -157,3 +194,27 @@ def test_degenerate_rbis_points_are_redone_by_smc_and_recorded():
     assert [q["method"] for q in points] == ["smc", "smc"]
     for q in points:
         assert "-> smc" in q["method_note"] and q["se_dof"] == 2 and np.isfinite(q["G"])
+
+
+@pytest.mark.slow
+def test_sequential_rounds_reuse_points_and_do_not_depend_on_the_executor(monkeypatch, tmp_path):
+    """--until-decisive doubles the seeds per round; the points of earlier rounds are not computed again (task
+    keys name the seed index), and the record is the same on 1 and 2 workers."""
+    params = {**wt.PARAMS.quick, "activations": ["linear"], "widths": [5, 40], "extra_widths": [], "seeds": 1,
+              "draws": 500, "eps": [0.02], "gd": False, "limit_samples": 500, "mode": "quick"}
+    assert wt.grow(params, 1)["seeds"] == 1 and wt.grow(params, 3)["seeds"] == 4 and wt.GROWS == ("seeds",)
+    keys = []
+    real = wt.compute
+    monkeypatch.setattr(wt, "compute", lambda t: keys.append(t.key) or real(t))
+    one = run_check(wt, params, 0, progress=False, until_decisive=True, checkpoint=tmp_path / "one.jsonl")
+    rounds = len(one.rounds)
+    assert rounds >= 2  # two widths cannot decide the decay claims: every round is used
+    assert len(keys) == len(set(keys))  # no task computed twice
+    assert len(keys) == 3 * params["seeds"] * 2 ** (rounds - 1)  # (1 limit + 2 widths) per seed of the last round
+    monkeypatch.undo()
+    from verify.executors import Execution
+    two = run_check(wt, params, 0, progress=False, until_decisive=True, execution=Execution(workers=2),
+                    checkpoint=tmp_path / "two.jsonl")
+    strip = [{k: v for k, v in q.items() if k != "seconds"} for q in one.points]
+    assert strip == [{k: v for k, v in q.items() if k != "seconds"} for q in two.points]
+    assert [c.verdict for c in one.claims] == [c.verdict for c in two.claims]

@@ -9,14 +9,14 @@ the RIP bound ``m m' ε / ((1 − δ_2)|B|)`` → 0 as ε → 0. The claims and 
 parameters: ``python -m verify depth_theorem --params``; the paper's figure presets (``--set figure=N``):
 :mod:`verify.gnc.presets`.
 """
-from verify.depth_theorem.claims import judge
+from verify.depth_theorem.claims import CLAIMS, judge
 from verify.depth_theorem.params import PARAMS, validate
 from verify.depth_theorem.plot import plot
-from verify.depth_theorem.sweep import NAME, compute, joined, notes, points, prepare
+from verify.depth_theorem.sweep import GROWS, NAME, compute, grow, joined, notes, points, prepare
 
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
 SUMMARY = ("G&C improves with depth (Thm 2, Fig 2): Lyapunov gap, rank-1 depth limit, RIP bound and "
            "estimated RIP constants, GD baseline")
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "validate", "prepare", "points", "compute", "joined", "notes",
-           "judge", "plot"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "CLAIMS", "GROWS", "grow", "validate", "prepare", "points",
+           "compute", "joined", "notes", "judge", "plot"]

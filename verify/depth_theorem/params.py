@@ -60,6 +60,8 @@ PARAMS = declare(
     gd=Param(True, doc="run the GD baseline at every depth <= gd_max_depth"),
     gd_activations=Param(["linear", "tanh"], type=str, nonempty=False, doc="σ whose GD baseline is judged"),
     gd_max_depth=Param(16, low=2, doc="largest depth of the GD baseline"),
+    gd_seeds=Param(8, low=1, doc="problems with a GD run at every depth (the paper's 8 seeds): the first "
+                                 "max(seeds, gd_seeds) seeds' problems"),
     gd_optimizer=Param("adaptive", choices=OPTIMIZERS, doc="plain GD or the authors' adaptive step"),
     gd_lr=Param(1e-2, above=0, doc="GD learning rate"),
     gd_steps=Param(3000, full=20_000, low=1, doc="GD steps"),

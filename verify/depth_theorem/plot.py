@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from verify.depth_theorem.claims import gap_fit, seed_gaps
+from verify.depth_theorem.claims import seed_gaps
+from verify.gnc.claims import decay_fit
 from verify.depth_theorem.sweep import joined
 from verify.figures import save_figure
 from verify.gnc.figures import paper_figure
@@ -24,8 +25,10 @@ def plot(record: dict, stem: Path) -> list[Path]:
     fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 7.6), constrained_layout=True, squeeze=False)
     eps0 = params["eps"][0]
     at_eps = [q for q in depth_pts if q["eps"] == eps0]
+    gd_rows = [q for q in points if q["kind"] == "gd"]
     for ax, act in zip(axes[0], acts):
-        _depth_panel(ax, [q for q in at_eps if q["activation"] == act], act, eps0, params["prior"])
+        _depth_panel(ax, [q for q in at_eps if q["activation"] == act], [q for q in gd_rows if q["activation"] == act],
+                     act, eps0, params["prior"])
     _gap_panel(axes[0][len(acts)], [q for q in at_eps if q["activation"] == "linear"], eps0, params["alpha"])
     _lyapunov_panel(axes[1][0], points)
     _limit_panel(axes[1][1], [q for q in points if q["kind"] == "limit"], params)
@@ -46,11 +49,12 @@ def _gap_panel(ax, pts, eps, alpha):
     sd = np.sqrt(np.diag(cov))
     ax.errorbar(depths, gaps, yerr=2 * sd, fmt="o", color="C0", capsize=3, label="seed mean ± 2 SE")
     ax.axhline(0.0, color="k", lw=0.8)
-    _, fit = gap_fit(pts, alpha)
+    fit = decay_fit(depths, gaps, cov, scale="exp")
     if fit is not None:
+        beta, _, amplitude, _, n = fit
         grid = np.linspace(depths.min(), depths.max(), 200)
-        ax.plot(grid, np.exp(fit.intercept + fit.slope * grid), "-", color="C3",
-                label=f"fit ∝ exp({fit.slope:.3f} d) (on {fit.n_points} depths > 3 SE)")
+        ax.plot(grid, amplitude * np.exp(-beta * (grid - depths.min())), "-", color="C3",
+                label=f"fit ∝ exp(−{beta:.3f} d) (all {n} depths)")
     ax.set_xlabel("depth d")
     ax.set_ylabel(r"$G_d(\epsilon) - G_\infty(\epsilon)$")
     ax.set_title(f"gap to the rank-1 limit (linear, ε = {eps:g})")
@@ -84,7 +88,7 @@ def _quartiles(pts, key, xs, xkey):
     return np.array(out).T
 
 
-def _depth_panel(ax, pts, act, eps, prior):
+def _depth_panel(ax, pts, gd_pts, act, eps, prior):
     depths = sorted({q["depth"] for q in pts})
     g = _quartiles(pts, "G", depths, "depth")
     ax.errorbar(depths, g[1], yerr=[g[1] - g[0], g[2] - g[1]], fmt="o-", color="C0", capsize=3,
@@ -93,10 +97,9 @@ def _depth_panel(ax, pts, act, eps, prior):
     ax.plot(depths, lim[1], ":", color="C3", lw=2, label="rank-1 limit $G_\\infty(\\epsilon)$")
     chance = _quartiles(pts, "C", depths, "depth")
     ax.plot(depths, chance[1], "--", color="gray", label="chance")
-    has_gd = {q["depth"] for q in pts if np.isfinite(q.get("gd_gen_loss") or np.nan)}
-    if has_gd:
-        gd_depths = [d for d in depths if d in has_gd]
-        gd = _quartiles(pts, "gd_gen_loss", gd_depths, "depth")
+    gd_depths = sorted({q["depth"] for q in gd_pts if np.isfinite(q.get("gd_gen_loss") or np.nan)})
+    if gd_depths:
+        gd = _quartiles(gd_pts, "gd_gen_loss", gd_depths, "depth")
         ax.errorbar(gd_depths, gd[1], yerr=[gd[1] - gd[0], gd[2] - gd[1]], fmt="s-", color="C2", capsize=3,
                     label="GD (paper's init scales)")
     ax.set_yscale("log")

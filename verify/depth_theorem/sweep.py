@@ -26,7 +26,7 @@ from verify.depth_theorem.params import LYAPUNOV_STEP, PARAMS
 from verify.engine import Task, task
 from verify.gnc.baseline import gd_point
 from verify.gnc.presets import apply_preset, scope_notes
-from verify.gnc.records import join_limits, problem_arrays, problem_of, problems
+from verify.gnc.records import doubled, join_limits, problem_arrays, problem_of, problems
 from verify.inputs import fold_problem
 from verify.rules import SlopeFit, fit_linear
 
@@ -60,8 +60,9 @@ def prepare(p: dict, inputs: dict) -> dict:
 
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     """Tasks: ``limit/s/n`` (RIP constants and the rank-1 limit G_∞ at every ε of the ladder, per problem),
-    ``depth/s/σ/d`` (a G&C point with its GD run; joined to its limit by :func:`joined`), ``lyapunov`` (the
-    chains) and ``rip_study/n`` (estimated δ_2 against n). The problems travel in the task parameters."""
+    ``depth/s/σ/d`` (a G&C point; joined to its limit by :func:`joined`), ``gd/s/σ`` (the GD baseline at every
+    depth up to ``gd_max_depth``, on the main problem of each of ``max(seeds, gd_seeds)`` seeds), ``lyapunov``
+    (the chains) and ``rip_study/n`` (estimated δ_2 against n). The problems travel in the task parameters."""
     activations = [parse_activation(a) for a in p["activations"]]
     ladder = sorted(set(p["limit_eps"]) | set(p["eps"]))
     out = []
@@ -76,6 +77,15 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
                 out.append(task(f"depth/s{s}/{act}/d{depth}",
                                 {**p, **arrays, "kind": "depth", "activation": str(act), "depth": depth},
                                 seed, s, 1, ai, depth, weight=p["draws"] * max(1, depth // 4)))
+    if p["gd"]:
+        gd_acts = [a for a in activations if str(a) in p["gd_activations"] or a.name in p["gd_activations"]]
+        for (s, _), prob in problems({**p, "seeds": max(p["seeds"], p["gd_seeds"])}, seed).items():
+            for ai, act in enumerate(gd_acts):
+                depths = [d for d in _depths_for(p, act) if d <= p["gd_max_depth"]]
+                if depths:
+                    out.append(task(f"gd/s{s}/{act}", {**p, **problem_arrays(prob), "kind": "gd", "s": s,
+                                                       "activation": str(act), "gd_depths": depths},
+                                    seed, s, 9, ai, weight=p["gd_steps"] * len(depths)))
     for s in range(p["informative_seeds"]):
         out.append(task(f"informative/s{s}", {**p, "kind": "informative", "s": s}, seed, 8, s,
                         weight=p["limit_draws"]))
@@ -88,7 +98,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
 
 def compute(t: Task) -> list[dict]:
     return {"limit": _limit_rows, "depth": _depth_rows, "lyapunov": _lyapunov_rows, "rip_study": _rip_study_rows,
-            "informative": _informative_rows}[t.params["kind"]](t)
+            "informative": _informative_rows, "gd": _gd_rows}[t.params["kind"]](t)
 
 
 def _limit_rows(t: Task, prob: SensingProblem | None = None, rip=None, ladder=None, setting: str = "",
@@ -140,14 +150,22 @@ def _depth_rows(t: Task) -> list[dict]:
                          sampler=tp["sampler"], workers=1, options=_nested_options(tp),
                          min_ess=tp["limit_min_accepted"])
     ests = sorted(ests, key=lambda e: tp["eps"].index(e.eps))
-    gd = {"gd_gen_loss": float("nan")}
-    if tp["gd"] and depth <= tp["gd_max_depth"]:
-        gd = gd_point(prob, tp["width"], depth, act, tp, t.torch_generator(2), t.device, paper_init_scale(depth))
     # The theorem's prior (normalized, σ odd) has this chance level exactly; other priors are held to it too.
     chance = limit_chance(prob) if act.antisymmetric else float("nan")
     return [{"kind": "depth", "activation": str(act), "depth": depth, "width": tp["width"], "seed": tp["s"],
              "n": tp["n"], **_estimate_fields(est), "chance_closed_form": chance,
-             "sampler": fact.resolve_sampler(tp["sampler"]), **gd} for est in ests]
+             "sampler": fact.resolve_sampler(tp["sampler"])} for est in ests]
+
+
+def _gd_rows(t: Task) -> list[dict]:
+    """The GD baseline of one (seed, σ) at every depth of ``gd_depths``, with the authors' per-depth init scales;
+    its L_gen is compared with the rank-1 limit's chance level of the problem (the normalized prior's, σ odd)."""
+    tp = t.params
+    prob, act = problem_of(tp), parse_activation(tp["activation"])
+    return [{"kind": "gd", "activation": str(act), "depth": d, "width": tp["width"], "seed": tp["s"], "n": tp["n"],
+             "chance_closed_form": limit_chance(prob),
+             **gd_point(prob, tp["width"], d, act, tp, t.torch_generator(2, d), t.device, paper_init_scale(d))}
+            for d in tp["gd_depths"]]
 
 
 def _lyapunov_rows(t: Task) -> list[dict]:
@@ -178,7 +196,7 @@ def joined(rows: list[dict]) -> list[dict]:
     kind as the figure and the claims read them."""
     out = join_limits(rows, "depth", ("seed", "n", "eps"),
                       {"G": "G_limit", "G_se": "G_limit_se", "se_dof": "G_limit_dof", **{f: f for f in JOINED_FIELDS}})
-    kinds = {"depth": 0, "limit": 1, "lyapunov": 2, "lyapunov_fit": 3, "rip_study": 4}
+    kinds = {"depth": 0, "limit": 1, "lyapunov": 2, "lyapunov_fit": 3, "rip_study": 4, "gd": 5}
     return sorted(out, key=lambda q: (kinds[q["kind"]], q.get("seed", 0), q.get("activation", ""),
                                       q.get("n", 0), q.get("depth", 0), q.get("eps", 0)))
 
@@ -252,3 +270,10 @@ def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) ->
     Y = log_ratio[:, keep]
     cov = np.atleast_2d(np.cov(Y, rowvar=False)) / Y.shape[0]
     return fit_linear(depths[keep], Y.mean(0), cov, level=1 - alpha, weights=np.ones(keep.sum()))
+
+
+GROWS = ("seeds", "gd_seeds")  # what a sequential run (--until-decisive) adds: seeds, doubled each round
+
+
+def grow(p: dict, round_: int) -> dict:
+    return doubled(p, round_, GROWS)

@@ -26,6 +26,7 @@ def figure_file(record: dict, stem: Path, points: list[dict]) -> list[Path]:
     for width; the rank-1 limit G_∞ and, where it applies, the RIP bound for depth)."""
     params = record["params"]
     depth_check = record["check"] == DEPTH
+    gd_rows = [q for q in points if q.get("kind") == "gd"]  # the depth check runs GD in tasks of its own
     if depth_check:
         pts = [q for q in points if q["kind"] == "depth"]
         xkey, xlabel = "depth", "depth d"
@@ -47,8 +48,9 @@ def figure_file(record: dict, stem: Path, points: list[dict]) -> list[Path]:
                 g, lim = (quartiles(beyond, key, [d], xkey)[1][0] for key in ("G", "G_limit"))
                 notes.append(f"d = {d}: G&C {g:.3g}, $G_\\infty$ {lim:.3g}")
         xs = sorted({q[xkey] for q in qs})
-        for key, fmt, color, label in (("G", "o-", "C0", "G&C"), ("gd_gen_loss", "s-", "C2", "GD")):
-            q25, q50, q75 = quartiles(qs, key, xs, xkey)
+        gd_qs = [q for q in gd_rows if q["activation"] == act and q[xkey] in xs] if gd_rows else qs
+        for rows, key, fmt, color, label in ((qs, "G", "o-", "C0", "G&C"), (gd_qs, "gd_gen_loss", "s-", "C2", "GD")):
+            q25, q50, q75 = quartiles(rows, key, xs, xkey)
             ok = np.isfinite(q50)
             if ok.any():
                 x = np.array(xs)[ok]

@@ -73,3 +73,10 @@ def join_limits(rows: list[dict], point_kind: str, key: tuple[str, ...], fields:
             q = {**q, **{new: lim[old] if lim is not None else float("nan") for old, new in fields.items()}}
         out.append(q)
     return out
+
+
+def doubled(p: dict, round_: int, keys) -> dict:
+    """The parameters of round ``round_`` (1: as given) of a sequential run (--until-decisive): each of ``keys``
+    (numbers of seeds) doubled per round. Tasks are keyed by seed index, so the points of earlier rounds are
+    reused."""
+    return {**p, **{k: p[k] * 2 ** (round_ - 1) for k in keys}}

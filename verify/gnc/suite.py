@@ -17,7 +17,7 @@ from verify import registry as checks
 from verify.__main__ import add_run_arguments, check_run_arguments, execution_of
 from verify.engine import run_check
 from verify.errors import UserInputError, require
-from verify.verdicts import EXIT_BAD_INPUT
+from verify.verdicts import EXIT_BAD_INPUT, exit_code, worst
 from verify.gnc.figures import figure_file
 from verify.gnc.presets import PRESETS, preset_for, scope_verdict
 
@@ -46,7 +46,7 @@ def run_suite(figures, out: Path, args) -> list[dict]:
         judged = scope_verdict(d)
         rows.append({"figure": int(figure), "check": preset.check, "setting": preset.setting,
                      "in_scope": preset.in_scope, "verdict": judged["verdict"], "guard": judged["guard"],
-                     "all_claims": d["verdict"], "runtime_s": round(time.perf_counter() - start, 1),
+                     "headline": d["verdict"], "runtime_s": round(time.perf_counter() - start, 1),
                      "mode": params["mode"]})
         (out / "summary.json").write_text(json.dumps(rows, indent=1))
         (out / "summary.md").write_text(summary_table(rows))
@@ -55,10 +55,10 @@ def run_suite(figures, out: Path, args) -> list[dict]:
 
 def summary_table(rows: list[dict]) -> str:
     head = ("| figure | check | setting | theorem's hypotheses | verdict (claims that apply) | must-not-pass claims "
-            "| all claims | runtime (s) |\n|---|---|---|---|---|---|---|---|\n")
+            "| record headline | runtime (s) |\n|---|---|---|---|---|---|---|---|\n")
     return head + "".join(
         f"| {r['figure']} | {r['check']} | {r['setting']} | {'inside' if r['in_scope'] else 'outside'} | "
-        f"{r['verdict']} | {r['guard']} | {r['all_claims']} | {r['runtime_s']} |\n" for r in rows)
+        f"{r['verdict']} | {r['guard']} | {r['headline']} | {r['runtime_s']} |\n" for r in rows)
 
 
 def parse_figures(text: str) -> list[int]:
@@ -90,7 +90,8 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     print(summary_table(rows))
     print(f"wrote {args.out}/summary.md and figure_N.json/.png/.pdf for figures {', '.join(map(str, figures))}")
-    return 0 if all(r["verdict"] == "pass" and r["guard"] != "VIOLATED" for r in rows) else 1
+    verdicts = [r["verdict"] if r["guard"] != "VIOLATED" else "fail" for r in rows]
+    return exit_code(worst(verdicts, empty="pass"))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ and computable (and different from chance) for leaky ReLU. The claims and their 
 parameters: ``python -m verify width_theorem --params``; the paper's figure presets (``--set figure=N``):
 :mod:`verify.gnc.presets`.
 """
-from verify.width_theorem.claims import judge
+from verify.width_theorem.claims import CLAIMS, judge
 from verify.width_theorem.params import PARAMS, validate
 from verify.width_theorem.plot import plot
-from verify.width_theorem.sweep import NAME, compute, joined, notes, points, prepare
+from verify.width_theorem.sweep import GROWS, NAME, compute, grow, joined, notes, points, prepare
 
 INPUTS = ("problem",)  # --problem F.npz: arrays A (n x m x m') and W_star (m x m')
 SUMMARY = "G&C tends to chance as the width grows (Thm 1, Fig 1); leaky ReLU to its own NNGP limit; GD baseline"
 
-__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "validate", "prepare", "points", "compute", "joined", "notes",
-           "judge", "plot"]
+__all__ = ["NAME", "SUMMARY", "INPUTS", "PARAMS", "CLAIMS", "GROWS", "grow", "validate", "prepare", "points",
+           "compute", "joined", "notes", "judge", "plot"]

@@ -8,7 +8,7 @@ import numpy as np
 from numerics.activations import parse_activation
 from verify.figures import new_figure, save_figure
 from verify.gnc.figures import paper_figure
-from verify.width_theorem.claims import _distance_points, relative_gaps
+from verify.width_theorem.claims import distance_points, relative_gaps
 from verify.width_theorem.sweep import joined
 
 
@@ -47,13 +47,14 @@ def plot(record: dict, stem: Path) -> list[Path]:
         ax.set_title(f"{sigma.label} (d = {depth0}, ε = {eps0:g})")
         for i, eps in enumerate(params["eps"]):
             sel = [q for q in points if q["activation"] == act and q["eps"] == eps and q["depth"] == depth0]
-            ws, gaps, ses, _ = relative_gaps(sel if sigma.antisymmetric else _distance_points(sel))
+            ws, gaps, ses, _ = relative_gaps(sel if sigma.antisymmetric else distance_points(sel))
             name = ("gap_shrinks" if sigma.antisymmetric else "distance_to_limit_shrinks") + \
                 f"[{sigma}, d={depth0}, eps={eps:g}]"
             slope = slopes.get(name)
-            label = f"ε = {eps:g}" + (f" (slope {slope:.2f})" if isinstance(slope, float) else "")
-            ok = gaps > 0
-            ax_gap.errorbar(np.array(ws)[ok], gaps[ok], yerr=ses[ok], fmt="o-", color=f"C{i}", capsize=3, label=label)
+            label = f"ε = {eps:g}" + (f" (fitted β = {slope:.2f})" if isinstance(slope, float) else "")
+            ok = gaps != 0
+            ax_gap.errorbar(np.array(ws)[ok], np.abs(gaps[ok]), yerr=ses[ok], fmt="o-", color=f"C{i}", capsize=3,
+                            label=label)
         ax_gap.set_xscale("log")
         ax_gap.set_yscale("log")
         ax_gap.set_xlabel("width k")
@@ -61,6 +62,6 @@ def plot(record: dict, stem: Path) -> list[Path]:
         for a in (ax, ax_gap):
             a.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("generalization loss")
-    axes[len(acts)].set_ylabel("relative gap to the limit\n" + r"$(C_k - G_k)/C_k$; leaky: $|G_k - G_\infty|/G_\infty$")
+    axes[len(acts)].set_ylabel("relative gap to the limit\n" + r"$|C_k - G_k|/C_k$; leaky: $|G_k - G_\infty|/G_\infty$")
     axes[0].legend(fontsize=8)
     return save_figure(fig, stem) + paper_figure(record, stem, points)

@@ -17,7 +17,7 @@ from theory.width_theorem import chance_level, column_kernel
 from verify.engine import Task, task
 from verify.gnc.baseline import gd_point
 from verify.gnc.presets import apply_preset, scope_notes
-from verify.gnc.records import join_limits, problem_arrays, problem_of, problems
+from verify.gnc.records import doubled, join_limits, problem_arrays, problem_of, problems
 from verify.inputs import fold_problem
 from verify.width_theorem.params import PARAMS
 
@@ -106,3 +106,10 @@ def joined(rows: list[dict]) -> list[dict]:
 def notes(rows: list[dict], p: dict) -> list[str]:
     """The figure preset's scope (which hypotheses hold, which claims apply)."""
     return scope_notes(p)
+
+
+GROWS = ("seeds",)  # what a sequential run (--until-decisive) adds: seeds, doubled each round
+
+
+def grow(p: dict, round_: int) -> dict:
+    return doubled(p, round_, GROWS)
