@@ -70,7 +70,7 @@ def test_data_file_is_used_as_given(tmp_path):
 def test_small_run_writes_record_and_figures(cli, tmp_path):
     record = cli.record("volume_hypothesis", tmp_path, *TINY)
     names = {c["name"] for c in record["claims"]}
-    assert {"chiang_comparable[n=2]", "peleg_hein_gap[n=4]", "gnc_above_chance", "bits_below_n",
+    assert {"chiang_comparable[n=2]", "peleg_hein_gap[n=4]", "gnc_above_chance", "bits_below_n[n=4]",
             "random_label_bits", "random_label_chance"} <= names
     methods = {r["method"] for r in record["points"] if r["kind"] == "point"}
     assert methods == {"gnc", "sgd_chiang", "sgd_peleg_hein", "pattern_search", "random_greedy", "gnc_random_labels",
@@ -231,3 +231,25 @@ def test_loss_bins_run_and_claims_use_the_unbinned_acceptance(cli, tmp_path):
     d = unbinned["test_acc_mean"] - next(r for r in record["points"] if r.get("method") == "sgd_chiang"
                                          and r["n"] == 4)["test_acc_mean"]
     assert claim["measured"] == pytest.approx(d)
+
+
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_false_failure_rate_of_the_paper_claims_by_simulation(seed):
+    """True claims on the boundary: Δ = δ for Peleg & Hein's gap and Δ = 0 for Chiang's equivalence (3 cells,
+    Gaussian accuracies); at alpha = 0.05 each fails in at most alpha of 400 simulated runs (+ 3 binomial SEs)."""
+    rng = np.random.default_rng(seed)
+    alpha, sims, delta = 0.05, 400, 0.05
+    fails = {"chiang": 0, "ph": 0}
+    for _ in range(sims):
+        rows = []
+        for c in ("0v1", "2v3", "4v5"):
+            rows.append(_rows("gnc", True, 8, rng.normal(0.8, 0.05, 30), cell=c))
+            rows.append(_rows("sgd_chiang", True, 8, rng.normal(0.8, 0.05, 8), cell=c))
+            rows.append(_rows("gnc", False, 8, rng.normal(0.8, 0.05, 30), cell=c))
+            rows.append(_rows("sgd_peleg_hein", False, 8, rng.normal(0.8 + delta, 0.05, 5), cell=c))
+        claims = {c.name: c.verdict for c in vh.judge(rows, _params(alpha=alpha, methods=["gnc", "sgd"]))}
+        fails["chiang"] += claims["chiang_comparable[n=8]"] == "fail"
+        fails["ph"] += claims["peleg_hein_gap[n=8]"] == "fail"
+    limit = alpha * sims + 3 * math.sqrt(alpha * (1 - alpha) * sims)
+    assert fails["chiang"] <= limit and fails["ph"] <= limit, fails

@@ -193,7 +193,8 @@ def chiang_claim(rows, n, bias, alpha, delta) -> Claim:
         rule=(f"equivalence (TOST, one-sided level alpha each side): the {100 * (1 - 2 * alpha):.4g}% CI of Δ = "
               f"acc(G&C, bias={bias}) − acc(SGD, chiang protocol), mean over {k} cell(s) with fixed-effects SE and "
               f"Welch dof, clipped to [-1, 1], inside (−δ, δ), δ = {delta:g}: pass (comparable at n = {n}); wholly "
-              f"outside: fail (a finding: the gap exceeds δ); else inconclusive"),
+              f"outside: fail (a finding: the gap exceeds δ); else inconclusive; false-failure rate <= alpha when "
+              f"|Δ| <= δ (normal/t approximation)"),
         verdict=verdict, test=f"diff {d:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{delta:g}{_left_out(missing)}",
         needed=_in_cells(needed), runs=k))
 
@@ -205,7 +206,8 @@ def _gap_claim(spec, name, a_rows, b_rows, alpha, delta, what) -> Claim:
         return spec(missing_claim(name, "; ".join(missing), predicted=f"diff > {delta:g}"))
     c = interval_claim(name, d, se, delta, math.inf, alpha=2 * alpha, dof=dof, runs=k, bounds=(-1.0, 1.0),
                        predicted=f"diff > {delta:g}",
-                       what=f"{what}, mean over {k} cell(s) (fixed-effects SE, Welch dof; one-sided level alpha)")
+                       what=f"{what}, mean over {k} cell(s) (fixed-effects SE, Welch dof; one-sided level alpha: "
+                            f"false-failure rate <= alpha when the gap is >= δ)")
     c.test += _left_out(missing)
     c.needed = _in_cells(c.needed)
     return spec(c)
@@ -266,7 +268,8 @@ def above_chance_claim(rows, ns, biases, alpha) -> Claim:
         name="gnc_above_chance", predicted="> chance (1/C)", measured=measured, ci=cis,
         rule=(f"at every (n, bias) the CI of G&C's mean test accuracy over cells (normal quantile {q:.2f}: "
               f"Bonferroni over {len(points)} points at alpha, clipped to [0, 1]) above chance 1/C: pass; any CI "
-              f"wholly below: fail; else (or a point without accepted models) inconclusive"),
+              f"wholly below: fail; else (or a point without accepted models) inconclusive; false-failure rate "
+              f"<= alpha/2"),
         verdict=worst(verdicts), test="; ".join(entries)))
 
 
@@ -299,7 +302,7 @@ def bits_claims(rows, ns, biases, alpha, p) -> list[Claim]:
             rule=(f"true labels: CI of the mean −log2 p̂ over cells (normal quantile {q:.2f}: Bonferroni over "
                   f"{len(biases)} bias setting(s) at alpha) below n = {n}: pass; wholly above: fail; else inconclusive. "
                   f"Judged at every n but n = {BITS_EXCEPTION_N}, where every balanced labeling is the true one up to "
-                  f"the label swap (true and random labels are equal in law)"),
+                  f"the label swap (true and random labels are equal in law); false-failure rate <= alpha/2"),
             verdict=worst(verdicts), test="; ".join(entries) + f" < {n}"), **_bits_expectation(p, n)))
     return out
 
