@@ -290,7 +290,7 @@ def digits_splits(size: int = 28) -> ImageSplits:
     import torch.nn.functional as F
     from numerics.datasets import _digits
     X, y = _digits()
-    img = torch.as_tensor(X.reshape(-1, 1, 8, 8))
+    img = torch.as_tensor(np.array(X, dtype=np.float64).reshape(-1, 1, 8, 8))
     up = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False).numpy()
     up = np.clip(np.rint(up * 255.0), 0, 255).astype(np.uint8)
     perm = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(6104,))).permutation(len(y))
