@@ -1,4 +1,4 @@
-"""Small real networks as pure functions of a flat parameter vector or a batch of them (``real_networks.md``).
+"""Small real networks as pure functions of a flat parameter vector or a batch of them.
 
 - :class:`MLP`: ``in_dim → widths… → out_dim``, activation ``relu`` / ``tanh`` / ``linear``, with or without
   biases. Parameters are laid out layer by layer, ``W_l`` (out × in, row-major) then ``b_l``.

@@ -1,5 +1,5 @@
 """The Gaussian "orthant posterior": f ∼ N(0, K) on training ∪ test inputs conditioned on classifying every
-training point correctly, sign f(x_i) = y_i (``volume_hypothesis.md`` §3; this package's extension).
+training point correctly, sign f(x_i) = y_i (this package's extension).
 
 Labels are class indices 0/1: class 1 ↔ f > 0, class 0 ↔ f < 0, and a tie f = 0 is an error (the strict
 margins of ``numerics.gnc_classifier``), which matters only where a variance is exactly 0 (e.g. a ReLU

@@ -1,4 +1,4 @@
-"""One trainer for the real-network checks (``real_networks.md``, Trainers): SGD, full-batch GD, heavy-ball,
+"""One trainer for the real-network checks: SGD, full-batch GD, heavy-ball,
 Adam and RMSProp on cross-entropy or MSE, on a flat parameter vector, float64 by default.
 
 - Losses: ``ce`` (mean cross-entropy), ``mse`` (½‖f(x) − e_y‖² averaged over the examples, Cohen et al.).
@@ -15,8 +15,9 @@ Adam and RMSProp on cross-entropy or MSE, on a flat parameter vector, float64 by
   digits (measured; ~1e6-fold has been reported for other Adam runs, i.e. agreement to ~1e-9 only), so long
   trajectories agree to about (steps × amplification) ulps of max|θ|, not bit for bit.
   Two options serve the modified-flow analyses of ``theory/implicit_regularizers.py``: ``eps_in_sqrt``
-  (divide by √(s + ε) instead of √s + ε, the form of Cattaneo, Klusowski & Shigida 2024) and ``bias_correction=False`` (Adam without m̂, ŝ); ``init_state``
-  warm-starts the optimizer's buffers (e.g. m₀ = g₀, s₀ = g₀²).
+  (divide by √(s + ε) instead of √s + ε, the form of Cattaneo, Klusowski & Shigida 2024) and
+  ``bias_correction=False`` (Adam without m̂, ŝ); ``init_state`` warm-starts the optimizer's buffers
+  (e.g. m₀ = g₀, s₀ = g₀²).
   Heavy-ball's buffer: with ``init_velocity`` v₋₁ the first step uses v₀ = β v₋₁ + g₀, so
   ``init_velocity = g₀/(1 − β)`` makes v₀ = g₀/(1 − β), the buffer's steady state (no O(h) transient).
 - Mini-batches: each epoch a permutation from the given CPU ``torch.Generator`` (``batch_size=None`` is

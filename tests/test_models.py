@@ -198,6 +198,7 @@ def test_prior_facts_live_in_theory_and_numerics_models_reexports_them():
     from theory.errors import UserInputError as TheoryInputError
     assert models.PRIORS is theory.mlp.PRIORS and models.ACTIVATIONS is theory.mlp.ACTIVATIONS
     model = MLP(5, [7, 3], 2, "relu", True)
-    assert prior_variances(model, "uniform", scale=0.5) == theory.mlp.layer_variances("uniform", [5, 7, 3], True, scale=0.5)
+    theirs = theory.mlp.layer_variances("uniform", [5, 7, 3], True, scale=0.5)
+    assert prior_variances(model, "uniform", scale=0.5) == theirs
     with pytest.raises(TheoryInputError, match="unknown prior"):  # no longer silently the gaussian prior
         prior_variances(model, "laplace")

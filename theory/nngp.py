@@ -12,7 +12,7 @@ other φ) it is computed here by a two-dimensional trapezoid rule whose step is 
 = 1e4 and every correlation, checked against scipy's adaptive quadrature; larger variances are refused), also
 tested against the closed form for erf (Williams 1997: ``(2/π) arcsin(2c / √((1 + 2q)(1 + 2q')))``).
 
-This package's formalization (``volume_hypothesis.md`` §3, our extension):
+This package's formalization (our extension):
 - σ_w², σ_b² per layer are :func:`theory.mlp.layer_variances` (weight variance × fan-in, bias variance).
   ``width=None`` is the limit: the variances are evaluated at fan-in ``LIMIT_WIDTH`` = 2^30, where the
   width-dependent terms (``uniform``'s σ_w² = a² fan/3 against its σ_b² = a²/3; ``torch_default``'s
@@ -195,8 +195,8 @@ def nngp_kernel(X: np.ndarray, *, activation: str, depth: int, prior: str, bias:
                 first_moment: np.ndarray | None = None, extra_bias: float = 0.0) -> np.ndarray:
     """The kernel of one logit of ``MLP(d, [width]*depth, ·, activation, bias)`` under ``prior`` on the rows of X.
 
-    ``width=None`` is the infinite-width limit (the G&C limit of ``volume_hypothesis.md`` §3). With a finite
-    width it is the expected output covariance *if* every pre-activation were Gaussian (exact at depth 1
+    ``width=None`` is the infinite-width limit (the limit of Guess & Check that the volume checks use). With a
+    finite width it is the expected output covariance *if* every pre-activation were Gaussian (exact at depth 1
     for Gaussian priors). ``first_moment`` gives the first layer's ``E[φ φᵀ]`` directly (e.g.
     :func:`one_hot_first_layer_moment`, or ``numerics.nngp_mc.first_layer_moment`` for the prior's own first
     layer); ``first_layer="prior"`` with a non-Gaussian prior requires it (for a Gaussian prior the prior's own
@@ -247,5 +247,5 @@ def sign_kernel(K: np.ndarray) -> np.ndarray:
     return K / float(np.mean(np.diag(K)))
 
 
-__all__ = ["LIMIT_WIDTH", "one_hot_first_layer_moment", "layer_variances", "relu_moment", "quadrature_moment", "MAX_VARIANCE", "TANH_ACCURACY", "activation_moment",
-           "nngp_kernel", "feature_kernel", "sign_kernel"]
+__all__ = ["LIMIT_WIDTH", "MAX_VARIANCE", "TANH_ACCURACY", "one_hot_first_layer_moment", "layer_variances",
+           "relu_moment", "quadrature_moment", "activation_moment", "nngp_kernel", "feature_kernel", "sign_kernel"]
