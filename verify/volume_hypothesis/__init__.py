@@ -9,11 +9,11 @@ rules and thresholds are in :mod:`.claims` and ``docs/volume_hypothesis.md``; th
 from verify.volume_hypothesis.claims import CLAIMS, control_claims, judge
 from verify.volume_hypothesis.params import METHODS, PARAMS, prepare, validate
 from verify.volume_hypothesis.plot import plot
-from verify.volume_hypothesis.sweep import GROWS, cells, compute, grow, points
+from verify.volume_hypothesis.sweep import GROWS, compute, grow, points
 
 NAME = "volume_hypothesis"
 SUMMARY = "G&C, pattern search, random greedy vs SGD on 8x8 digits: Chiang et al. vs Peleg & Hein"
 INPUTS = ("data",)
 
 __all__ = ["NAME", "SUMMARY", "INPUTS", "METHODS", "PARAMS", "prepare", "validate", "points", "compute", "judge",
-           "control_claims", "plot", "cells", "CLAIMS", "GROWS", "grow"]
+           "control_claims", "plot", "CLAIMS", "GROWS", "grow"]
