@@ -2,18 +2,19 @@
 
 Everything here is deterministic given the seed (no sampling): each slope claim is an OLS fit of log error
 against log step size over the points above ``ERROR_FLOOR`` (at least ``MIN_POINTS`` must remain, else the
-claim is inconclusive). Its Student-t interval at level 1 − α measures how far the window departs from a
-power law (its curvature), not noise: inside the band it passes, wholly outside it fails (the predicted order
+claim is inconclusive). Its Student-t interval at the fixed level ``CURVATURE_LEVEL`` (0.999) measures how far
+the window departs from a power law (its curvature), not noise: inside the band it passes, wholly outside it fails (the predicted order
 is contradicted), straddling it is inconclusive (the window is not yet asymptotic: halve the initial step).
 Exact identities: a relative defect at most a tolerance set from a round-off estimate (``predictions``);
-larger fails; non-finite is inconclusive."""
+larger fails; non-finite is inconclusive. Every judged claim is marked ``deterministic``: its false-failure
+rate is zero up to round-off, so Holm's procedure spends none of the check's alpha on it."""
 from __future__ import annotations
 
 import numpy as np
 
 from theory.modified_losses import RMSPROP_PASS_SLOPE
-from verify.modified_loss.predictions import (ERROR_FLOOR, FLOW_DRIFT_TOL, FROZEN, FROZEN_BAND, IDENTITY_TOL,
-                                              LAG_BAND, MIN_POINTS, PARTITION_TOL, PREDICTIONS, PROBE_PANEL,
+from verify.modified_loss.predictions import (CURVATURE_LEVEL, ERROR_FLOOR, FLOW_DRIFT_TOL, FROZEN, FROZEN_BAND,
+                                              IDENTITY_TOL, LAG_BAND, MIN_POINTS, PARTITION_TOL, PREDICTIONS, PROBE_PANEL,
                                               SLOPE_HALF_BAND, STUDENT, fitted_window)
 from verify.rules import slope_within
 from verify.verdicts import Claim, ClaimSpec, registry
@@ -26,48 +27,52 @@ _IGR = "Barrett & Dherin, Implicit Gradient Regularization, ICLR 2021"
 _SGD = "Smith, Dherin, Barrett & De, On the Origin of Implicit Regularization in SGD, ICLR 2021"
 _STUDENT_SEEDS = "seeds 0–9 (slopes 0.968–1.000)"
 
+def _spec(key: str, tier: str, source: str, **fields) -> ClaimSpec:
+    return ClaimSpec(key, tier, source, deterministic=True, **fields)
+
+
 CLAIMS = registry(
-    ClaimSpec("igr_one_step_plain", "theorem", f"{_IGR}, Sec. 3: one GD step vs gradient flow, local error O(h²)",
+    _spec("igr_one_step_plain", "theorem", f"{_IGR}, Sec. 3: one GD step vs gradient flow, local error O(h²)",
               provenance=_BAND),
-    ClaimSpec("igr_one_step_modified", "theorem",
+    _spec("igr_one_step_modified", "theorem",
               f"{_IGR}, Thm 3.1: one GD step vs the flow on E + (h/4)‖∇E‖², local error O(h³)", provenance=_BAND),
-    ClaimSpec("igr_horizon_plain", "theorem", f"{_IGR}, Sec. 3: global error of GD vs gradient flow O(h)",
+    _spec("igr_horizon_plain", "theorem", f"{_IGR}, Sec. 3: global error of GD vs gradient flow O(h)",
               provenance=_BAND),
-    ClaimSpec("igr_horizon_modified", "theorem", f"{_IGR}, Thm 3.1: global error vs the modified flow O(h²)",
+    _spec("igr_horizon_modified", "theorem", f"{_IGR}, Thm 3.1: global error vs the modified flow O(h²)",
               provenance=_BAND),
-    ClaimSpec("ab_gd_identity", "control",
+    _spec("ab_gd_identity", "control",
               "this package: two lines of algebra for E = ½(y − abx)² (a GD step multiplies a² − b² by 1 − h²r²x²)",
               provenance=f"round-off: {IDENTITY_TOL:.2g} = 64 ulp"),
-    ClaimSpec("ab_flow_conserved", "control",
+    _spec("ab_flow_conserved", "control",
               "this package: d(a² − b²)/dt = 0 along gradient flow on E = ½(y − abx)² (tests the DOP853 "
               "reference)",
               provenance=f"round-off: {FLOW_DRIFT_TOL:g} = 1000 × the integrator's rtol 1e-13"),
-    ClaimSpec("sgd_epoch_plain", "theorem", f"{_SGD}, Sec. 2: the epoch-mean SGD iterate vs gradient flow, O(ε²)",
+    _spec("sgd_epoch_plain", "theorem", f"{_SGD}, Sec. 2: the epoch-mean SGD iterate vs gradient flow, O(ε²)",
               provenance=_BAND),
-    ClaimSpec("sgd_epoch_gd_modified", "theorem",
+    _spec("sgd_epoch_gd_modified", "theorem",
               f"{_SGD}, Sec. 2: the GD modified flow misses the O(ε²) SGD term", provenance=_BAND),
-    ClaimSpec("sgd_epoch_sgd_modified", "theorem",
+    _spec("sgd_epoch_sgd_modified", "theorem",
               f"{_SGD}, Sec. 2 (C̃_SGD = C + (ε/4m)Σ‖∇Ĉ_k‖²): epoch-mean error O(ε³)", provenance=_BAND),
-    ClaimSpec("sgd_partition_factor", "theorem",
+    _spec("sgd_partition_factor", "theorem",
               f"{_SGD}, Sec. 2: mean over random partitions of the SGD term = ((N − B)/(N − 1))(ε/4B)Γ",
               provenance=f"round-off: {PARTITION_TOL:g} relative (mean of <= 15400 enumerated terms)"),
-    ClaimSpec("rmsprop_lag_corrected", "extension",
+    _spec("rmsprop_lag_corrected", "extension",
               "this package: lag-corrected first-order modified flow of RMSProp (structure as in Cattaneo, "
               "Klusowski & Shigida, ICML 2024)", provenance=_LAG),
-    ClaimSpec("rmsprop_frozen_first_order", "extension",
+    _spec("rmsprop_frozen_first_order", "extension",
               "this package: the frozen-preconditioner loss C + (η/4)∇CᵀP∇C is only first-order right for β > 0",
               provenance=f"preregistered: order 1 ± {FROZEN_BAND[1] - 1:g} (fixed before any run)"),
-    ClaimSpec("student_rmsprop_modified_loss", "published",
+    _spec("student_rmsprop_modified_loss", "published",
               "student project among the sources: C + (η/4)∇CᵀP∇C (no lag term) as RMSProp's modified loss",
               expected="fail",
               expected_because=(f"its fitted slope is ≈1.0 (interval inside [{FROZEN_BAND[0]:g}, "
                                 f"{FROZEN_BAND[1]:g}], below {LAG_BAND[0]:g}) at β = 0.5 and 0.9 on {_STUDENT_SEEDS}: "
                                 "the lag term c = β/(1 − β) it omits is first order in η"),
               provenance=_LAG),
-    ClaimSpec("rmsprop_anti_regularizing", "diagnostic",
+    _spec("rmsprop_anti_regularizing", "diagnostic",
               "this package (agrees with Cattaneo, Klusowski & Shigida, ICML 2024): coordinates where the "
               "lag-corrected flow's weight on ∇‖∇C‖_(1,δ) is negative"),
-    ClaimSpec("rmsprop_beta0_probe", "diagnostic",
+    _spec("rmsprop_beta0_probe", "diagnostic",
               "this package: at β = 0 the frozen-P loss is right only where g² ≪ δ; slopes of both flows"),
 )
 
@@ -98,8 +103,9 @@ def exact_claim(name: str, defect: float, tol: float, rule: str) -> Claim:
 
 def judge(rows: list[dict], params: dict) -> list[Claim]:
     """One claim per claim name, in the order of the rows (the student project's claim after the frozen
-    flow's), then the diagnostics; every claim stamped with its spec. Slope intervals at level 1 − alpha."""
-    level = 1 - params["alpha"]
+    flow's), then the diagnostics; every claim stamped with its spec. No rule depends on ``params["alpha"]``:
+    nothing here is random (slope intervals at the fixed ``CURVATURE_LEVEL``)."""
+    level = CURVATURE_LEVEL
     claims = []
     for name in dict.fromkeys(r["claim"] for r in rows if r.get("claim")):
         mine = [r for r in rows if r.get("claim") == name]

@@ -18,6 +18,9 @@ from verify.rules import fit_loglog_slope
 # its own error is ~1e-13 of |θ| ~ 1; a floor 10× above keeps every fitted point at least 90 % signal.
 ERROR_FLOOR = 1e-12
 MIN_POINTS = 5  # at least 4 halvings above the floor, else the slope claim is inconclusive (not decidable)
+# The slope interval is a tolerance on the window's curvature, not a confidence statement (nothing is random):
+# the Student-t interval of the OLS slope at this fixed level, the one the check used before any run.
+CURVATURE_LEVEL = 0.999
 SLOPE_HALF_BAND = 0.15  # IGR and SGD slopes: predicted order ± this (preregistered in the check's design)
 LAG_BAND = (RMSPROP_PASS_SLOPE, 2.2)  # an RMSProp modified flow passes its slope test: second order
 FROZEN_BAND = (0.85, 1.15)  # the frozen-preconditioner flow: first order only (order 1 ± 0.15)
