@@ -146,8 +146,3 @@ def informative_eps_max(problem, delta_minus: float) -> float:
 def rip_bound_applies(delta2: float, margin: float = 1e-10) -> bool:
     """δ_2 < 1 with a margin: a restricted eigenvalue ``1 − δ_2`` below ``margin`` is numerically zero."""
     return bool(np.isfinite(delta2) and delta2 < 1.0 - margin)
-
-
-def bound_ratio(G: float, bound: float) -> float:
-    """``G_∞ / bound`` (≤ 1: the inequality holds; NaN when the bound does not apply)."""
-    return float(G / bound) if np.isfinite(bound) and bound > 0 else float("nan")

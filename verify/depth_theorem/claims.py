@@ -97,7 +97,6 @@ CLAIMS = registry(
               provenance="factor gd_factor (default 0.1): this package's reading of 'GD generalizes well', not the "
                          "paper's; set before the runs of this version"),
 )
-MAIN_SETTING_TIER = {"limit_vanishes": "theorem"}  # the same claim on the settings this package adds: extension
 # rip_n settings whose bound lies above chance at every eps of the default ladder (δ_2⁻ close to 1): the bound
 # holds but says nothing. Measured on master seeds 1-5 (5 problems per n; bound/chance at the smallest eps of
 # the ladder, from the estimated δ_2⁻ of each problem; script in docs/depth_theorem.md).
@@ -261,9 +260,8 @@ def bound_claim(name: str, pts: list[dict], alpha: float) -> Claim:
             "with delta, so a pass implies the theorem's inequality if delta_2^- < 1, and a fail would not refute "
             "it); a bound at or above chance that holds says nothing: vacuous")
     if not usable:
-        return Claim(name=name, predicted="G_inf <= bound", measured=None, ci=None, verdict="inconclusive",
-                     rule="no problem with an estimated delta_2^- < 1 (or no accepted draws); " + rule,
-                     test="no point where the bound applies")
+        return missing_claim(name, "no point where the bound applies: no problem with an estimated delta_2^- < 1, "
+                                   "or no accepted draws there", predicted="G_inf <= bound")
     zs = np.atleast_1d(t_quantile(alpha, len(usable), dof_of(usable)))
     per = [_bound_claim(name, q["G"], q["G"] + zq * q["G_se"], q["G"] - zq * q["G_se"], q["rip_bound"],
                         q["chance_closed_form"]) for q, zq in zip(usable, zs)]

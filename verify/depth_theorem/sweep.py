@@ -121,7 +121,7 @@ def _limit_rows(t: Task, prob: SensingProblem | None = None, rip=None, ladder=No
 
 
 def _informative_rows(t: Task) -> list[dict]:
-    """The informative RIP setting (spec §8, ``theory.depth_theorem.informative_rip_setting``): a rank-1
+    """The informative RIP setting (``numerics.gnc_limits.informative_rip_setting``): a rank-1
     ``informative_m`` × ``informative_m`` problem with ``informative_n`` measurements, its δ_2 estimate and the
     rank-1 limit at the ε (fractions of ``eps_max``) where the RIP bound lies below chance."""
     tp = t.params

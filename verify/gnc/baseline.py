@@ -65,7 +65,9 @@ def gd_claim(name: str, pts: list[dict], factor: float, *, alpha: float, by: str
     top = max(medians, key=medians.get)
     pooled.rule = (f"{pooled.rule}, at level alpha/2; and at each of the {len(inside)} {by}s the Clopper-Pearson "
                    f"interval (level alpha/{2 * len(inside)}) of its own fraction not wholly below {MIN_FRACTION:g} "
-                   f"(else fail); {failed} count as outside{'; ' + note if note else ''}")
+                   f"(else fail); {failed} count as outside; false-failure rate <= alpha when at least half "
+                   f"the runs lie below the factor at every {by} (simulated in tests/test_gnc_claims.py)"
+                   f"{'; ' + note if note else ''}")
     pooled.verdict = verdict
     pooled.predicted = f"fraction of runs below {factor:g} x chance > {MIN_FRACTION:g}"
     pooled.test += (f"; largest median ratio {medians[top]:.3g} at {by} {top}"

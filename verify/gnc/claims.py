@@ -68,7 +68,8 @@ def decay_claim(name: str, x, gaps, cov, dof, *, alpha: float, scale: str, runs:
     model = "A x^-beta" if scale == "power" else "A exp(-beta x)"
     rule = (f"weighted least squares of gap = {model} on every point (inverse-covariance weights; SE inflated by "
             f"the Birge ratio where the model misfits); {100 * (1 - alpha):.4g}% CI of beta above 0: pass, below 0: "
-            f"fail, straddling: inconclusive; {what}")
+            f"fail, straddling: inconclusive; false-failure rate <= alpha/2 when the gap does not grow (simulated "
+            f"in tests/test_gnc_claims.py); {what}")
     fit = decay_fit(x, gaps, cov, scale=scale)
     if fit is None:
         usable = int(np.sum(np.isfinite(gaps)))
