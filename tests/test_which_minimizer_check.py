@@ -43,6 +43,9 @@ def test_small_run_passes_and_plots(tmp_path):
     verdicts = {c.name: c.verdict for c in record.claims if c.judged}
     assert len(verdicts) == 17 and all(c.test for c in record.claims)
     assert {c.key for c in record.claims} == set(judging.CLAIMS)
+    # only the statistical claims spend alpha (Holm); the exact and almost-sure ones are deterministic
+    assert {c.key for c in record.claims if c.alpha is not None} == {
+        "a2_no_linear_term", "a3_flow_limit_slope", "gap_shrinks_with_width"}
     deterministic = [name for name in verdicts if name not in STATISTICAL]
     assert all(verdicts[name] == "pass" for name in deterministic), verdicts
     assert all(verdicts[name] in ("pass", "inconclusive") for name in STATISTICAL), verdicts
