@@ -169,6 +169,22 @@ def expected_path(dataset: str, root) -> Path:
     return root / FOLDERS[dataset] / "raw" / IDX_FILES["train_images"]
 
 
+def check_files(dataset: str, root) -> None:
+    """A one-line :class:`UserInputError` naming the first expected file that is missing under ``root`` (no
+    file is read): for validating parameters before a run starts."""
+    require(dataset in DATASETS, f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    require(root is not None and str(root) != "",
+            f"dataset={dataset} needs data_root=PATH, the folder holding {expected_path(dataset, 'PATH')}")
+    root = Path(root).expanduser()
+    require(root.is_dir(), f"dataset={dataset}: data_root {root} is not a folder (expected {expected_path(dataset, root)})")
+    if dataset == "cifar10":
+        for f in (*CIFAR_TRAIN, CIFAR_TEST):
+            _found_plain(root / CIFAR_FOLDER / f)
+    else:
+        for f in IDX_FILES.values():
+            _found(root / FOLDERS[dataset] / "raw" / f, f"dataset={dataset}")
+
+
 @lru_cache(maxsize=4)
 def _load(dataset: str, root: str, mtime: float) -> ImageSplits:
     splits = _cifar_splits(Path(root)) if dataset == "cifar10" else _idx_splits(Path(root), dataset)
@@ -179,11 +195,8 @@ def _load(dataset: str, root: str, mtime: float) -> ImageSplits:
 
 def load_splits(dataset: str, root) -> ImageSplits:
     """The whole dataset from ``root`` (cached per process; a changed folder is read again)."""
-    require(dataset in DATASETS, f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    require(root is not None and str(root) != "",
-            f"dataset={dataset} needs data_root=PATH, the folder holding {expected_path(dataset, 'PATH')}")
+    check_files(dataset, root)
     root = Path(root).expanduser()
-    require(root.is_dir(), f"dataset={dataset}: data_root {root} is not a folder (expected {expected_path(dataset, root)})")
     first = expected_path(dataset, root)
     probe = first if first.exists() else first.with_name(first.name + ".gz")
     mtime = probe.stat().st_mtime if probe.exists() else 0.0

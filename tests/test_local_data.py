@@ -178,3 +178,15 @@ def test_unbalanced_sizes_are_refused(tmp_path):
         chiang_task("mnist", tmp_path, 5, 0)
     with pytest.raises(UserInputError, match="only"):
         chiang_task("mnist", tmp_path, 40, 0)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_check_files_names_the_first_missing_file_without_reading(tmp_path, dataset):
+    from numerics.local_data import check_files
+    with pytest.raises(UserInputError, match="not found"):
+        check_files(dataset, tmp_path)
+    if dataset == "mnist":
+        write_mnist(tmp_path, gz=True)
+    else:
+        write_cifar(tmp_path)
+    check_files(dataset, tmp_path)  # complete: no error
