@@ -253,3 +253,11 @@ def test_false_failure_rate_of_the_paper_claims_by_simulation(seed):
         fails["ph"] += claims["peleg_hein_gap[n=8]"] == "fail"
     limit = alpha * sims + 3 * math.sqrt(alpha * (1 - alpha) * sims)
     assert fails["chiang"] <= limit and fails["ph"] <= limit, fails
+
+
+def test_bits_n4_finding_is_expected_only_for_the_default_digits_network():
+    rows = [{**_rows("gnc", True, 4, [0.8, 0.9, 0.85]), "bits": 4.5, "bits_se": 0.01}]
+    digits = {c.name: c for c in vh.judge(rows, _params(bias=[True], methods=["gnc"], n_train=[4]))}
+    assert digits["bits_below_n[n=4]"].verdict == "fail" and digits["bits_below_n[n=4]"].as_expected
+    other = {c.name: c for c in vh.judge(rows, _params(bias=[True], methods=["gnc"], n_train=[4], widths=[64]))}
+    assert other["bits_below_n[n=4]"].verdict == "fail" and other["bits_below_n[n=4]"].expected == "pass"
