@@ -334,7 +334,7 @@ def equivalent(name: str, difference: float, se: float, tolerance: float, *, alp
         verdict = "fail"
     rule = (f"{100 * (1 - 2 * alpha):g}% CI of the difference inside ±{tolerance:g} (TOST, alpha = {alpha:g}); "
             f"wholly outside: fail; straddling: inconclusive{'; ' + what if what else ''}")
-    needed = (runs_needed(difference, se, runs, -tolerance, tolerance, alpha=alpha, unit=unit)
+    needed = (runs_needed(difference, se, runs, -tolerance, tolerance, alpha=2 * alpha, unit=unit)
               if verdict == "inconclusive" and runs else None)
     return Claim(name=name, predicted=f"|diff| < {tolerance:g}", measured=float(difference), ci=[lo, hi], rule=rule,
                  verdict=verdict, test=f"diff {difference:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{tolerance:g}",

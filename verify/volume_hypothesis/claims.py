@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from verify.rules import agree, interval_claim, interval_verdict, missing_claim, runs_needed, t_quantile, \
+from verify.rules import agree, equivalent, interval_claim, interval_verdict, missing_claim, t_quantile, \
     welch_combination_dof
 from verify.verdicts import Claim, ClaimSpec, registry, worst
 from verify.volume_hypothesis.sweep import _unbinned
@@ -128,11 +128,7 @@ def pooled_mean(rows, key="test_acc_mean", se_key="test_acc_se"):
     return float(np.mean([r[key] for r in rows])), math.sqrt(sum(r[se_key] ** 2 for r in rows)) / len(rows), len(rows)
 
 
-def _in_cells(needed: str | None) -> str | None:
-    """:func:`verify.rules.runs_needed` counts cells here (the SE shrinks alike with more runs per cell)."""
-    return needed and needed.replace(" runs ", " cells ").replace("SE per run", "SE per cell") + \
-        " (or as many times the runs per cell)"
-
+CELLS = "cells (or as many times the runs per cell)"  # the unit of runs_needed here: the SE shrinks alike
 
 def _finite(x) -> bool:
     return x is not None and math.isfinite(x)
@@ -182,21 +178,12 @@ def chiang_claim(rows, n, bias, alpha, delta) -> Claim:
     spec = CLAIMS["chiang_comparable"]
     if not k:
         return spec(missing_claim(name, "; ".join(missing), predicted=f"|diff| < {delta:g}"))
-    q = t_quantile(2 * alpha, 1, dof)
-    lo, hi = max(d - q * se, -1.0), min(d + q * se, 1.0)
-    verdict = interval_verdict((lo, hi), -delta, delta)
-    if verdict == "inconclusive" and (hi < -delta or lo > delta):
-        verdict = "fail"
-    needed = runs_needed(d, se, k, -delta, delta, alpha=2 * alpha) if verdict == "inconclusive" else None
-    return spec(Claim(
-        name=name, predicted=f"|diff| < {delta:g}", measured=d, ci=[lo, hi],
-        rule=(f"equivalence (TOST, one-sided level alpha each side): the {100 * (1 - 2 * alpha):.4g}% CI of Δ = "
-              f"acc(G&C, bias={bias}) − acc(SGD, chiang protocol), mean over {k} cell(s) with fixed-effects SE and "
-              f"Welch dof, clipped to [-1, 1], inside (−δ, δ), δ = {delta:g}: pass (comparable at n = {n}); wholly "
-              f"outside: fail (a finding: the gap exceeds δ); else inconclusive; false-failure rate <= alpha when "
-              f"|Δ| <= δ (normal/t approximation)"),
-        verdict=verdict, test=f"diff {d:.3g}, CI [{lo:.3g}, {hi:.3g}] within ±{delta:g}{_left_out(missing)}",
-        needed=_in_cells(needed), runs=k))
+    c = equivalent(name, d, se, delta, alpha=alpha, dof=dof, bounds=(-1.0, 1.0), runs=k, unit=CELLS,
+                   what=(f"Δ = acc(G&C, bias={bias}) − acc(SGD, chiang protocol), mean over {k} cell(s) with "
+                         f"fixed-effects SE and Welch dof, clipped to [-1, 1]; pass: comparable at n = {n}; wholly "
+                         "outside: a finding (the gap exceeds δ)"))
+    c.test += _left_out(missing)
+    return spec(c)
 
 
 def _gap_claim(spec, name, a_rows, b_rows, alpha, delta, what) -> Claim:
@@ -205,11 +192,10 @@ def _gap_claim(spec, name, a_rows, b_rows, alpha, delta, what) -> Claim:
     if not k:
         return spec(missing_claim(name, "; ".join(missing), predicted=f"diff > {delta:g}"))
     c = interval_claim(name, d, se, delta, math.inf, alpha=2 * alpha, dof=dof, runs=k, bounds=(-1.0, 1.0),
-                       predicted=f"diff > {delta:g}",
+                       predicted=f"diff > {delta:g}", runs_unit=CELLS,
                        what=f"{what}, mean over {k} cell(s) (fixed-effects SE, Welch dof; one-sided level alpha: "
                             f"false-failure rate <= alpha when the gap is >= δ)")
     c.test += _left_out(missing)
-    c.needed = _in_cells(c.needed)
     return spec(c)
 
 
