@@ -78,9 +78,13 @@ def test_checkpoint_of_another_run_is_not_reused(tmp_path):
     with pytest.raises(RuntimeError):
         run_tasks(toy_tasks(4, 1, marker=str(marker), fail_at=2), toy_compute, checkpoint=ckpt,
                   identity={"seed": 1}, progress=False)
+    kept = ckpt.read_text()
+    with pytest.raises(UserInputError, match=r"seed 1 there, 2 now.*--restart"):  # refused, nothing lost
+        run_tasks(toy_tasks(4, 2), toy_compute, checkpoint=ckpt, identity={"seed": 2}, progress=False)
+    assert ckpt.read_text() == kept
     calls = []
     run_tasks(toy_tasks(4, 2), lambda t: calls.append(t.key) or toy_compute(t), checkpoint=ckpt,
-              identity={"seed": 2}, progress=False)
+              identity={"seed": 2}, progress=False, restart=True)
     assert calls == ["t0", "t1", "t2", "t3"]
 
 

@@ -124,9 +124,11 @@ def test_sequential_rounds_reuse_points_and_stop_when_decided(tmp_path):
             calls.append(t.key)
             return compute(t)
 
-    record = run_check(Counting(), {**synth.PARAMS.quick, "mus": [0.0], "kind": "positive", "seeds": 2}, 3,
-                       progress=False, until_decisive=True, checkpoint=tmp_path / "c.jsonl")
-    assert len(calls) == len(set(calls)) == 2 * 2 ** (len(record.rounds) - 1)  # no point computed twice
+    for checkpoint in (tmp_path / "c.jsonl", None):  # reused from the checkpoint, or in memory without one
+        calls.clear()
+        record = run_check(Counting(), {**synth.PARAMS.quick, "mus": [0.0], "kind": "positive", "seeds": 2}, 3,
+                           progress=False, until_decisive=True, checkpoint=checkpoint)
+        assert len(calls) == len(set(calls)) == 2 * 2 ** (len(record.rounds) - 1)  # no point computed twice
     assert not (tmp_path / "c.jsonl").exists()
     decided = run_check(synth, {**synth.PARAMS.quick, "mus": [3.0], "kind": "positive", "seeds": 8}, 3,
                         progress=False, until_decisive=True)

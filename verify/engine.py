@@ -70,10 +70,12 @@ def task(key: str, params: dict, seed: int, *spawn_key: int, weight: int = 1) ->
 
 def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execution: Execution | None = None,
               checkpoint: Path | None = None, identity: dict | None = None, progress: bool = True,
-              desc: str = "points", restart: bool = False, keep: bool = False, announce: str = "") -> list[dict]:
-    """Compute every task (skipping those already in ``checkpoint``) and return the rows in task order.
-    ``keep`` leaves the checkpoint in place afterwards (later rounds of a sequential run add to it);
-    ``announce`` is logged once the checkpoint has been accepted."""
+              desc: str = "points", restart: bool = False, keep: bool = False, announce: str = "",
+              cache: dict | None = None) -> list[dict]:
+    """Compute every task (skipping those already in ``checkpoint`` or in ``cache``) and return the rows in
+    task order. ``keep`` leaves the checkpoint in place afterwards (later rounds of a sequential run add to
+    it); ``cache`` (key → rows) is read and filled in memory, so rounds reuse points without a checkpoint
+    too; ``announce`` is logged once the checkpoint has been accepted."""
     execution = execution or Execution()
     keys = [t.key for t in tasks]
     require(len(set(keys)) == len(keys), "internal: task keys must be unique")
@@ -81,6 +83,7 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
     if announce:
         log(announce, progress)
     results: dict[str, list[dict]] = {k: store.get(k) for k in keys if store.get(k) is not None}
+    results.update({k: cache[k] for k in keys if cache is not None and k in cache and k not in results})
     if results:
         log(f"resuming: {len(results)} of {len(tasks)} points already in {checkpoint}", progress)
     todo = [dataclasses.replace(t, device=execution.device) for t in tasks if t.key not in results]
@@ -114,6 +117,8 @@ def run_tasks(tasks: list[Task], compute: Callable[[Task], list[dict]], *, execu
         bar.close()
     if not keep:
         store.finish()
+    if cache is not None:
+        cache.update(results)
     return [row for k in keys for row in results[k]]
 
 
@@ -160,7 +165,7 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
         log(f"{module.NAME} has no rounds to add (its claims are deterministic or fixed-size): one run", progress)
     alpha = params.get("alpha", COMMON["alpha"].quick)
     look_alpha = alpha / MAX_ROUNDS if sequential else alpha
-    rounds = []
+    rounds, computed = [], {}
     for r in range(1, (MAX_ROUNDS if sequential else 1) + 1):
         p = module.grow(dict(params), r) if sequential else params
         if sequential:
@@ -172,7 +177,7 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
                     + (f" (round {r} of at most {MAX_ROUNDS})" if sequential else ""))
         rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
                          progress=progress, desc=module.NAME, restart=restart and r == 1, keep=sequential,
-                         announce=announce)
+                         announce=announce, cache=computed if sequential else None)
         claims = judge(module, rows, p, look_alpha)
         open_claims = undecided(claims)
         minutes = (time.perf_counter() - start) / 60

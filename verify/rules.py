@@ -300,7 +300,7 @@ def slope_within(name: str, fit: SlopeFit, low: float, high: float, *, what: str
             f"(wholly outside: fail; straddling: inconclusive){'; ' + what if what else ''}")
     return Claim(name=name, predicted=[low, high], measured=fit.slope, ci=list(fit.ci), rule=rule,
                  verdict=interval_verdict(fit.ci, low, high),
-                 test=f"slope {fit.slope:.3g}, CI [{fit.ci[0]:.3g}, {fit.ci[1]:.3g}] within [{low:g}, {high:g}]")
+                 test=f"slope {fit.slope:.3g}, CI [{fit.ci[0]:.3g}, {fit.ci[1]:.3g}] vs [{low:g}, {high:g}]")
 
 
 def slope_negative(name: str, fit: SlopeFit, *, level: float, what: str = "") -> Claim:
