@@ -33,24 +33,24 @@ def comparable(record) -> str:
 
 @pytest.fixture(scope="module")
 def serial():
-    return verify.run("width_theorem", 0, workers=1, **SMALL)
+    return verify.run("width_theorem", seed=0, workers=1, **SMALL)
 
 
 def test_serial_pool_and_dask_give_identical_records(serial):
     pytest.importorskip("distributed")
-    pool = verify.run("width_theorem", 0, workers=2, **SMALL)
-    dask = verify.run("width_theorem", 0, executor="dask", workers=2, **SMALL)
+    pool = verify.run("width_theorem", seed=0, workers=2, **SMALL)
+    dask = verify.run("width_theorem", seed=0, executor="dask", workers=2, **SMALL)
     assert pool.execution["workers"] == 2 and dask.execution["kind"] == "dask"
     assert comparable(pool) == comparable(serial)
     assert comparable(dask) == comparable(serial)
-    seeds, acts, widths, eps = SMALL["seeds"], len(SMALL["activations"]), len(SMALL["widths"]), len(wt.QUICK["eps"])
+    seeds, acts, widths, eps = SMALL["seeds"], len(SMALL["activations"]), len(SMALL["widths"]), len(wt.PARAMS.quick["eps"])
     # G&C rows (seed, σ, k, ε) + NNGP-limit rows (seed, σ, ε)
     assert len(serial.points) == seeds * acts * widths * eps + seeds * acts * eps
 
 
 def test_another_seed_gives_another_point(serial):
     """The comparison above can fail: the same task under master seed 1 gives other numbers."""
-    params = {**wt.QUICK, **SMALL, "mode": "quick"}
+    params = {**wt.PARAMS.quick, **SMALL, "mode": "quick"}
     first = next(t for t in wt.points(params, 1, {}) if t.params["kind"] == "point")
     same_key = [q for q in serial.points if q["kind"] == "point" and q["width"] == first.params["width"]
                 and q["activation"] == first.params["activation"] and q["seed"] == first.params["s"]]
@@ -60,7 +60,7 @@ def test_another_seed_gives_another_point(serial):
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
     """A serial run of the SMALL sweep killed after two tasks: its tasks, identity and checkpoint file."""
-    params = {**wt.QUICK, **SMALL, "mode": "quick"}
+    params = {**wt.PARAMS.quick, **SMALL, "mode": "quick"}
     tasks = wt.points(params, 0, {})
     identity = {"check": wt.NAME, "params": params, "seed": 0}
     path = tmp_path_factory.mktemp("interrupted") / "w.partial.jsonl"

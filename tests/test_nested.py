@@ -26,7 +26,8 @@ from numerics.gnc import estimate
 from numerics.nested import factorization_latent, nested_on_gaussian_latent
 from numerics.problems import random_problem
 from verify.rules import welch_limit
-from theory.depth_theorem import latent_rejection, rank1_losses
+from numerics.gnc_limits import latent_rejection
+from theory.depth_theorem import rank1_losses
 from verify.errors import UserInputError
 
 ALPHA = 1e-4
