@@ -187,7 +187,10 @@ def test_grow_doubles_seeds_and_keeps_the_earlier_tasks():
         for key, t in small.items():
             assert big[key].params == t.params
             assert np.array_equal(big[key].seed_sequence().generate_state(4), t.seed_sequence().generate_state(4))
-    assert vh.GROWS == ("seeds",)
+    assert vh.GROWS == ("seeds", "t4_seeds")
+    p4 = {**p, "table": 4}  # the Table 4 preset grows its own data seeds the same way
+    t4 = [{t.key for t in vh.points(vh.grow(p4, r), 0)} for r in (1, 2)]
+    assert [vh.grow(p4, r)["t4_seeds"] for r in (1, 2)] == [2, 4] and t4[0] < t4[1]
 
 
 def _control_rows(labels_random: bool, seed0: int):

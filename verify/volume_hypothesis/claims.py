@@ -18,6 +18,7 @@ from verify.rules import agree, equivalent, interval_claim, interval_verdict, mi
     welch_combination_dof
 from verify.verdicts import Claim, ClaimSpec, registry, worst
 from verify.volume_hypothesis.sweep import _unbinned
+from verify.volume_hypothesis.tables import ROW_METHOD
 
 CHIANG = "Chiang et al., ICLR 2023, 'Loss Landscapes are All You Need'"
 PELEG_HEIN = "Peleg & Hein, ICML 2024, 'Bias of Stochastic Gradient Descent or the Architecture'"
@@ -50,6 +51,11 @@ CLAIMS = registry(
               f"{CHIANG}, Table 1: SGD that also fits held-out images with flipped labels reaches interpolating "
               "minima of poor clean accuracy (bad minima exist); guaranteed by the design, so a control",
               provenance=f"gap above delta = `margin`: {PREREG}"),
+    ClaimSpec("t4_search_comparable", "published",
+              f"{CHIANG}, Table 4 and §4: pattern search and random greedy search, non-gradient optimizers, reach "
+              "test accuracy comparable to SGD on ten-class MNIST and CIFAR-10 (n = 100-1000; SGD: PyTorch init, lr "
+              "0.01, momentum 0.5, batch 64, 400 epochs); run here with --set table=4",
+              provenance=f"equivalence margin delta = `margin` (default 5 points): {PREREG}"),
     ClaimSpec("search_vs_sgd", "diagnostic",
               f"{CHIANG}, §4: pattern search and random greedy search, their other non-gradient optimizers, "
               "compared with SGD (shown, not judged: few runs per cell at CPU scale)"),
@@ -142,6 +148,8 @@ def _left_out(missing) -> str:
 # judge
 # ----------------------------------------------------------------------------------------------------
 def judge(rows: list[dict], p: dict) -> list[Claim]:
+    if p.get("table") == 4:
+        return table4_claims(rows, p)
     alpha, delta = p["alpha"], p["margin"] / 100
     ns = sorted(int(n) for n in p["n_train"])
     claims = []
@@ -328,3 +336,27 @@ def control_claims(ctrl: list[dict], alpha: float) -> list[Claim]:
                                      f"{accs.size} of {len(ctrl)} random labelings had accepted models; an SE needs 2",
                                      predicted=chance)
     return [bits, CLAIMS["random_label_chance"](chance_claim)]
+
+
+def table4_claims(rows: list[dict], p: dict) -> list[Claim]:
+    """``table=4``: per (search method, n), Chiang et al.'s "comparable" for Table 4 by the same TOST equivalence
+    as ``chiang_comparable``: Δ = acc(search) − acc(SGD, Table 4 settings), pooled over the data-seed cells."""
+    alpha, delta = p["alpha"], p["margin"] / 100
+    spec = CLAIMS["t4_search_comparable"]
+    out = []
+    for method in ("pattern_search", "random_greedy"):
+        for n in sorted(int(n) for n in p["t4_n"]):
+            name = f"t4_search_comparable[{method},n={n}]"
+            d, se, dof, k, missing = pooled_difference(
+                [r for r in rows if r.get("method") == ROW_METHOD[method] and r.get("n") == n],
+                [r for r in rows if r.get("method") == "t4_sgd" and r.get("n") == n])
+            if not k:
+                out.append(spec(missing_claim(name, "; ".join(missing), predicted=f"|diff| < {delta:g}")))
+                continue
+            c = equivalent(name, d, se, delta, alpha=alpha, dof=dof, bounds=(-1.0, 1.0), runs=k, unit=CELLS,
+                           what=(f"Δ = acc({method}) − acc(SGD, Table 4 settings) on ten classes, mean over {k} "
+                                 "data-seed cell(s) with fixed-effects SE and Welch dof, clipped to [-1, 1]; pass: "
+                                 f"comparable at n = {n}; wholly outside: a finding (the gap exceeds δ)"))
+            c.test += _left_out(missing)
+            out.append(spec(c))
+    return out

@@ -9,11 +9,27 @@ from verify.errors import require
 from verify.inputs import fold_data
 from verify.parameters import Param, declare
 
+REAL = ("mnist", "fashion_mnist", "cifar10")  # local copies (numerics.local_data), for the table presets
+
 METHODS = ("gnc", "sgd", "pattern_search", "random_greedy", "poisoned")
 MAX_DIGIT_N = 160  # 80 training images per class in numerics.datasets.digits_task
 
 PARAMS = declare(
-    dataset=Param("digits", choices=("digits", "file"), doc="8x8 digits, or file (set by --data FILE.npz)"),
+    dataset=Param("digits", choices=("digits", "file", *REAL), doc="8x8 digits, file (set by --data FILE.npz), or a "
+                  "local copy (mnist, fashion_mnist, cifar10: with table=4 and data_root)"),
+    data_root=Param("", doc="folder of a torchvision download (ROOT/MNIST/raw, ROOT/FashionMNIST/raw, "
+                    "ROOT/cifar-10-batches-py); read, never fetched"),
+    table=Param(0, choices=(0, 4), doc="a preset of Chiang et al.'s tables: 4 = pattern search and random greedy vs "
+                "SGD on ten classes (0: the check's own two-class setting)"),
+    t4_n=Param([100, 200], full=[100, 200, 500, 1000], low=10, doc="table=4: training-set sizes (multiples of 10)"),
+    t4_seeds=Param(2, full=4, low=1, doc="table=4: data seeds (cells; label permutations on real data)"),
+    t4_runs=Param(3, full=8, low=2, doc="table=4: runs per method and cell"),
+    t4_sweeps=Param(2, full=10, low=1, doc="table=4: pattern-search sweeps"),
+    t4_steps=Param(300, full=3000, low=1, doc="table=4: random-greedy steps"),
+    t4_sgd_epochs=Param(400, low=1, doc="table=4: SGD epochs (400 in the paper)"),
+    t4_arch=Param("mlp", choices=ARCHS, doc="table=4 on the digits: network (real data: LeNet)"),
+    t4_width=Param(32, low=8, doc="table=4 on the digits: hidden width (cnn: channels = width // 8)"),
+    t4_lenet_width=Param(1.0, above=0, doc="table=4 on real data: LeNet width factor w"),
     pairs=Param(3, full=8, low=1, high=45, doc="digit pairs drawn by the seed (ignored with classes or --data)"),
     classes=Param([], type=int, low=0, high=9, nonempty=False, doc="an explicit digit pair, e.g. 3,8"),
     n_train=Param([2, 4, 8, 16, 32], low=1, doc="training-set sizes (even for digits: balanced classes)"),
@@ -64,6 +80,20 @@ def prepare(p: dict, inputs: dict) -> dict:
 def validate(p: dict) -> None:
     """The constraints between parameters (types and ranges are declared in :data:`PARAMS`)."""
     require(p["dataset"] != "file" or "data_file" in p, "dataset=file needs --data FILE.npz")
+    if p["table"] == 4:
+        require(p["dataset"] in ("digits", *REAL), f"table=4 runs on digits or a local copy ({', '.join(REAL)}), "
+                f"not dataset={p['dataset']}")
+        require(all(n % 10 == 0 for n in p["t4_n"]), f"t4_n must be multiples of 10 (balanced classes), got {p['t4_n']}")
+        if p["dataset"] == "digits":
+            from numerics.datasets import _digits
+            smallest = int(min(_digits()[1].tolist().count(c) for c in range(10)))
+            require(max(p["t4_n"]) // 10 < smallest,
+                    f"t4_n must be < {10 * smallest} on the digits ({smallest} images in the smallest class)")
+        if p["dataset"] in REAL:
+            from numerics.local_data import check_files
+            check_files(p["dataset"], p["data_root"])
+        return
+    require(p["dataset"] not in REAL, f"dataset={p['dataset']} is available with the preset table=4 only")
     ns = p["n_train"]
     if p["dataset"] == "digits":
         classes = p["classes"]

@@ -29,6 +29,8 @@ def _curve(rows, method, bias, ns):
 
 def plot(record: dict, stem: Path) -> list[Path]:
     rows, p = record["points"], record["params"]
+    if p.get("table") == 4:
+        return plot_table4(record, stem)
     ns = sorted(int(n) for n in p["n_train"])
     biases = list(p["bias"])
     fig, axes = new_figure(len(biases) + 2, height=3.8, width_per_panel=4.3)
@@ -155,4 +157,32 @@ def _plot_shapes(shapes, stem: Path) -> list[Path]:
     ax.set_ylabel("fraction of solutions")
     ax.set_title(f"slab (n = {slabs[0]['n'] if slabs else '?'}): linear vs zig-zag solutions", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
+    return save_figure(fig, stem)
+
+
+# ----------------------------------------------------------------------------------------------------
+T4_STYLE = {"t4_sgd": ("C1", "s", "SGD (Table 4 settings)"), "t4_pattern_search": ("C4", "^", "pattern search"),
+            "t4_random_greedy": ("C5", "v", "random greedy")}
+
+
+def plot_table4(record: dict, stem) -> list:
+    """Test accuracy vs n of the three optimizers on ten classes (mean over cells, 95 % normal band)."""
+    rows, p = record["points"], record["params"]
+    ns = sorted(int(n) for n in p["t4_n"])
+    fig, axes = new_figure(1, height=3.8, width_per_panel=5.0)
+    ax = axes[0]
+    for method, (color, marker, name) in T4_STYLE.items():
+        stats = [_pooled_mean([r for r in rows if r.get("method") == method and r.get("n") == n]) for n in ns]
+        m = np.array([s[0] for s in stats])
+        se = np.array([s[1] for s in stats])
+        if np.all(np.isnan(m)):
+            continue
+        ax.plot(ns, m, marker=marker, color=color, label=name)
+        ax.fill_between(ns, m - 1.96 * se, m + 1.96 * se, color=color, alpha=0.18)
+    ax.axhline(0.1, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("training-set size n (ten classes)")
+    ax.set_ylabel("test accuracy (mean over cells, 95% band)")
+    data = p["dataset"] if p["dataset"] != "digits" else f"8x8 digits, {p['t4_arch']} width {p['t4_width']}"
+    ax.set_title(f"Chiang et al. Table 4 setting: {data}", fontsize=8)
+    ax.legend(fontsize=7, loc="best")
     return save_figure(fig, stem)

@@ -45,6 +45,9 @@ def cell_streams(cell_list: list[dict]) -> list[tuple[int, dict]]:
 
 
 def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
+    if p.get("table") == 4:
+        from verify.volume_hypothesis.tables import table4_points
+        return table4_points(p, seed)
     ns = sorted(int(n) for n in p["n_train"])
     common = {k: p[k] for k in ("arch", "depth", "prior", "scale", "normalization", "memory_mb", "dataset",
                                 "max_accepted", "loss_bins")}
@@ -146,6 +149,9 @@ def _gnc(tp, ds, model, gen, device, ns, draws):
 
 def compute(t: Task) -> list[dict]:
     """The rows of one task, each with the task's wall time ``seconds``."""
+    if t.params["kind"] == "table4":
+        from verify.volume_hypothesis.tables import table4_compute
+        return table4_compute(t)
     start = time.perf_counter()
     rows = _compute_shape(t) if t.params["kind"] in ("kink", "slab") else _compute_point(t)
     seconds = time.perf_counter() - start
@@ -245,7 +251,7 @@ def _compute_shape(t: Task) -> list[dict]:
     return [row]
 
 
-GROWS = ("seeds",)
+GROWS = ("seeds", "t4_seeds")
 
 
 def grow(p: dict, round: int) -> dict:
@@ -253,4 +259,4 @@ def grow(p: dict, round: int) -> dict:
     (1, 2, 4, ... times the given ``seeds``). Task keys name the cell (pair, data seed index), so the cells of
     earlier rounds are reused from the checkpoint. With ``--data`` there is one cell and nothing grows (the
     rounds reuse the same points)."""
-    return {**p, "seeds": p["seeds"] * 2 ** (round - 1)}
+    return {**p, "seeds": p["seeds"] * 2 ** (round - 1), "t4_seeds": p["t4_seeds"] * 2 ** (round - 1)}
