@@ -25,8 +25,9 @@ def plot(record: dict, stem) -> list:
     _test_panel(axes[3], gd, gf, colors)
     _distance_panel(axes[4], [r for r in gd if r["seed"] == first])
     _central_panel(axes[5], gd, record)
-    fig.suptitle(f"edge of stability, {next(iter(gf.values()))['dataset'] if gf else 'data'}: "
-                 f"verdict {record['verdict']}", fontsize=10)
+    fig.suptitle(f"edge of stability, {next(iter(gf.values()))['dataset'] if gf else 'data'}, master seed "
+                 f"{record.get('seed', '-')} (initializations {', '.join(map(str, sorted(gf)))}): verdict "
+                 f"{record['verdict']}", fontsize=10)
     return save_figure(fig, stem)
 
 
