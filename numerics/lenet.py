@@ -47,7 +47,6 @@ from numerics.normalized_losses import normalized_cross_entropy
 
 NORM_DIVISOR = 3.0  # Chiang et al.: each layer's Frobenius norm divided by 3 for LeNet
 BOUND_SAFETY = 2.0
-INPUTS = {(1, 28, 28): "MNIST / Fashion-MNIST", (3, 32, 32): "CIFAR-10"}
 
 
 def lenet_channels(width: float) -> tuple[int, int, int, int]:

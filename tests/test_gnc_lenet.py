@@ -143,7 +143,7 @@ def test_a_borderline_margin_is_decided_in_float64():
     y = int(ds.y_train[0])
     inputs = _Inputs(model, ds, 4, "cpu")
     stats_ = RecheckStats()
-    m = _block_margins(model, theta.float(), theta, inputs, 0, 1, "float32", 2.0 ** -24, stats_)
+    m = _block_margins(model, theta.float(), theta, inputs, 0, 1, "float32", stats_)
     m64 = margins_of_logits(model(theta, X), torch.as_tensor(ds.y_train[:1]))
     assert (m64 > 0).item() == (y == 1) and m64.abs().item() > 0
     l32 = model.forward_patches(theta.float(), inputs.P32[:1])
