@@ -94,7 +94,7 @@ def two_band_claim(name: str, values, pass_band, fail_band, *, alpha: float, wha
     outside = interval_verdict(c.ci, *fail_band) == "fail"
     c.verdict = "pass" if inside == "pass" else "fail" if outside else "inconclusive"
     c.predicted = f"in ({pass_band[0]:.3g}, {pass_band[1]:.3g}); fail outside ({fail_band[0]:.3g}, {fail_band[1]:.3g})"
-    c.rule = (f"{100 * (1 - alpha):.4g}% t interval of {what}: inside ({pass_band[0]:.3g}, {pass_band[1]:.3g}) "
+    c.rule = (f"{100 * (1 - alpha):.4g}% t interval of the mean of {what}: inside ({pass_band[0]:.3g}, {pass_band[1]:.3g}) "
               f"passes, wholly outside ({fail_band[0]:.3g}, {fail_band[1]:.3g}) fails, else inconclusive; a true "
               f"mean in the pass band fails with probability <= alpha/2")
     c.needed = None
@@ -194,7 +194,7 @@ def claim_sharpening(seeds, alpha) -> Claim:
             ratios[s] = small[0]["sharpness"] / small[0]["sharpness_initial"]
     c = two_band_claim("progressive_sharpening", list(ratios.values()), (SHARPENING_PASS, math.inf),
                        (SHARPENING_FAIL, math.inf), alpha=alpha, bounds=(0.0, math.inf),
-                       what=f"the across-seed mean of S_end/S_0 (smallest converged η <= {SUB_CRITICAL} η_c per seed)")
+                       what=f"S_end/S_0 over seeds (the smallest converged η <= {SUB_CRITICAL} η_c of each seed)")
     c.measured = {"mean": c.measured, "per_seed": {str(k): v for k, v in ratios.items()},
                   "seeds_without_run": [s for s in seeds if s not in ratios]}
     return c
@@ -337,7 +337,7 @@ def claim_central_flow(seeds, alpha) -> Claim:
     per_run = [ws for ws in per_run if ws]
     var = [float(np.mean([w["variance_u"] / w["sigma2"] for w in ws])) for ws in per_run]
     loss = [float(np.mean([w["excess_loss"] / w["predicted_excess"] for w in ws])) for ws in per_run]
-    parts = {name: two_band_claim(name, vals, CF_PASS, CF_FAIL, alpha=alpha / 2, what=f"the across-run mean of {label}",
+    parts = {name: two_band_claim(name, vals, CF_PASS, CF_FAIL, alpha=alpha / 2, what=f"{label} over runs",
                                   bounds=(0.0, math.inf) if name == "variance" else None)
              for name, vals, label in (("variance", var, "Var⟨θ_t − θ̄, u⟩/σ² (linearly detrended)"),
                                        ("loss", loss, "(mean loss − L(θ̄))/(σ²/η)"))}

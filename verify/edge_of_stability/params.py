@@ -11,7 +11,7 @@ SUB_CRITICAL, SUPER_CRITICAL = 0.8, 1.1
 EOS_RANGE = (1.5, 4.0)  # the η/η_c range where the edge-of-stability fingerprint is judged
 
 PARAMS = declare(
-    dataset=Param("digits", choices=("digits", "file"), doc="digits (8x8, ten classes), or file (set by --data FILE.npz)"),
+    dataset=Param("digits", choices=("digits", "file"), doc="digits (8x8, ten classes), or a --data FILE.npz (set by --data)"),
     n_train=Param(256, low=2, doc="training examples (digits: nested prefix of the next balanced set)"),
     n_test=Param(1000, low=10, doc="test examples (digits)"),
     data_seed=Param(0, low=0, doc="seed of the digits split"),
