@@ -92,7 +92,7 @@ def test_the_ideal_record_passes_every_judged_claim():
 def test_two_seeds_leave_the_per_seed_claims_open_and_say_how_many_are_needed():
     claims = {c.key: c for c in E.judge(ideal_rows(seeds=(0, 1)), PARAMS)}
     c = claims["progressive_sharpening"]
-    assert c.verdict == "inconclusive" and c.needed and "units" in c.needed
+    assert c.verdict == "inconclusive" and c.needed and "seeds (now 2)" in c.needed
 
 
 def test_every_claim_is_stamped_with_its_spec():

@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 from scipy.stats import spearmanr
 
 from verify.edge_of_stability.params import EOS_RANGE, SUB_CRITICAL, SUPER_CRITICAL
 from verify.report import Claim
-from verify.rules import fraction_claim, interval_claim, interval_verdict, mean_claim, missing_claim
+from verify.rules import fraction_claim, interval_claim, interval_verdict, mean_claim, missing_claim, runs_needed
 from verify.verdicts import ClaimSpec, registry, worst
 
 SHARPENING_PASS, SHARPENING_FAIL = 2.0, 1.2  # mean S_end/S_0: above 2 passes, below 1.2 ("within ±20 %") fails
@@ -105,24 +104,8 @@ def two_band_claim(name: str, values, pass_band, fail_band, *, alpha: float, wha
             c.needed = f"not decidable: the mean {est:.3g} lies between the pass band and the fail band"
         else:
             band = pass_band if pass_band[0] < est < pass_band[1] else fail_band
-            c.needed = units_needed(est, sd, v.size, band, alpha)
+            c.needed = runs_needed(est, sd / np.sqrt(v.size), v.size, *band, alpha=alpha, unit="seeds")
     return c
-
-
-def units_needed(estimate: float, sd: float, n: int, band, alpha: float, power: float = 0.8) -> str:
-    """Seeds (or runs) for a decision on a mean with a t interval, with Student-t quantiles (the normal
-    approximation of :func:`verify.rules.runs_needed` undershoots badly at 3 seeds): the smallest N with
-    (t_{1−α/2, N−1} + t_{power, N−1})·sd/√N below the distance to the nearest finite band edge."""
-    edges = [b for b in band if np.isfinite(b)]
-    d = min(abs(estimate - b) for b in edges)
-    if not (sd > 0 and d > 0):
-        return f"not decidable: sd {sd:.3g}, distance to the band {d:.3g}"
-    m = np.arange(n + 1, 10_001)
-    ok = (stats.t.ppf(1 - alpha / 2, m - 1) + stats.t.ppf(power, m - 1)) * sd / np.sqrt(m) < d
-    if not ok.any():
-        return f"more than 10000 units (now {n}): the mean {estimate:.3g} is too close to the band edge"
-    return (f"about {int(m[ok.argmax()])} units (now {n}) for a decision at alpha = {alpha:.2g} with 80% power, if "
-            f"the mean {estimate:.3g} and the sd {sd:.3g} per unit stay as measured")
 
 
 def within_seed_slope(groups):
