@@ -19,7 +19,7 @@ def test_list_names_every_check(cli):
 
 @pytest.mark.parametrize("check", GNC_CHECKS)
 @pytest.mark.parametrize("args, message", [
-    (["--set", "activations=relu6"], "unknown activation"), (["--set", "prior=laplace"], "unknown prior"),
+    (["--set", "activations=relu6"], "activation"), (["--set", "prior=laplace"], "prior must be one of"),
     (["--set", "bogus=1"], "unknown parameter"), (["--set", "draws=many"], "expected int"),
     (["--set", "gd=perhaps"], "expected bool"), (["--seed", "-1"], "seed"),
     (["--problem", "does_not_exist.npz"], "no such file"),
