@@ -97,8 +97,9 @@ def dense_hessian(f: Callable, theta: torch.Tensor) -> torch.Tensor:
 
 def sharpness_gradient(f: Callable, theta: torch.Tensor, u, *, h: float = 1e-4) -> torch.Tensor:
     """∇S(θ) = ∇³L(θ)[u, u] for a unit top eigenvector u, by the central second difference of gradients
-    along u with step ``h`` (default 1e-4: truncation O(h²) against rounding O(ε‖∇L‖/h²), both ≲ 1e-8
-    relative in float64)."""
+    along u with step ``h`` (default 1e-4: truncation O(h²) against rounding ≈ ε‖∇L‖/h²; the rounding
+    dominates, measured 5e-8 median and 1.3e-7 worst relative to torch.func over 40 small networks in float64,
+    docs/accuracy.md)."""
     u = torch.as_tensor(np.asarray(u, dtype=np.float64), device=theta.device).reshape(-1)
     u = u / u.norm()
     g_plus = full_gradient(f, theta + h * u)[1]
