@@ -90,4 +90,32 @@ def test_missing_local_copy_is_one_line_naming_the_path(cli, tmp_path):
                       "--set", f"data_root={tmp_path}", message="cifar-10-batches-py")
     assert str(tmp_path) in err
     cli.rejects("volume_hypothesis", "--set", "table=4", "--set", "dataset=mnist", message="data_root")
-    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="table=4")
+    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="presets table=2, 3 or 4")
+
+
+LENET_TINY = ["--set", "t23_n=2,4", "--set", "t23_draws=400", "--set", "t23_sgd_runs=2", "--set", "pairs=2",
+              "--set", "max_accepted=50"]
+
+
+@pytest.mark.parametrize("table", [2, 3])
+def test_lenet_tables_on_the_digits_stand_in(cli, tmp_path, table):
+    record = cli.record("volume_hypothesis", tmp_path, "--workers", "1", "--set", f"table={table}", *LENET_TINY)
+    rows = record["points"]
+    assert {r["method"] for r in rows} == {"gnc", "sgd_chiang"}
+    assert all(r["arch"] == "lenet-0.5" and r["dataset"].startswith("digits28") for r in rows)
+    assert {r["lr"] for r in rows if r["method"] == "sgd_chiang"} == {{2: 1e-3, 3: 1e-4}[table]}
+    assert [c["name"] for c in record["claims"]] == ["chiang_comparable[n=2]", "chiang_comparable[n=4]"]
+
+
+def test_lenet_table_on_a_local_mnist_copy_and_refusals(cli, tmp_path):
+    rng = np.random.default_rng(1)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", 100), ("t10k", 50)):
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(_idx(rng.integers(0, 256, (n, 28, 28))))
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(_idx(np.arange(n) % 10))
+    record = cli.record("volume_hypothesis", tmp_path / "out", "--workers", "1", "--set", "table=2", "--set",
+                        "dataset=mnist", "--set", f"data_root={tmp_path / 'data'}", *LENET_TINY)
+    assert all(r["dataset"].startswith("mnist") for r in record["points"])
+    cli.rejects("volume_hypothesis", "--set", "table=3", "--set", "dataset=mnist", "--set",
+                f"data_root={tmp_path / 'data'}", message="table=3 runs on digits")

@@ -151,6 +151,8 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
     if p.get("table") == 4:
         return table4_claims(rows, p)
     alpha, delta = p["alpha"], p["margin"] / 100
+    if p.get("table") in (2, 3):  # LeNet G&C vs SGD (Chiang's configs): their "comparable" at every n
+        return [chiang_claim(rows, n, True, alpha, delta) for n in sorted(int(n) for n in p["t23_n"])]
     ns = sorted(int(n) for n in p["n_train"])
     claims = []
     biases = list(p["bias"])

@@ -48,6 +48,9 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     if p.get("table") == 4:
         from verify.volume_hypothesis.tables import table4_points
         return table4_points(p, seed)
+    if p.get("table") in (2, 3):
+        from verify.volume_hypothesis.lenet_tables import lenet_points
+        return lenet_points(p, seed, cell_streams(cells(p, seed)))
     ns = sorted(int(n) for n in p["n_train"])
     common = {k: p[k] for k in ("arch", "depth", "prior", "scale", "normalization", "memory_mb", "dataset",
                                 "max_accepted", "loss_bins")}
@@ -152,6 +155,9 @@ def compute(t: Task) -> list[dict]:
     if t.params["kind"] == "table4":
         from verify.volume_hypothesis.tables import table4_compute
         return table4_compute(t)
+    if t.params["kind"] in ("lenet_gnc", "lenet_sgd"):
+        from verify.volume_hypothesis.lenet_tables import lenet_compute
+        return lenet_compute(t)
     start = time.perf_counter()
     rows = _compute_shape(t) if t.params["kind"] in ("kink", "slab") else _compute_point(t)
     seconds = time.perf_counter() - start
