@@ -150,7 +150,7 @@ def test_holm_spends_no_level_on_deterministic_claims():
         exact = [Claim(f"d{i}", 0, 0, None, "", "pass", tier="control", deterministic=True) for i in range(6)]
         return random + exact
 
-    from verify.rules import holm
+    from verify.verdicts import holm
     claims = holm(judge_at, 0.01)
     assert [c.alpha for c in claims[:2]] == [0.005, 0.005] and all(c.alpha is None for c in claims[2:])
 

@@ -34,8 +34,7 @@ from verify.executors import Execution, open_executor, run_limited
 from verify.progress import log, progress_bar
 from verify.parameters import COMMON
 from verify.report import Record, jsonable
-from verify.rules import holm
-from verify.verdicts import Claim
+from verify.verdicts import Claim, holm
 
 
 @dataclass(frozen=True)

@@ -265,34 +265,6 @@ def runs_needed(estimate: float, se: float, runs: int, low: float = -np.inf, hig
             f"if the effect {estimate:.3g} and the SE per run stay as measured")
 
 
-def holm(judge_at, alpha: float):
-    """Judge a check's claims with Holm's step-down procedure across them.
-
-    ``judge_at(level)`` returns the claims, each judged at per-claim level ``level``. With m judged claims
-    the first pass uses ``alpha/m``; while k claims fail, the rest are judged again at ``alpha/(m − k)``,
-    until no new claim fails. A fail is a rejected prediction, so this is Holm's procedure on the claims'
-    fail-direction tests and the chance that any true prediction fails is at most ``alpha`` (each rule's
-    own false-failure rate being at most its level). Each judged claim records the level it was judged
-    at in ``alpha``."""
-    def tested(c):
-        return c.judged and not c.deterministic
-
-    m = sum(tested(c) for c in judge_at(alpha))
-    if m == 0:
-        return judge_at(alpha)
-    failed, level = 0, alpha / m
-    while True:
-        claims = judge_at(level)
-        k = sum(tested(c) and c.verdict == "fail" for c in claims)
-        if k <= failed or k >= m:
-            break
-        failed, level = k, alpha / (m - k)
-    for c in claims:
-        if tested(c):
-            c.alpha = level
-    return claims
-
-
 def slope_within(name: str, fit: SlopeFit, low: float, high: float, *, what: str = "") -> Claim:
     """Claim that a fitted log-log slope lies in the band [low, high]: pass if its CI lies inside the band,
     fail if it lies wholly outside, else inconclusive (:func:`interval_verdict`)."""

@@ -162,3 +162,31 @@ def findings(claims: list[Claim]) -> list[dict]:
 def exit_code(verdict: str) -> int:
     """0 pass, 1 fail, 3 inconclusive, 4 vacuous."""
     return EXIT_CODES[verdict]
+
+
+def holm(judge_at, alpha: float):
+    """Judge a check's claims with Holm's step-down procedure across them.
+
+    ``judge_at(level)`` returns the claims, each judged at per-claim level ``level``. With m judged claims
+    the first pass uses ``alpha/m``; while k claims fail, the rest are judged again at ``alpha/(m − k)``,
+    until no new claim fails. A fail is a rejected prediction, so this is Holm's procedure on the claims'
+    fail-direction tests and the chance that any true prediction fails is at most ``alpha`` (each rule's
+    own false-failure rate being at most its level). Each judged claim records the level it was judged
+    at in ``alpha``."""
+    def tested(c):
+        return c.judged and not c.deterministic
+
+    m = sum(tested(c) for c in judge_at(alpha))
+    if m == 0:
+        return judge_at(alpha)
+    failed, level = 0, alpha / m
+    while True:
+        claims = judge_at(level)
+        k = sum(tested(c) and c.verdict == "fail" for c in claims)
+        if k <= failed or k >= m:
+            break
+        failed, level = k, alpha / (m - k)
+    for c in claims:
+        if tested(c):
+            c.alpha = level
+    return claims
