@@ -90,7 +90,7 @@ def test_missing_local_copy_is_one_line_naming_the_path(cli, tmp_path):
                       "--set", f"data_root={tmp_path}", message="cifar-10-batches-py")
     assert str(tmp_path) in err
     cli.rejects("volume_hypothesis", "--set", "table=4", "--set", "dataset=mnist", message="data_root")
-    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="presets table=2, 3 or 4")
+    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="presets table=2, 3, 4 or 6")
 
 
 LENET_TINY = ["--set", "t23_n=2,4", "--set", "t23_draws=400", "--set", "t23_sgd_runs=2", "--set", "pairs=2",
@@ -119,3 +119,11 @@ def test_lenet_table_on_a_local_mnist_copy_and_refusals(cli, tmp_path):
     assert all(r["dataset"].startswith("mnist") for r in record["points"])
     cli.rejects("volume_hypothesis", "--set", "table=3", "--set", "dataset=mnist", "--set",
                 f"data_root={tmp_path / 'data'}", message="table=3 runs on digits")
+
+
+def test_lenet_width_table_judges_every_width(cli, tmp_path):
+    record = cli.record("volume_hypothesis", tmp_path, "--workers", "1", "--set", "table=6", "--set", "t6_widths=0.34,0.5",
+                        *LENET_TINY)
+    assert {r["width"] for r in record["points"]} == {0.34, 0.5}
+    assert [c["name"] for c in record["claims"]] == ["chiang_comparable[w=0.34,n=2]", "chiang_comparable[w=0.34,n=4]",
+                                                    "chiang_comparable[w=0.5,n=2]", "chiang_comparable[w=0.5,n=4]"]

@@ -151,8 +151,17 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
     if p.get("table") == 4:
         return table4_claims(rows, p)
     alpha, delta = p["alpha"], p["margin"] / 100
+    ns = sorted(int(n) for n in p.get("t23_n", []))
     if p.get("table") in (2, 3):  # LeNet G&C vs SGD (Chiang's configs): their "comparable" at every n
-        return [chiang_claim(rows, n, True, alpha, delta) for n in sorted(int(n) for n in p["t23_n"])]
+        return [chiang_claim(rows, n, True, alpha, delta) for n in ns]
+    if p.get("table") == 6:  # the same per LeNet width
+        out = []
+        for w in p["t6_widths"]:
+            for n in ns:
+                c = chiang_claim([r for r in rows if r.get("width") == w], n, True, alpha, delta)
+                c.name = f"chiang_comparable[w={w:g},n={n}]"
+                out.append(c)
+        return out
     ns = sorted(int(n) for n in p["n_train"])
     claims = []
     biases = list(p["bias"])

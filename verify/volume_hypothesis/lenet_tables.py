@@ -1,5 +1,7 @@
-"""Chiang et al.'s Tables 2 and 3 as presets of ``volume_hypothesis`` (``--set table=2`` / ``table=3``): Guess &
-Check with LeNet against SGD on two-class tasks, n = 2 … 32, judged by the check's ``chiang_comparable`` claim.
+"""Chiang et al.'s Tables 2, 3 and 6 as presets of ``volume_hypothesis`` (``--set table=2|3|6``): Guess & Check
+with LeNet against SGD on two-class tasks, n = 2 … 32, judged by the check's ``chiang_comparable`` claim
+(Table 6: the Table 2 setting over the LeNet widths ``t6_widths``, judged per width; the widths are this
+package's choice).
 
 Scope: Table 2 is 2-class MNIST, Table 3 2-class CIFAR-10, with a random class pair per data seed (the pairs are
 drawn from the master seed, as the check's digit pairs), n/2 images per class, the whole test split of the pair
@@ -25,8 +27,8 @@ from numerics.protocols import Protocol, run_protocol
 from numerics.search_tenclass import accuracies
 from verify.engine import Task, task
 
-LENET_SGD = {2: 1e-3, 3: 1e-4}  # lr of Chiang et al.'s configs for Tables 2 and 3
-LOCAL = {2: ("mnist", "fashion_mnist"), 3: ("cifar10",)}
+LENET_SGD = {2: 1e-3, 3: 1e-4, 6: 1e-3}  # lr of Chiang et al.'s configs for Tables 2 and 3 (6: Table 2's)
+LOCAL = {2: ("mnist", "fashion_mnist"), 3: ("cifar10",), 6: ("mnist", "fashion_mnist")}
 
 
 def sgd_protocol(table: int) -> Protocol:
@@ -37,14 +39,16 @@ def lenet_points(p: dict, seed: int, cells) -> list[Task]:
     ns = sorted(int(n) for n in p["t23_n"])
     common = {k: p.get(k) for k in ("table", "dataset", "data_root", "lenet_width", "max_accepted", "memory_mb")}
     out = []
+    widths = p["t6_widths"] if p["table"] == 6 else [p["lenet_width"]]
     for ci, cell in cells:
-        base = {**common, **cell, "n_max": ns[-1]}
-        key = f"t{p['table']}/{cell['label']}/s{cell['data_seed']}"
-        out.append(task(f"{key}/gnc", {**base, "kind": "lenet_gnc", "ns": ns, "draws": p["t23_draws"]}, seed, 8, ci,
-                        weight=max(1, p["t23_draws"] // 2000)))
-        for n in ns:
-            out.append(task(f"{key}/sgd/n{n}", {**base, "kind": "lenet_sgd", "n": n, "runs": p["t23_sgd_runs"]},
-                            seed, 9, ci, n, weight=max(1, p["t23_sgd_runs"] * n // 4)))
+        for wi, w in enumerate(widths):
+            base = {**common, **cell, "n_max": ns[-1], "lenet_width": w}
+            key = f"t{p['table']}/{cell['label']}/s{cell['data_seed']}" + (f"/w{w:g}" if p["table"] == 6 else "")
+            out.append(task(f"{key}/gnc", {**base, "kind": "lenet_gnc", "ns": ns, "draws": p["t23_draws"]}, seed, 8,
+                            ci, wi, weight=max(1, p["t23_draws"] // 2000)))
+            for n in ns:
+                out.append(task(f"{key}/sgd/n{n}", {**base, "kind": "lenet_sgd", "n": n, "runs": p["t23_sgd_runs"]},
+                                seed, 9, ci, wi, n, weight=max(1, p["t23_sgd_runs"] * n // 4)))
     return sorted(out, key=lambda t: -t.weight)
 
 

@@ -19,8 +19,10 @@ PARAMS = declare(
                   "local copy (mnist, fashion_mnist, cifar10: with table=4 and data_root)"),
     data_root=Param("", doc="folder of a torchvision download (ROOT/MNIST/raw, ROOT/FashionMNIST/raw, "
                     "ROOT/cifar-10-batches-py); read, never fetched"),
-    table=Param(0, choices=(0, 2, 3, 4), doc="a preset of Chiang et al.'s tables: 2/3 = LeNet G&C vs SGD on 2-class "
-                "MNIST/CIFAR-10, 4 = pattern search and random greedy vs SGD on ten classes (0: the check's own setting)"),
+    table=Param(0, choices=(0, 2, 3, 4, 6), doc="a preset of Chiang et al.'s tables: 2/3 = LeNet G&C vs SGD on 2-class "
+                "MNIST/CIFAR-10, 6 = the same over LeNet widths, 4 = pattern search and random greedy vs SGD on ten "
+                "classes (0: the check's own setting)"),
+    t6_widths=Param([0.34, 0.5], full=[0.5, 1.0, 2.0], above=0, doc="table=6: LeNet width factors"),
     t23_n=Param([2, 4, 8, 16], full=[2, 4, 8, 16, 32], low=2, doc="table=2/3: training-set sizes (even)"),
     t23_draws=Param(20000, full=1_000_000, low=1, doc="table=2/3: LeNet G&C draws per cell"),
     t23_sgd_runs=Param(4, full=20, low=1, doc="table=2/3: SGD runs per (cell, n)"),
@@ -84,8 +86,8 @@ def prepare(p: dict, inputs: dict) -> dict:
 def validate(p: dict) -> None:
     """The constraints between parameters (types and ranges are declared in :data:`PARAMS`)."""
     require(p["dataset"] != "file" or "data_file" in p, "dataset=file needs --data FILE.npz")
-    if p["table"] in (2, 3):
-        local = {2: ("mnist", "fashion_mnist"), 3: ("cifar10",)}[p["table"]]
+    if p["table"] in (2, 3, 6):
+        local = {2: ("mnist", "fashion_mnist"), 3: ("cifar10",), 6: ("mnist", "fashion_mnist")}[p["table"]]
         require(p["dataset"] in ("digits", *local), f"table={p['table']} runs on digits (the 28x28 stand-in) or "
                 f"{', '.join(local)}, not dataset={p['dataset']}")
         require(all(n % 2 == 0 for n in p["t23_n"]), f"t23_n must be even (balanced pairs), got {p['t23_n']}")
@@ -106,7 +108,7 @@ def validate(p: dict) -> None:
             from numerics.local_data import check_files
             check_files(p["dataset"], p["data_root"])
         return
-    require(p["dataset"] not in REAL, f"dataset={p['dataset']} is available with the presets table=2, 3 or 4 only")
+    require(p["dataset"] not in REAL, f"dataset={p['dataset']} is available with the presets table=2, 3, 4 or 6 only")
     ns = p["n_train"]
     if p["dataset"] == "digits":
         classes = p["classes"]

@@ -31,7 +31,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
     rows, p = record["points"], record["params"]
     if p.get("table") == 4:
         return plot_table4(record, stem)
-    if p.get("table") in (2, 3):
+    if p.get("table") in (2, 3, 6):
         return plot_lenet_table(record, stem)
     ns = sorted(int(n) for n in p["n_train"])
     biases = list(p["bias"])
@@ -196,19 +196,24 @@ def plot_lenet_table(record: dict, stem) -> list:
     ns = sorted(int(n) for n in p["t23_n"])
     fig, axes = new_figure(1, height=3.8, width_per_panel=5.0)
     ax = axes[0]
-    for method in ("gnc", "sgd_chiang"):
-        color, marker, name = STYLE[method]
-        m, lo, hi = _curve(rows, method, True, ns)
-        if np.all(np.isnan(m)):
-            continue
-        ax.plot(ns, m, marker=marker, color=color, label=name if method == "gnc" else "SGD (Chiang's config)")
-        ax.fill_between(ns, lo, hi, color=color, alpha=0.18)
+    widths = p["t6_widths"] if p["table"] == 6 else [p["lenet_width"]]
+    for wi, w in enumerate(widths):
+        sel = [r for r in rows if r.get("width") == w]
+        for method in ("gnc", "sgd_chiang"):
+            color, marker, name = STYLE[method]
+            m, lo, hi = _curve(sel, method, True, ns)
+            if np.all(np.isnan(m)):
+                continue
+            name = (name if method == "gnc" else "SGD (Chiang's config)") + (f", w = {w:g}" if len(widths) > 1 else "")
+            ax.plot(ns, m, marker=marker, color=color, ls=("-", "--", ":", "-.")[wi % 4], label=name)
+            ax.fill_between(ns, lo, hi, color=color, alpha=0.12)
     ax.axhline(0.5, color="gray", ls=":", lw=1, label="chance")
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training-set size n (two classes)")
     ax.set_ylabel("test accuracy (mean over cells, 95% band)")
     data = p["dataset"] if p["dataset"] != "digits" else "digits upsampled to 28x28"
-    ax.set_title(f"Chiang et al. Table {p['table']} setting: LeNet-{p['lenet_width']:g}, {data}", fontsize=8)
+    nets = "LeNet-" + "/".join(f"{w:g}" for w in widths)
+    ax.set_title(f"Chiang et al. Table {p['table']} setting: {nets}, {data}", fontsize=8)
     ax.legend(fontsize=7, loc="best")
     return save_figure(fig, stem)

@@ -48,7 +48,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     if p.get("table") == 4:
         from verify.volume_hypothesis.tables import table4_points
         return table4_points(p, seed)
-    if p.get("table") in (2, 3):
+    if p.get("table") in (2, 3, 6):
         from verify.volume_hypothesis.lenet_tables import lenet_points
         return lenet_points(p, seed, cell_streams(cells(p, seed)))
     ns = sorted(int(n) for n in p["n_train"])
