@@ -182,6 +182,7 @@ def test_angular_agrees_with_nested_at_the_paper_threshold(seed):
     assert_agree(an, ne, ne.se_dof)
 
 
+@pytest.mark.slow  # ~45 s on 2 cores; CI runs it
 @settings(max_examples=3)
 @given(seed=seeds, k=st.integers(4, 5))
 def test_eps_zero_is_the_limit_of_the_band_estimates(seed, k):

@@ -66,6 +66,7 @@ def test_tiny_setting_shows_the_fingerprint(tiny):
     assert len(runs) >= 3 and all(at_edge(r) for r in runs)
 
 
+@pytest.mark.slow  # 20-60 s on 2 cores; CI runs it
 @pytest.mark.falsifies("edge_of_stability", "eos_fingerprint")
 def test_a_planted_wrong_sharpness_fails_the_fingerprint(monkeypatch):
     """Measure S on the Hessian of the cross-entropy (another loss) while GD trains the MSE: ηS/2 is off.
@@ -81,6 +82,7 @@ def test_a_planted_wrong_sharpness_fails_the_fingerprint(monkeypatch):
     assert claim(E.judge(rows, {**p, "alpha": 0.2}), "eos_fingerprint").verdict == "fail"
 
 
+@pytest.mark.slow  # 20-60 s on 2 cores; CI runs it
 def test_a_grid_that_never_reaches_eta_c_is_inconclusive():
     p = params(etas=[0.3, 0.6])
     claims = E.judge(compute_all(p), p)
@@ -97,6 +99,7 @@ def test_u_curve_is_a_diagnostic(tiny):
     assert {"depth", "argmin_eta_multiple", "test_loss_min"} <= set(gf["u_curve"])
 
 
+@pytest.mark.slow  # 20-60 s on 2 cores; CI runs it
 def test_sequential_rounds_reuse_points_and_match_across_workers(monkeypatch, tmp_path):
     """Two rounds (seeds [0] then [0, 1]): the second computes only seed 1; 1 and 2 workers agree."""
     monkeypatch.setattr(engine, "MAX_ROUNDS", 2)
