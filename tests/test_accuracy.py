@@ -22,10 +22,12 @@ from numerics.datasets import digits_task, standardize
 from numerics.models import MLP, sample_prior
 from numerics.orthant import log_orthant_probability
 from numerics.sharpness import loss_closure, sharpness, sharpness_gradient, DEFAULT_TOL
-from numerics.trainers import Optimizer, loss_value, train
+from numerics.trainers import Optimizer, train
 from theory.errors import UserInputError
 from theory.nngp import (MAX_VARIANCE, TANH_ACCURACY, activation_moment, nngp_kernel, quadrature_moment,
                          relu_moment)
+
+from test_trainers import torch_optim_run  # the torch.optim reference run, one definition
 
 Z = 4.9
 EPS = float(np.finfo(np.float64).eps)
@@ -269,16 +271,6 @@ def small_problem(seed):
     y = torch.randint(0, 3, (12,), generator=gen)
     model = MLP(3, [5], 3, "tanh", True)
     return model, sample_prior(model, "torch_default", 1, gen)[0], X, y
-
-
-def torch_optim_run(model, theta0, X, y, optim, steps, loss="ce"):
-    p = torch.nn.Parameter(theta0.clone())
-    opt = optim([p])
-    for _ in range(steps):
-        opt.zero_grad()
-        loss_value(loss, model(p, X), y).backward()
-        opt.step()
-    return p.detach()
 
 
 OPTIMS = {
