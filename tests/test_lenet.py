@@ -3,7 +3,6 @@ parameter layout and priors, Chiang et al.'s normalized loss, and the float32 ro
 borderline band (numerics.gnc_lenet.BAND) relies on."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

@@ -1,7 +1,6 @@
 """``volume_hypothesis --set table=4``: Chiang et al.'s Table 4 (pattern search and random greedy vs SGD on ten
 classes) as a preset, on the digits and on a local copy of MNIST in torchvision's layout."""
 import gzip
-import json
 import struct
 
 import numpy as np

@@ -15,12 +15,11 @@ import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from verify.report_page import fmt as _fmt
-from verify.verdicts import VERDICTS, Claim, findings, headline, tier_verdicts  # noqa: F401 (re-exported)
+from verify.verdicts import Claim, findings, headline, tier_verdicts
 
 
 def overall_verdict(claims: list[Claim]) -> str:

@@ -19,6 +19,7 @@ from numerics.activations import parse_activation
 from numerics.factorization import Factorization
 from numerics.gnc import GncEstimate, estimate
 from numerics.gnc_limits import chain_log_singular_values, informative_rip_setting, rank1_depth_limit
+from numerics.problems import SensingProblem
 from numerics.rip import isometry_constants, rank_variety_dimension, rip_versus_measurements
 from theory.depth_theorem import (LocalLaw, limit_chance, local_limit_law, log_ratio_slope, rip_bound,
                                   rip_bound_applies)
