@@ -155,9 +155,16 @@ def test_holm_spends_no_level_on_deterministic_claims():
     assert [c.alpha for c in claims[:2]] == [0.005, 0.005] and all(c.alpha is None for c in claims[2:])
 
 
-def test_runs_needed_uses_student_t_with_few_runs():
+@settings(max_examples=40, deadline=None)
+@given(runs=st.integers(2, 30), effect=st.floats(0.05, 5.0), se=st.floats(0.01, 3.0), alpha=st.floats(1e-4, 0.05))
+def test_runs_needed_is_the_smallest_decisive_count_under_student_t(runs, effect, se, alpha):
+    """Oracle: a brute-force scan over N of (t_{1-a/2,N-1} + t_{0.8,N-1}) se sqrt(runs/N) <= effect."""
     from verify.rules import runs_needed
-    text = runs_needed(0.17, 0.12, 6, high=0.0, alpha=0.01 / 12)
-    n = int(text.split()[1])
-    z = stats.norm.ppf(1 - 0.01 / 24) + stats.norm.ppf(0.8)
-    assert n > 6 * (z * 0.12 / 0.17) ** 2  # more than the normal approximation asks
+    text = runs_needed(effect, se, runs, 0.0, alpha=alpha)
+    n = np.arange(runs + 1, 200_000)
+    ok = (stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(0.8, n - 1)) * se * np.sqrt(runs / n) <= effect
+    if ok.any():
+        assert int(text.split()[1]) == n[ok.argmax()]
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(0.8)
+    if text.startswith("about"):
+        assert int(text.split()[1]) >= runs * (z * se / effect) ** 2  # never fewer than the normal approximation
