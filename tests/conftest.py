@@ -48,6 +48,7 @@ def cli(capsys):
             for claim in record["claims"]:
                 assert {"name", "tier", "source", "expected", "predicted", "measured", "ci", "rule", "verdict",
                         "alpha"} <= set(claim)
+                assert claim["tier"] and claim["source"], claim["name"]  # every claim says what it is and whose
             assert (out / f"{check}.png").stat().st_size > 10_000 and (out / f"{check}.pdf").exists()
             return record
 
