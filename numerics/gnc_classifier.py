@@ -289,6 +289,16 @@ def _blocks(ns: list[int], early_reject: bool, first: int = 1) -> list[tuple[int
     return out
 
 
+
+def oriented(model, theta, orient):
+    """``theta`` with the two output labels swapped where ``orient < 0``: the label-swap symmetry's accepted
+    draws, mapped back to models that fit the labels as given."""
+    flip = orient < 0
+    if flip.any():
+        theta = theta.clone()
+        theta[flip] = model.permute_outputs(theta[flip], [1, 0])
+    return theta
+
 def guess_and_check(model, data: Dataset, *, prior: str, scale: float = 1.0, draws: int, generator: torch.Generator,
                     memory_bytes: int = 64 * 2 ** 20, device="cpu", n_list=None, loss_bins=None, normalization=None,
                     symmetry: bool = True, early_reject: bool = True, max_test_models=None,
@@ -408,12 +418,7 @@ def _one_chunk(model, theta, Xtr, ytr, ns, blocks, sym, col, lazy=None) -> None:
             i, n = pending.pop(0)
             fit = ok_prefix[:, n - a - 1]
             if col.room(i) > 0 or col.bins[0] is not None:
-                fitted = theta[fit]
-                if sym:
-                    flip = orient[fit] < 0
-                    if flip.any():
-                        fitted = fitted.clone()
-                        fitted[flip] = model.permute_outputs(fitted[flip], [1, 0])
+                fitted = oriented(model, theta[fit], orient[fit]) if sym else theta[fit]
                 col.add(i, fitted)
             else:
                 col.count(i, int(fit.sum()))

@@ -38,7 +38,7 @@ import torch
 
 from numerics.datasets import Dataset
 from numerics.errors import require
-from numerics.gnc_classifier import (GncClassifierResult, _blocks, _bins, _check_args, _Collector, _n_list,
+from numerics.gnc_classifier import (GncClassifierResult, _blocks, _bins, _check_args, _Collector, _n_list, oriented,
                                      margins_of_logits)
 from numerics.lenet import LeNet
 from numerics.models import sample_prior_np
@@ -177,12 +177,7 @@ def _one_chunk(model, theta64, inputs, ns, blocks, sym, col, precision, stats) -
         while pending and pending[0][1] <= b:
             i, n = pending.pop(0)
             fit = ok_prefix[:, n - a - 1]
-            cand = theta64[fit]
-            if sym:
-                flip = orient[fit] < 0
-                if flip.any():
-                    cand = cand.clone()
-                    cand[flip] = model.permute_outputs(cand[flip], [1, 0])
+            cand = oriented(model, theta64[fit], orient[fit]) if sym else theta64[fit]
             if precision == "float32" and cand.shape[0]:  # the float64 acceptance decision on the first n points
                 stats.rechecked += int(cand.shape[0])
                 ok = (margins_of_logits(model.forward_patches(cand, inputs.P64[:n]), inputs.y[:n]) > 0).all(1)

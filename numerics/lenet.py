@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from numerics.errors import require
-from numerics.models import ParamBlock, _dense, _Model
+from numerics.models import _dense, _Model, layer_blocks
 from numerics.normalized_losses import normalized_cross_entropy
 
 NORM_DIVISOR = 3.0  # Chiang et al.: each layer's Frobenius norm divided by 3 for LeNet
@@ -75,15 +75,9 @@ class LeNet(_Model):
         self.sizes = (c1, c2, h1, h2)
         self.maps = ((H1, W1), (H1 // 2, W1 // 2), (H1 // 2 - 4, W1 // 2 - 4), ((H1 // 2 - 4) // 2, (W1 // 2 - 4) // 2))
         flat = c2 * self.maps[3][0] * self.maps[3][1]
-        spec = [("C1", (c1, in_channels, 5, 5)), ("C2", (c2, c1, 5, 5)), ("W3", (h1, flat)), ("W4", (h2, h1)),
-                ("W5", (out_dim, h2))]
-        blocks = []
-        for layer, (name, shape) in enumerate(spec):
-            fan = math.prod(shape[1:])
-            blocks.append(ParamBlock(name, shape, fan, False, layer))
-            if bias:
-                blocks.append(ParamBlock("b" + name[1:], (shape[0],), fan, True, layer))
-        self.blocks = tuple(blocks)
+        shapes = [("C1", (c1, in_channels, 5, 5)), ("C2", (c2, c1, 5, 5)), ("W3", (h1, flat)), ("W4", (h2, h1)),
+                  ("W5", (out_dim, h2))]
+        self.blocks = layer_blocks([(name, shape, math.prod(shape[1:])) for name, shape in shapes], bias)
         self.activation = "relu"
 
     @property

@@ -45,6 +45,17 @@ class ParamBlock:
     layer: int
 
 
+def layer_blocks(spec, bias: bool) -> tuple[ParamBlock, ...]:
+    """The parameter blocks of layers ``(name, weight shape, fan-in)``, in order: each weight, then its bias
+    (named ``b`` + the weight's name without its first letter) when ``bias``."""
+    blocks = []
+    for layer, (name, shape, fan) in enumerate(spec):
+        blocks.append(ParamBlock(name, shape, fan, False, layer))
+        if bias:
+            blocks.append(ParamBlock("b" + name[1:], (shape[0],), fan, True, layer))
+    return tuple(blocks)
+
+
 class _Model:
     blocks: tuple
     out_dim: int
@@ -172,12 +183,7 @@ class CNN(_Model):
         flat = c2 * (H // 4) * (W // 4)
         spec = [("C1", (c1, in_channels, 3, 3), in_channels * 9), ("C2", (c2, c1, 3, 3), c1 * 9),
                 ("W3", (hidden, flat), flat), ("W4", (out_dim, hidden), hidden)]
-        blocks = []
-        for l, (name, shape, fan) in enumerate(spec):
-            blocks.append(ParamBlock(name, shape, fan, False, l))
-            if bias:
-                blocks.append(ParamBlock("b" + name[1:], (shape[0],), fan, True, l))
-        self.blocks = tuple(blocks)
+        self.blocks = layer_blocks(spec, bias)
         self.activation = "relu"
 
     @property
