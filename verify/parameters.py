@@ -229,27 +229,3 @@ def _show(v) -> str:
     if isinstance(v, list):
         return ",".join(map(str, v))
     return str(v)
-
-
-def apply_overrides(defaults: dict, overrides: list[str], types: dict | None = None) -> dict:
-    """Overrides for a check that still declares plain ``QUICK``/``TYPES`` dicts (no :class:`Params`)."""
-    params = dict(defaults)
-    types = types or {}
-    for item in overrides:
-        if "=" not in item:
-            raise UserInputError(f"--set {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if key not in params:
-            raise UserInputError(f"--set {key}: unknown parameter{did_you_mean(key, params)} "
-                                 f"(known: {', '.join(sorted(params))})")
-        kind = types.get(key)
-        default = params[key] if kind is None else kind
-        if isinstance(default, list) or kind is list:
-            elem = type(defaults[key][0]) if defaults[key] else float
-            params[key] = [parse_scalar(v, elem, key) for v in value.split(",") if v.strip()]
-        elif isinstance(default, type):
-            params[key] = parse_scalar(value, default, key)
-        else:
-            params[key] = parse_scalar(value, type(default), key)
-    return params
