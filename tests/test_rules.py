@@ -106,7 +106,8 @@ def test_fit_linear_keeps_inverse_variance_weights_for_known_variances():
 
 # --- the one three-valued verdict rule (sweeps_and_scale.md, Verdicts) ---
 
-from verify.report import Claim, overall_verdict  # noqa: E402
+from verify.report import Claim  # noqa: E402
+from verify.verdicts import headline  # noqa: E402
 from verify.rules import SlopeFit, bound_claim, equivalent, interval_verdict, slope_negative, slope_within  # noqa: E402
 
 
@@ -165,11 +166,11 @@ def test_bound_claim_says_vacuous_above_chance_and_fails_a_violated_bound():
     assert bound_claim("b", 0.05, 0.06, 0.04, bound=0.055, chance=0.08).verdict == "inconclusive"
 
 
-def test_overall_verdict_orders_fail_inconclusive_vacuous_pass():
+def test_headline_orders_fail_inconclusive_vacuous_pass():
     def c(v):
         return Claim("c", None, None, None, "r", v)
-    assert overall_verdict([c("pass"), c("vacuous")]) == "vacuous"
-    assert overall_verdict([c("vacuous"), c("inconclusive")]) == "inconclusive"
-    assert overall_verdict([c("inconclusive"), c("fail")]) == "fail"
-    assert overall_verdict([c("pass")]) == "pass"
-    assert overall_verdict([]) == "inconclusive"
+    assert headline([c("pass"), c("vacuous")]) == "vacuous"
+    assert headline([c("vacuous"), c("inconclusive")]) == "inconclusive"
+    assert headline([c("inconclusive"), c("fail")]) == "fail"
+    assert headline([c("pass")]) == "pass"
+    assert headline([]) == "inconclusive"

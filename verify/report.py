@@ -22,11 +22,6 @@ from verify.report_page import fmt as _fmt
 from verify.verdicts import Claim, findings, headline, tier_verdicts
 
 
-def overall_verdict(claims: list[Claim]) -> str:
-    """The headline verdict of a list of claims (:func:`verify.verdicts.headline`)."""
-    return headline(claims)
-
-
 @dataclass(repr=False)
 class Record:
     """The result of one run of a check: its claims (``claims_table()``), its points (``points_table()``),
