@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 import matplotlib
+from matplotlib import transforms
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 STYLES = ("screen", "paper")
@@ -24,7 +26,7 @@ SINGLE_COLUMN_IN, DOUBLE_COLUMN_IN = 3.3, 6.9
 _PAPER_RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
              "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.1, "lines.markersize": 3.5,
              "legend.frameon": False}
-_state = {"style": "screen", "formats": ("png", "pdf")}
+_state = {"style": "screen", "formats": ("png", "pdf"), "captured": None}
 
 # One label per activation, method and optimizer, in every check's figures and tables.
 LABELS = {"linear": "linear", "relu": "ReLU", "leaky_relu": "leaky ReLU", "tanh": "tanh", "erf": "erf",
@@ -68,8 +70,35 @@ def current_style() -> str:
     return _state["style"]
 
 
-def new_figure(n_panels: int, *, rows: int = 1, width_per_panel: float = 4.2, height: float = 3.6, sharey=False):
-    """A figure of ``rows`` × ``n_panels`` axes; returns ``(fig, axes)``, the axes flat, row by row."""
+@contextlib.contextmanager
+def capture():
+    """Collect the figures saved inside (for tests that inspect what a check drew): yields a list."""
+    old, _state["captured"] = _state["captured"], []
+    try:
+        yield _state["captured"]
+    finally:
+        _state["captured"] = old
+
+
+def new_figure(n_panels: int, *, rows: int = 1, width_per_panel: float = 4.2, height: float = 3.6, sharey=False,
+               paper_cols: int | None = None):
+    """A figure of ``rows`` × ``n_panels`` axes; returns ``(fig, axes)``, the axes flat, row by row.
+
+    In ``paper`` style the same axes, in the same order, are laid out ``paper_cols`` to a row (default: two
+    for a one-row figure, else ``n_panels``) across the double column (one column: the single column), with
+    room under each panel for its legend; unused grid cells are hidden."""
+    total = rows * n_panels
+    if _state["style"] == "paper":
+        cols = paper_cols or (min(2, total) if rows == 1 else n_panels)
+        prows = -(-total // cols)
+        width = SINGLE_COLUMN_IN if cols == 1 else DOUBLE_COLUMN_IN
+        panel_h = min(2.6, height / width_per_panel * width / cols) + 0.9  # + the legend under it
+        fig = Figure(figsize=(width, min(9.5, prows * panel_h)), layout="constrained")
+        grid = fig.subplots(prows, cols, squeeze=False, sharey=sharey)
+        flat = [ax for row in grid for ax in row]
+        for ax in flat[total:]:
+            ax.set_visible(False)
+        return fig, flat[:total]
     fig = subplots_figure(rows, n_panels, (width_per_panel * n_panels, height * rows))
     axes = fig.subplots(rows, n_panels, squeeze=False, sharey=sharey)
     return fig, [ax for row in axes for ax in row]
@@ -95,6 +124,8 @@ def save_figure(fig, stem: Path) -> list[Path]:
     paper = _state["style"] == "paper"
     if paper:
         _paper_finish(fig, stem)
+    if _state["captured"] is not None:
+        _state["captured"].append(fig)
     paths = []
     for fmt in _state["formats"]:
         path = stem.with_suffix(f".{fmt}")
@@ -104,21 +135,54 @@ def save_figure(fig, stem: Path) -> list[Path]:
 
 
 _VERDICT_WORDS = re.compile(r"\s*[(\[—–-]*\s*(verdict|quick run|full run)\b[^)\]\n]*[)\]]?", re.IGNORECASE)
+_PANEL_PREFIX = re.compile(r"^\s*\(?[a-h]\)\s+")  # "(a) title": paper style letters the panels itself
 
 
 def _paper_finish(fig, stem: Path) -> None:
+    """Paper style, applied once to every figure whatever its module drew: the rc font sizes on every title,
+    label, tick and legend; each legend moved below its panel, off the data; titles without verdicts or
+    panel prefixes (their words go to the caption); bold panel letters."""
     caption = []
     sup = getattr(fig, "_suptitle", None)
     if sup is not None and sup.get_text():
         caption.append(sup.get_text())
         sup.set_visible(False)
+    rc = matplotlib.rcParams
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.has_data()]
     for i, ax in enumerate(panels):
         title = ax.get_title()
         if _VERDICT_WORDS.search(title):
             caption.append(f"({chr(97 + i)}) {title}")
-            ax.set_title(_VERDICT_WORDS.sub("", title))
+            title = _VERDICT_WORDS.sub("", title)
+        ax.set_title(_PANEL_PREFIX.sub("", title) if len(panels) > 1 else title, fontsize=rc["axes.titlesize"])
+        ax.xaxis.label.set_fontsize(rc["axes.labelsize"])
+        ax.yaxis.label.set_fontsize(rc["axes.labelsize"])
+        ax.tick_params(labelsize=rc["xtick.labelsize"])
+        for text in ax.texts:
+            text.set_fontsize(min(text.get_fontsize(), rc["legend.fontsize"]))
         if len(panels) > 1:
             ax.text(-0.02, 1.02, chr(97 + i), transform=ax.transAxes, fontweight="bold", ha="right", va="bottom")
+    renderer = FigureCanvasAgg(fig).get_renderer()  # sizes the tick labels and x labels the legends go under
+    for ax in panels:
+        _legend_below(ax, renderer)
     if caption:
         stem.with_suffix(".caption.txt").write_text("\n".join(caption) + "\n")
+
+
+def _legend_below(ax, renderer) -> None:
+    """Redraw the panel's legend under its tick labels and x label (constrained layout makes room), in one or
+    two columns: off the data, whatever the panel's height."""
+    old = ax.get_legend()
+    if old is None:
+        return
+    handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+    old.remove()
+    fig = ax.get_figure()
+    axis_box = ax.xaxis.get_tightbbox(renderer)
+    drop = (ax.bbox.y0 - axis_box.y0) * 72 / fig.dpi + 2 if axis_box is not None else 2.0  # points
+    anchor = transforms.offset_copy(ax.transAxes, fig=fig, y=-drop, units="points")
+    size = matplotlib.rcParams["legend.fontsize"]
+    entry = max(map(len, labels), default=0) * 0.55 * size + 3.5 * size  # points: text and handle, roughly
+    two = len(labels) > 3 and 2 * entry < ax.bbox.width * 72 / fig.dpi
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor, borderaxespad=0,
+              ncol=2 if two else 1, fontsize=size, frameon=False, handlelength=2.2)
