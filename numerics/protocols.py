@@ -2,7 +2,7 @@
 
 - ``chiang`` (Chiang et al., ICLR 2023, §3–4): train with SGD and *freeze each network the moment it reaches
   100 % training accuracy* (with loss bins: the moment it fits and its normalized training loss lies in the
-  bin). The papers' text fixes the stopping rule; the initialization, learning rate, batch size and step cap
+  bin; the normalization's per-layer divisor is the model's ``norm_divisor``, 3 for LeNet, else 1). The papers' text fixes the stopping rule; the initialization, learning rate, batch size and step cap
   are this package's choices (``CHIANG`` below: PyTorch's default init, lr 0.1, batch 8, cross-entropy,
   at most 300 epochs) — stated, not the paper's.
 - ``peleg_hein`` (Peleg & Hein, ICML 2024): Kaiming (normal) initialization with zero biases, SGD lr 0.01,
@@ -71,7 +71,8 @@ def run_protocol(model, X: torch.Tensor, y: torch.Tensor, protocol: Protocol | s
     def in_bin(theta) -> bool:
         if loss_bin is None:
             return True
-        nl = float(normalized_cross_entropy(model, theta, X, y, normalization, X_ref=X_ref))
+        nl = float(normalized_cross_entropy(model, theta, X, y, normalization, X_ref=X_ref,
+                                            divisor=getattr(model, "norm_divisor", 1.0)))
         return loss_bin[0] < nl <= loss_bin[1]
 
     stop = None

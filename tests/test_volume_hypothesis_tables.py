@@ -1,5 +1,6 @@
-"""``volume_hypothesis --set table=4``: Chiang et al.'s Table 4 (pattern search and random greedy vs SGD on ten
-classes) as a preset, on the digits and on a local copy of MNIST in torchvision's layout."""
+"""``volume_hypothesis --set table=1|2|3|4|6``: Chiang et al.'s tables as presets (Table 1: poisoned vs clean SGD on
+LeNet; 2/3/6: LeNet G&C vs SGD, with normalized-loss bins; 4: pattern search and random greedy vs SGD on ten
+classes), on the digits and on a local copy of MNIST in torchvision's layout."""
 import gzip
 import struct
 
@@ -46,6 +47,18 @@ def test_table4_claim_follows_a_planted_difference(seed, gap):
     assert {c.name for c in judge(rows, p)} == {c.name for c in claims}  # table=4 judges Table 4's claims only
 
 
+@pytest.mark.falsifies("volume_hypothesis", "t1_poisoned_gap")
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2 ** 31), gap=st.sampled_from([0.0, 0.3]))
+def test_table1_claim_follows_a_planted_difference(seed, gap):
+    rng = np.random.default_rng(seed)
+    rows = [{**planted(rng, acc, 8, cell, method), "table": 1, "n_classes": 2}
+            for cell in range(4) for method, acc in (("sgd_chiang", 0.9), ("sgd_poisoned", 0.9 - gap))]
+    claims = judge(rows, params(table=1, t23_n=[8]))
+    assert [(c.name, c.tier) for c in claims] == [("t1_poisoned_gap[n=8]", "published")]
+    assert claims[0].verdict == ("pass" if gap else "fail")
+
+
 def test_table4_missing_rows_are_named():
     claims = table4_claims([], params(t4_n=[100]))
     assert all(c.verdict == "inconclusive" and "no cells" in c.test for c in claims)
@@ -89,7 +102,7 @@ def test_missing_local_copy_is_one_line_naming_the_path(cli, tmp_path):
                       "--set", f"data_root={tmp_path}", message="cifar-10-batches-py")
     assert str(tmp_path) in err
     cli.rejects("volume_hypothesis", "--set", "table=4", "--set", "dataset=mnist", message="data_root")
-    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="presets table=2, 3, 4 or 6")
+    cli.rejects("volume_hypothesis", "--set", "dataset=mnist", "--set", f"data_root={tmp_path}", message="presets table=1, 2, 3, 4 or 6")
 
 
 LENET_TINY = ["--set", "t23_n=2,4", "--set", "t23_draws=400", "--set", "t23_sgd_runs=2", "--set", "pairs=2",
@@ -98,12 +111,34 @@ LENET_TINY = ["--set", "t23_n=2,4", "--set", "t23_draws=400", "--set", "t23_sgd_
 
 @pytest.mark.parametrize("table", [2, 3])
 def test_lenet_tables_on_the_digits_stand_in(cli, tmp_path, table):
-    record = cli.record("volume_hypothesis", tmp_path, "--workers", "1", "--set", f"table={table}", *LENET_TINY)
+    bins = ["--set", "t23_loss_bins=0.3,0.66,0.75", "--set", "t23_bin_runs=2"] if table == 2 else []
+    record = cli.record("volume_hypothesis", tmp_path, "--workers", "1", "--set", f"table={table}", *LENET_TINY, *bins)
     rows = record["points"]
     assert {r["method"] for r in rows} == {"gnc", "sgd_chiang"}
     assert all(r["arch"] == "lenet-0.5" and r["dataset"].startswith("digits28") for r in rows)
     assert {r["lr"] for r in rows if r["method"] == "sgd_chiang"} == {{2: 1e-3, 3: 1e-4}[table]}
     assert [c["name"] for c in record["claims"]] == ["chiang_comparable[n=2]", "chiang_comparable[n=4]"]
+    binned = [r for r in rows if r.get("loss_bin")]
+    if table == 3:
+        assert not binned
+        return
+    # every (method, cell, n) has one row per bin besides the unbinned one, which the claims use
+    assert {(r["method"], tuple(r["loss_bin"])) for r in binned} == {(m, b) for m in ("gnc", "sgd_chiang")
+                                                                     for b in ((0.3, 0.66), (0.66, 0.75))}
+    # models accepted in a bin have Chiang's normalized loss (per-layer divisor 3) in that bin: SGD froze there
+    for r in binned:
+        assert all(r["loss_bin"][0] < v <= r["loss_bin"][1] for v in r["normalized_losses"]), r
+    assert sum(r["accepted"] for r in binned if r["method"] == "sgd_chiang") >= 2  # not vacuous
+
+
+def test_table1_poisoned_sgd_on_the_digits_stand_in(cli, tmp_path):
+    record = cli.record("volume_hypothesis", tmp_path, "--workers", "1", "--set", "table=1", "--set", "t23_n=4",
+                        "--set", "t23_sgd_runs=3", "--set", "pairs=2", "--set", "poison_count=8")
+    rows = record["points"]
+    assert {r["method"] for r in rows} == {"sgd_chiang", "sgd_poisoned"}
+    assert all(r["poison_count"] == 8 for r in rows if r["method"] == "sgd_poisoned")
+    assert [c["name"] for c in record["claims"]] == ["t1_poisoned_gap[n=4]"]
+    cli.rejects("volume_hypothesis", "--set", "table=1", "--set", "t23_n=4", "--set", "poison_count=7", message="even")
 
 
 def test_lenet_table_on_a_local_mnist_copy_and_refusals(cli, tmp_path):

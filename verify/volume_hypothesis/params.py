@@ -19,14 +19,18 @@ PARAMS = declare(
                   "local copy (mnist, fashion_mnist, cifar10: with table=4 and data_root)"),
     data_root=Param("", doc="folder of a torchvision download (ROOT/MNIST/raw, ROOT/FashionMNIST/raw, "
                     "ROOT/cifar-10-batches-py); read, never fetched"),
-    table=Param(0, choices=(0, 2, 3, 4, 6), doc="a preset of Chiang et al.'s tables: 2/3 = LeNet G&C vs SGD on 2-class "
-                "MNIST/CIFAR-10, 6 = the same over LeNet widths, 4 = pattern search and random greedy vs SGD on ten "
-                "classes (0: the check's own setting)"),
+    table=Param(0, choices=(0, 1, 2, 3, 4, 6), doc="a preset of Chiang et al.'s tables: 1 = poisoned vs clean SGD "
+                "on LeNet, 2/3 = LeNet G&C vs SGD on 2-class MNIST/CIFAR-10, 6 = the same over LeNet widths, 4 = "
+                "pattern search and random greedy vs SGD on ten classes (0: the check's own setting)"),
     t6_widths=Param([0.34, 0.5], full=[0.5, 1.0, 2.0], above=0, doc="table=6: LeNet width factors"),
-    t23_n=Param([2, 4, 8, 16], full=[2, 4, 8, 16, 32], low=2, doc="table=2/3: training-set sizes (even)"),
+    t23_n=Param([2, 4, 8, 16], full=[2, 4, 8, 16, 32], low=2, doc="table=1/2/3/6: training-set sizes (even)"),
+    t23_loss_bins=Param([], full=[0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65], type=float, nonempty=False,
+                        doc="table=2/3/6: normalized-loss bin edges (Chiang's 2-class MNIST bins 0.30-0.65 step 0.05; "
+                            "divisor 3 per layer); G&C and SGD accuracies per bin, shown, not judged; empty: no bins"),
+    t23_bin_runs=Param(3, full=10, low=1, doc="table=2/3/6 with bins: SGD runs per (cell, n, bin), frozen in the bin"),
     t23_draws=Param(20000, full=1_000_000, low=1, doc="table=2/3: LeNet G&C draws per cell"),
-    t23_sgd_runs=Param(4, full=20, low=1, doc="table=2/3: SGD runs per (cell, n)"),
-    lenet_width=Param(0.5, full=1.0, above=0, doc="table=2/3: LeNet width factor w"),
+    t23_sgd_runs=Param(4, full=20, low=1, doc="table=1/2/3/6: SGD runs per (cell, n)"),
+    lenet_width=Param(0.5, full=1.0, above=0, doc="table=1/2/3: LeNet width factor w"),
     t4_n=Param([100, 200], full=[100, 200, 500, 1000], low=10, doc="table=4: training-set sizes (multiples of 10)"),
     t4_seeds=Param(2, full=4, low=1, doc="table=4: data seeds (cells; label permutations on real data)"),
     t4_runs=Param(3, full=8, low=2, doc="table=4: runs per method and cell"),
@@ -60,7 +64,7 @@ PARAMS = declare(
     search_sweeps=Param(4, full=10, low=1, doc="pattern-search sweeps"),
     search_steps=Param(600, full=3000, low=1, doc="random-greedy steps"),
     poison_n=Param([16], low=1, doc="n where poisoned SGD runs (those also in n_train; Chiang et al., Table 1)"),
-    poison_count=Param(16, low=2, doc="held-out training images added with flipped labels (even)"),
+    poison_count=Param(16, low=2, doc="held-out training images added with flipped labels (even; also table=1)"),
     normalization=Param("frobenius", choices=NORMALIZATIONS, doc="normalization of the training cross-entropy"),
     loss_bins=Param([], type=float, nonempty=False,
                     doc="G&C acceptance bin edges of the normalized loss, e.g. 0.60,0.65,0.70; empty: no bins"),
@@ -86,11 +90,22 @@ def prepare(p: dict, inputs: dict) -> dict:
 def validate(p: dict) -> None:
     """The constraints between parameters (types and ranges are declared in :data:`PARAMS`)."""
     require(p["dataset"] != "file" or "data_file" in p, "dataset=file needs --data FILE.npz")
-    if p["table"] in (2, 3, 6):
-        local = {2: ("mnist", "fashion_mnist"), 3: ("cifar10",), 6: ("mnist", "fashion_mnist")}[p["table"]]
+    if p["table"] in (1, 2, 3, 6):
+        from verify.volume_hypothesis.lenet_tables import LOCAL
+        local = LOCAL[p["table"]]
         require(p["dataset"] in ("digits", *local), f"table={p['table']} runs on digits (the 28x28 stand-in) or "
                 f"{', '.join(local)}, not dataset={p['dataset']}")
         require(all(n % 2 == 0 for n in p["t23_n"]), f"t23_n must be even (balanced pairs), got {p['t23_n']}")
+        require(p["poison_count"] % 2 == 0, f"poison_count must be an even integer >= 2, got {p['poison_count']}")
+        edges = p["t23_loss_bins"]
+        require(len(edges) != 1 and all(a < b for a, b in zip(edges, edges[1:])),
+                f"t23_loss_bins must be increasing bin edges (>= 2), got {edges}")
+        if p["dataset"] == "digits":
+            from verify.volume_hypothesis.lenet_tables import stand_in_limit
+            extra = p["poison_count"] if p["table"] == 1 else 0
+            require(max(p["t23_n"]) + extra <= stand_in_limit(),
+                    f"max(t23_n){' + poison_count' if extra else ''} must be <= {stand_in_limit()} on the digits "
+                    "stand-in (twice its smallest class)")
         if p["dataset"] in REAL:
             from numerics.local_data import check_files
             check_files(p["dataset"], p["data_root"])
@@ -108,7 +123,7 @@ def validate(p: dict) -> None:
             from numerics.local_data import check_files
             check_files(p["dataset"], p["data_root"])
         return
-    require(p["dataset"] not in REAL, f"dataset={p['dataset']} is available with the presets table=2, 3, 4 or 6 only")
+    require(p["dataset"] not in REAL, f"dataset={p['dataset']} is available with the presets table=1, 2, 3, 4 or 6 only")
     ns = p["n_train"]
     if p["dataset"] == "digits":
         classes = p["classes"]

@@ -48,7 +48,7 @@ def points(p: dict, seed: int, inputs: dict | None = None) -> list[Task]:
     if p.get("table") == 4:
         from verify.volume_hypothesis.tables import table4_points
         return table4_points(p, seed)
-    if p.get("table") in (2, 3, 6):
+    if p.get("table") in (1, 2, 3, 6):
         from verify.volume_hypothesis.lenet_tables import lenet_points
         return lenet_points(p, seed, cell_streams(cells(p, seed)))
     ns = sorted(int(n) for n in p["n_train"])
@@ -155,7 +155,7 @@ def compute(t: Task) -> list[dict]:
     if t.params["kind"] == "table4":
         from verify.volume_hypothesis.tables import table4_compute
         return table4_compute(t)
-    if t.params["kind"] in ("lenet_gnc", "lenet_sgd"):
+    if t.params["kind"] in ("lenet_gnc", "lenet_sgd", "lenet_poisoned"):
         from verify.volume_hypothesis.lenet_tables import lenet_compute
         return lenet_compute(t)
     start = time.perf_counter()
