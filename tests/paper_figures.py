@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import ErrorbarContainer
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
@@ -36,9 +37,7 @@ def assert_paper_figures(plot, record: dict, tmp_path, min_figures: int = 1) -> 
         for t in _texts(fig):
             assert 5 <= t.get_fontsize() <= 9, f"{t.get_text()!r} at {t.get_fontsize()} pt"
             assert not RAW_NAMES.search(t.get_text()), f"identifier in a label: {t.get_text()!r}"
-        for ax in fig.axes:
-            if not (ax.get_visible() and ax.has_data()):
-                continue
+        for ax in figures.paper_panels(fig):
             assert ax.bbox.width > 40 and ax.bbox.height > 40, f"panel {ax.get_title()!r} collapsed"
             assert not VERDICT_WORDS.search(ax.get_title()), f"verdict in a title: {ax.get_title()!r}"
             legend = ax.get_legend()
@@ -46,7 +45,10 @@ def assert_paper_figures(plot, record: dict, tmp_path, min_figures: int = 1) -> 
                 continue
             box = legend.get_window_extent(renderer)
             assert box.y1 <= ax.bbox.y0 + 1 or box.x0 >= ax.bbox.x1 - 1, f"legend over the data of {ax.get_title()!r}"
-            lines = [h for h in legend.legend_handles if isinstance(h, Line2D)]
+            drawn, labels = ax.get_legend_handles_labels()
+            handles = drawn if labels == [t.get_text() for t in legend.get_texts()] else legend.legend_handles
+            handles = [h.lines[0] if isinstance(h, ErrorbarContainer) else h for h in handles]
+            lines = [h for h in handles if isinstance(h, Line2D)]
             looks = [(str(h.get_marker()), str(h.get_linestyle()), str(h.get_markerfacecolor()) == "none") for h in lines]
             assert len(set(looks)) == len(looks), \
                 f"legend entries of {ax.get_title()!r} differ by colour only: {[t.get_text() for t in legend.get_texts()]}"

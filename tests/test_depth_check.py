@@ -5,8 +5,11 @@ truth, forced through the check, must not pass; synthetic points show each rule 
 prediction. Statistical claims use the check's own rules (alpha = 1e-3).
 """
 
+import json
+
 import numpy as np
 import pytest
+from paper_figures import assert_paper_figures
 
 from numerics.activations import parse_activation
 from numerics.problems import SensingProblem, gaussian_measurements, random_problem, save_problem
@@ -40,12 +43,21 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     cli.rejects("depth_theorem", "--out", str(tmp_path), *args, message=message)
 
 
-def test_end_to_end_record_and_figure(cli, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The TINY run of the CLI (linear and tanh, GD on): its record, its output folder and its arguments."""
+    from verify.__main__ import main
+    out = tmp_path_factory.mktemp("depth")
     prob = random_problem(4, 4, 1, 9, np.random.default_rng(3))
-    save_problem(tmp_path / "prob.npz", prob)
-    args = ["--problem", str(tmp_path / "prob.npz"), *TINY,
+    save_problem(out / "prob.npz", prob)
+    args = ["--problem", str(out / "prob.npz"), *TINY,
             "--set", "activations=linear,tanh", "--set", "gd=true", "--set", "gd_steps=200"]
-    record = cli.record("depth_theorem", tmp_path, *args)
+    assert main(["depth_theorem", "--out", str(out), *args]) in (0, 1, 3, 4)
+    return json.loads((out / "depth_theorem.json").read_text()), out, args
+
+
+def test_end_to_end_record_and_figure(cli, tiny_run, tmp_path):
+    record, _, args = tiny_run
     assert record["params"]["n"] == 9 and record["params"]["m"] == 4
     points = dt.joined(record["points"])
     depth_points = [q for q in points if q["kind"] == "depth"]
@@ -65,6 +77,14 @@ def test_end_to_end_record_and_figure(cli, tmp_path):
     assert lyap["predicted"] == pytest.approx(np.log(2) - 5 / 6, abs=1e-12)  # −½[ψ(5/2) − ψ(2)], k = 5
     assert any("delta_2" in note for note in dt.notes(record["points"], record["params"]))
     assert cli.record("depth_theorem", tmp_path, *args)["points"] == record["points"]  # bit for bit from the seed
+
+
+def test_figures_are_paper_ready(tiny_run, tmp_path):
+    """Paper style (tests/paper_figures.py) on the TINY run's figures, drawn as with Figure 2's preset: the
+    check's own figure and the paper-layout one (the same points as the paper's panels)."""
+    record, _, _ = tiny_run
+    preset = {**record, "params": {**record["params"], "figure": "2"}}
+    assert len(assert_paper_figures(dt.plot, preset, tmp_path, min_figures=2)) == 2
 
 
 def claims_by_name(record):

@@ -14,11 +14,13 @@ import torch
 import numerics.eos_monitor as M
 from numerics.sharpness import loss_closure
 from numerics.sharpness import sharpness as true_sharpness
+from paper_figures import assert_paper_figures
 from verify import edge_of_stability as E
 from verify import engine
 from verify.edge_of_stability import sweep as S
 from verify.edge_of_stability.claims import at_edge, fingerprint_runs, seeds_of
 from verify.executors import Execution
+from verify.report import Record
 
 TINY = {"n_train": 100, "widths": [24, 24], "seeds": [0], "heavy_ball_etas": [], "loss_goal": 0.04,
         "sharpness_evals": 20, "cf_windows": 2, "cf_window": 24}
@@ -64,6 +66,13 @@ def test_tiny_setting_shows_the_fingerprint(tiny):
     _, rows = tiny
     runs = [r for r in fingerprint_runs(seeds_of(rows), False) if r["converged"]]
     assert len(runs) >= 3 and all(at_edge(r) for r in runs)
+
+
+def test_figure_is_paper_ready(tiny, tmp_path):
+    """Paper style (tests/paper_figures.py) on the tiny setting's figure, drawn from its record."""
+    p, rows = tiny
+    record = Record(check=E.NAME, claims=E.judge(rows, p), params=p, seed=0, points=rows).to_dict()
+    assert_paper_figures(E.plot, record, tmp_path)
 
 
 @pytest.mark.slow  # 20-60 s on 2 cores; CI runs it

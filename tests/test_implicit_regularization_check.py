@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_figures import assert_paper_figures
 
 from verify import implicit_regularization as check
 from verify.executors import run_limited
@@ -59,6 +60,8 @@ def test_cli_contract_on_a_tiny_setting(cli, tmp_path):
             assert claim["verdict"] in ("pass", "fail", "inconclusive")
             assert claim["deterministic"] or 0 < claim["alpha"] <= ALPHA  # tolerance claims spend no alpha
             assert claim["verdict"] != "inconclusive" or claim["needed"]
+    # the figure in paper style (tests/paper_figures.py), drawn from this record: the file's only full record
+    assert_paper_figures(check.plot, record, tmp_path / "paper")
 
 
 @pytest.mark.parametrize("setting, message", [

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from paper_figures import assert_paper_figures
 
+from verify import modified_loss
 from verify.engine import run
 from theory import modified_losses as ml
 from verify.modified_loss import claims as judging
@@ -148,8 +150,18 @@ def test_wrong_partition_factor_is_rejected(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def small_rows():
-    return run_small().points
+def small_record():
+    return run_small()
+
+
+@pytest.fixture(scope="module")
+def small_rows(small_record):
+    return small_record.points
+
+
+def test_figure_is_paper_ready(small_record, tmp_path):
+    """Paper style (tests/paper_figures.py) on the small run's figure, drawn from its record."""
+    assert_paper_figures(modified_loss.plot, small_record.to_dict(), tmp_path)
 
 
 SLOPE_KEYS = [p.key for section in predictions.PREDICTIONS.values() for p in section.values()]

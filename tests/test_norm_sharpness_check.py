@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_figures import assert_paper_figures
 
 from numerics import diagonal_networks as nd
 from theory import diagonal_networks as td
@@ -74,6 +75,12 @@ def test_plot_draws_from_the_json_record(default_run):
     _, out = default_run
     paths = ns.plot(json.loads((out / "norm_sharpness.json").read_text()), out / "norm_sharpness")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_figure_is_paper_ready(default_run, tmp_path):
+    """Paper style (tests/paper_figures.py) on the default run's figure, drawn from its JSON record."""
+    _, out = default_run
+    assert_paper_figures(ns.plot, json.loads((out / "norm_sharpness.json").read_text()), tmp_path)
 
 
 @pytest.mark.falsifies("norm_sharpness", "neither_bias_minimizes", "conflict_hypothesis", "generalization_u_curve")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numerics.datasets import digits_task
 from numerics.gnc_classifier import guess_and_check
 from numerics.models import make_model
+from paper_figures import assert_paper_figures
 from verify import volume_hypothesis as vh
 from verify.engine import judge
 from verify.volume_hypothesis.sweep import _dataset
@@ -67,8 +68,18 @@ def test_data_file_is_used_as_given(tmp_path):
     np.testing.assert_array_equal(loaded.X_test, raw["X_test"])
 
 
+_TINY_RUN = {}
+
+
+def _tiny_run(cli, tmp_path):
+    """The TINY run, once for this module (the record contract checked by ``cli.record``): (record, its folder)."""
+    if not _TINY_RUN:
+        _TINY_RUN.update(record=cli.record("volume_hypothesis", tmp_path, *TINY), out=tmp_path)
+    return _TINY_RUN["record"], _TINY_RUN["out"]
+
+
 def test_small_run_writes_record_and_figures(cli, tmp_path):
-    record = cli.record("volume_hypothesis", tmp_path, *TINY)
+    record, out = _tiny_run(cli, tmp_path)
     names = {c["name"] for c in record["claims"]}
     assert {"chiang_comparable[n=2]", "peleg_hein_gap[n=4]", "gnc_above_chance", "bits_below_n[n=4]",
             "random_label_bits", "random_label_chance"} <= names
@@ -80,9 +91,37 @@ def test_small_run_writes_record_and_figures(cli, tmp_path):
     for key in ("dataset", "classes", "n", "data_seed", "arch", "width", "prior", "method", "normalization", "draws",
                 "accepted", "p_hat", "p_se", "bits", "test_acc_mean", "test_acc_se", "normalized_losses"):
         assert key in row
-    assert (tmp_path / "volume_hypothesis_kink_slab.png").exists()
+    assert (out / "volume_hypothesis_kink_slab.png").exists()
     again = judge(vh, record["points"], record["params"])  # judge is pure: same claims from the record (Holm)
     assert [c.verdict for c in again] == [c["verdict"] for c in record["claims"]]
+
+
+def _table_record(table, methods, ns=(2, 4), bins=None):
+    """A made-up record of a table preset (``table`` 1/2/3/6: LeNet, 4: Table 4) with the rows its figure reads;
+    the methods in ``bins`` (method: bins) also have rows per normalized-loss bin."""
+    rows = []
+    for mi, method in enumerate(methods):
+        for n in ns:
+            for b in [None, *(bins or {}).get(method, [])]:
+                rows.append({"kind": "point", "table": table, "method": method, "n": n, "width": 0.5, "bias": True,
+                             "cell": "0v1", "data_seed": 0, "test_acc_mean": 0.6 + 0.05 * mi + 0.01 * n,
+                             "test_acc_se": 0.02, "loss_bin": b})
+    p = {**vh.PARAMS.quick, "table": table, "t23_n": list(ns), "t4_n": list(ns), "lenet_width": 0.5}
+    return {"params": p, "points": rows}
+
+
+def test_figures_are_paper_ready(cli, tmp_path):
+    """Paper style (tests/paper_figures.py) on the TINY run's figures (main, kink/slab) and on made-up records of
+    the table presets: the LeNet tables' figure over every method of Tables 1 and 2, with G&C's loss bins, and
+    Table 4's."""
+    record, _ = _tiny_run(cli, tmp_path / "run")
+    assert len(assert_paper_figures(vh.plot, record, tmp_path, min_figures=2)) == 2
+    bins = {"gnc": [[0.3, 0.5], [0.5, 0.7]]}
+    for i, rec in enumerate([_table_record(2, ["gnc", "sgd_chiang", "sgd_poisoned"], bins=bins),
+                             _table_record(4, ["t4_sgd", "t4_pattern_search", "t4_random_greedy"], ns=(20, 40))]):
+        (tmp_path / str(i)).mkdir()
+        fig, = assert_paper_figures(vh.plot, rec, tmp_path / str(i))
+        assert len([ax for ax in fig.axes if ax.get_visible()]) == 2 - i  # Table 2: n and G&C's loss bins
 
 
 # ----------------------------------------------------------------------------------------------------

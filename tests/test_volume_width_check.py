@@ -18,6 +18,8 @@ from numerics.datasets import digits_task
 from numerics.gnc_classifier import guess_and_check
 from numerics.gnc_width import rb_guess_and_check
 from numerics.models import MLP
+from paper_figures import assert_paper_figures
+from verify import volume_width
 from verify.volume_width import PARAMS
 from verify.volume_width import claims as vc
 
@@ -57,8 +59,18 @@ def test_rao_blackwellized_gnc_vs_rejection_can_fail():
     assert abs(rb.p_hat - plain.p_hat) > Z * np.hypot(rb.p_se, plain.p_se)
 
 
+_TINY_RUN = {}
+
+
+def _tiny_record(cli, tmp_path):
+    """The TINY run, once for this module (the record contract checked by ``cli.record``)."""
+    if not _TINY_RUN:
+        _TINY_RUN["record"] = cli.record("volume_width", tmp_path, *TINY)
+    return _TINY_RUN["record"]
+
+
 def test_tiny_run_keeps_the_record_contract(cli, tmp_path):
-    rec = cli.record("volume_width", tmp_path, *TINY)
+    rec = _tiny_record(cli, tmp_path)
     methods = {r["method"] for r in rec["points"]}
     assert methods == {"nngp", "gnc_rb", "sgd"}
     for r in rec["points"]:
@@ -80,6 +92,11 @@ def test_tiny_run_keeps_the_record_contract(cli, tmp_path):
             "identity_inputs_at_chance", "digits_limit_above_chance", "gnc_flat_in_width"} <= names
     gnc = [r for r in rec["points"] if r["method"] == "gnc_rb" and r["depth"] == 2]
     assert {r["width"] for r in gnc} == {4, 16}
+
+
+def test_figure_is_paper_ready(cli, tmp_path):
+    """Paper style (tests/paper_figures.py) on the TINY run's figure."""
+    assert_paper_figures(volume_width.plot, _tiny_record(cli, tmp_path / "run"), tmp_path)
 
 
 CONTROL = dict(widths=[128], n_train=[16], depth=[1], draws=3000, draw_units=10 ** 6, limit_samples=4000,

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from paper_figures import assert_paper_figures
 
 from numerics.linearized_mlp import NTKMLP, sphere_regression_data, torch_generator
 from theory import which_minimizer as theory
@@ -38,8 +39,14 @@ def _verdicts(record):
     return {c.name: c.verdict for c in record.claims}
 
 
-def test_small_run_passes_and_plots(tmp_path):
-    record = run_tiny()
+@pytest.fixture(scope="module")
+def tiny_record():
+    """The TINY run (seed 3), computed once for this module's tests."""
+    return run_tiny()
+
+
+def test_small_run_passes_and_plots(tiny_record, tmp_path):
+    record = tiny_record
     verdicts = {c.name: c.verdict for c in record.claims if c.judged}
     assert len(verdicts) == 17 and all(c.test for c in record.claims)
     assert {c.key for c in record.claims} == set(judging.CLAIMS)
@@ -52,6 +59,11 @@ def test_small_run_passes_and_plots(tmp_path):
     record.write_json(tmp_path / "wm.json")
     paths = check.plot(json.loads((tmp_path / "wm.json").read_text()), tmp_path / "wm")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_figure_is_paper_ready(tiny_record, tmp_path):
+    """Paper style (tests/paper_figures.py) on the TINY run's figure, drawn from its record."""
+    assert_paper_figures(check.plot, tiny_record.to_dict(), tmp_path)
 
 
 def test_tasks_are_independent_points():
@@ -229,8 +241,8 @@ TINY_PARAMS = {**declared.PARAMS.quick, **TINY, "alpha": 0.01}
 
 
 @pytest.fixture(scope="module")
-def tiny_rows():
-    return run_tiny().points
+def tiny_rows(tiny_record):
+    return tiny_record.points
 
 
 @pytest.mark.falsifies("which_minimizer", "a2_law", "a2_init_hurts", "a2_remedy_doubling", "a2_remedy_centering",

@@ -1,6 +1,9 @@
 """``python -m verify width_theorem``: CLI, record, figure, bad input, and that its claims can fail."""
+import json
+
 import numpy as np
 import pytest
+from paper_figures import assert_paper_figures
 
 import verify
 from numerics.activations import parse_activation
@@ -26,12 +29,21 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     cli.rejects("width_theorem", "--out", str(tmp_path), *args, message=message)
 
 
-def test_end_to_end_record_and_figure(cli, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The TINY run of the CLI (two activations, GD on): its record, its output folder and its arguments."""
+    from verify.__main__ import main
+    out = tmp_path_factory.mktemp("width")
     prob = random_problem(4, 4, 1, 8, np.random.default_rng(3))
-    save_problem(tmp_path / "prob.npz", prob)
-    args = ["--problem", str(tmp_path / "prob.npz"), *TINY,
+    save_problem(out / "prob.npz", prob)
+    args = ["--problem", str(out / "prob.npz"), *TINY,
             "--set", "activations=linear,leaky_relu", "--set", "gd=true", "--set", "gd_steps=300"]
-    record = cli.record("width_theorem", tmp_path, *args)
+    assert main(["width_theorem", "--out", str(out), *args]) in (0, 1, 3, 4)
+    return json.loads((out / "width_theorem.json").read_text()), out, args
+
+
+def test_end_to_end_record_and_figure(cli, tiny_run, tmp_path):
+    record, _, args = tiny_run
     points = wt.joined(record["points"])
     assert record["params"]["n"] == 8 and len(points) == 8  # 2 activations x 2 widths x 2 eps
     # one NNGP-limit row per (seed, activation, depth, eps), shared by the widths
@@ -43,6 +55,14 @@ def test_end_to_end_record_and_figure(cli, tmp_path):
     def numbers(points):
         return [{k: v for k, v in q.items() if k != "seconds"} for q in points]
     assert numbers(cli.record("width_theorem", tmp_path, *args)["points"]) == numbers(record["points"])
+
+
+def test_figures_are_paper_ready(tiny_run, tmp_path):
+    """Paper style (tests/paper_figures.py) on the TINY run's figures, drawn as with Figure 1's preset: the
+    check's own figure and the paper-layout one (the same points as the paper's panels)."""
+    record, _, _ = tiny_run
+    preset = {**record, "params": {**record["params"], "figure": "1"}}
+    assert len(assert_paper_figures(wt.plot, preset, tmp_path, min_figures=2)) == 2
 
 
 @pytest.fixture(scope="module")

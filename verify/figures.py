@@ -148,7 +148,7 @@ def _paper_finish(fig, stem: Path) -> None:
         caption.append(sup.get_text())
         sup.set_visible(False)
     rc = matplotlib.rcParams
-    panels = [ax for ax in fig.axes if ax.get_visible() and ax.has_data()]
+    panels = paper_panels(fig)
     for i, ax in enumerate(panels):
         title = ax.get_title()
         if _VERDICT_WORDS.search(title):
@@ -169,13 +169,27 @@ def _paper_finish(fig, stem: Path) -> None:
         stem.with_suffix(".caption.txt").write_text("\n".join(caption) + "\n")
 
 
+def paper_panels(fig) -> list:
+    """The figure's panels: visible axes with data, not colour bars, one of each set of twinned axes."""
+    out = []
+    for ax in fig.axes:
+        if not (ax.get_visible() and ax.has_data()) or hasattr(ax, "_colorbar"):
+            continue
+        if any(s in out for s in ax.get_shared_x_axes().get_siblings(ax) if s is not ax and s.bbox.bounds == ax.bbox.bounds):
+            continue  # a twin (twinx) of a panel already listed
+        out.append(ax)
+    return out
+
+
 def _legend_below(ax, renderer) -> None:
     """Redraw the panel's legend under its tick labels and x label (constrained layout makes room), in one or
     two columns: off the data, whatever the panel's height."""
     old = ax.get_legend()
     if old is None:
         return
-    handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+    labels = [t.get_text() for t in old.get_texts()]
+    drawn, drawn_labels = ax.get_legend_handles_labels()  # the artists themselves (error bars keep their markers)
+    handles = drawn if drawn_labels == labels else old.legend_handles
     old.remove()
     fig = ax.get_figure()
     axis_box = ax.xaxis.get_tightbbox(renderer)

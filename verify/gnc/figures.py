@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verify.figures import new_figure, save_figure
+from verify.figures import label, new_figure, save_figure
 from verify.gnc.presets import DEPTH, scope_of
 
 
@@ -37,25 +37,20 @@ def figure_file(record: dict, stem: Path, points: list[dict]) -> list[Path]:
     pts = [q for q in pts if q["eps"] == eps0 and (depth_check or q["depth"] == params["depths"][0])]
     order = {"linear": 0, "tanh": 1}  # the paper's panel order: linear, tanh, leaky ReLU
     acts = sorted(dict.fromkeys(q["activation"] for q in pts), key=lambda a: order.get(a, 2))
-    fig, axes = new_figure(len(acts), height=3.6, sharey=True)
+    fig, axes = new_figure(len(acts), height=3.6, sharey=True, paper_cols=3)
+    beyond_axis = []  # the medians at the extra linear depths, beyond the paper's axis (in the suptitle)
     for ax, act in zip(axes, acts):
         qs = [q for q in pts if q["activation"] == act]
-        notes = []
-        if depth_check:  # the paper's axis; the extra linear depths (where the limit is judged) in the title
+        if depth_check:  # the paper's axis; the extra linear depths (where the limit is judged) in the suptitle
             beyond = [q for q in qs if q[xkey] > max(params["depths"])]
             qs = [q for q in qs if q[xkey] <= max(params["depths"])]
             for d in sorted({q[xkey] for q in beyond}):
                 g, lim = (quartiles(beyond, key, [d], xkey)[1][0] for key in ("G", "G_limit"))
-                notes.append(f"d = {d}: G&C {g:.3g}, $G_\\infty$ {lim:.3g}")
+                beyond_axis.append(f"{label(act)} at d = {d}: {label('gnc')} {g:.3g}, $G_\\infty$ {lim:.3g}")
         xs = sorted({q[xkey] for q in qs})
         gd_qs = [q for q in gd_rows if q["activation"] == act and q[xkey] in xs] if gd_rows else qs
-        for rows, key, fmt, color, label in ((qs, "G", "o-", "C0", "G&C"), (gd_qs, "gd_gen_loss", "s-", "C2", "GD")):
-            q25, q50, q75 = quartiles(rows, key, xs, xkey)
-            ok = np.isfinite(q50)
-            if ok.any():
-                x = np.array(xs)[ok]
-                ax.errorbar(x, q50[ok], yerr=[q50[ok] - q25[ok], q75[ok] - q50[ok]], fmt=fmt, color=color,
-                            capsize=3, label=f"{label} (median, IQR)")
+        for rows, key, fmt, color, method in ((qs, "G", "o-", "C0", "gnc"), (gd_qs, "gd_gen_loss", "s-", "C2", "gd")):
+            median_with_iqr(ax, xs, quartiles(rows, key, xs, xkey), fmt, color, f"{label(method)} (median, IQR)")
         chance_key = "chance_closed_form" if any(_finite(q.get("chance_closed_form")) for q in qs) else "C"
         ax.plot(xs, quartiles(qs, chance_key, xs, xkey)[1], "--", color="gray", label="chance")
         limit = quartiles(qs, "G_limit", xs, xkey)[1]
@@ -73,15 +68,28 @@ def figure_file(record: dict, stem: Path, points: list[dict]) -> list[Path]:
             ax.set_xticks([], minor=True)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_title("\n".join([act] + notes), fontsize=8 if notes else None)  # notes: medians beyond the axis
+        ax.set_title(label(act))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel(f"generalization loss (ε = {eps0:g})")
     axes[0].legend(fontsize=7)
     scope = scope_of(params) or {}
     fig.suptitle(f"Figure {scope.get('figure', '?')}: {scope.get('setting', '')} — "
                  f"{'inside' if scope.get('in_scope') else 'outside'} the theorem's hypotheses "
-                 f"({params.get('mode', 'quick')} run: ε = {eps0:g}, {params['seeds']} seeds)", fontsize=9)
+                 f"({params.get('mode', 'quick')} run: ε = {eps0:g}, {params['seeds']} seeds)"
+                 + ("\nmedians beyond the axis: " + "; ".join(beyond_axis) if beyond_axis else ""), fontsize=9)
     return save_figure(fig, stem)
+
+
+def median_with_iqr(ax, xs, q: np.ndarray, fmt: str, color: str, text: str) -> None:
+    """The median ``q[1]`` against ``xs`` with interquartile bars (``q[0]``, ``q[2]``), where finite; the legend
+    entry is the median's line (its marker and line style: the series stay apart without colour)."""
+    q25, q50, q75 = (np.asarray(v, float) for v in q)
+    ok = np.isfinite(q50)
+    if not ok.any():
+        return
+    x = np.asarray(xs)[ok]
+    ax.errorbar(x, q50[ok], yerr=[q50[ok] - q25[ok], q75[ok] - q50[ok]], fmt="none", ecolor=color, capsize=3)
+    ax.plot(x, q50[ok], fmt, color=color, label=text)
 
 
 def _finite(v) -> bool:

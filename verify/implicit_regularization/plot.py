@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verify.figures import new_figure, save_figure
+from verify.figures import MARKERS, label, new_figure, save_figure
 from verify.implicit_regularization.claims import flow_series, flow_window, repro_rows
 from verify.implicit_regularization.sweep import FLOW_FAMILIES, OPTIMIZERS
 
@@ -12,7 +12,7 @@ from verify.implicit_regularization.sweep import FLOW_FAMILIES, OPTIMIZERS
 def plot(record: dict, stem) -> list:
     rows, params = record["points"], record["params"]
     claims = {c["name"]: c for c in record["claims"]}
-    fig, axes = new_figure(4, rows=2, width_per_panel=4.3, height=3.5)
+    fig, axes = new_figure(4, rows=2, width_per_panel=4.3, height=3.5, paper_cols=2)
     _plot_r(axes[0], rows, params)
     for ax, family in zip(axes[1:4], FLOW_FAMILIES):
         _plot_flow(ax, rows, family, claims)
@@ -21,8 +21,10 @@ def plot(record: dict, stem) -> list:
     _plot_traces(axes[6], rows, ("R", "project_rmsprop_term", "grad_one_norm_eps"), "value (log scale)",
                  "reproduction: regularizer terms")
     _plot_traces(axes[7], rows, ("theta_l2",), "‖θ‖₂", "reproduction: parameter norm")
-    fig.suptitle(f"Implicit regularizers on a digits MLP (verdict {record['verdict']}, seed {record['seed']})",
-                 fontsize=11)
+    orders = "; ".join(f"{_family_label(family)}: {', '.join(claims[n]['verdict'] for n in names)}"
+                       for family in FLOW_FAMILIES if (names := [n for n in claims if n.startswith(family + ":")]))
+    fig.suptitle(f"Implicit regularizers on a digits MLP (verdict {record['verdict']}, seed {record['seed']})"
+                 + (f"\nerror-order claims (plain, modified flow): {orders}" if orders else ""), fontsize=11)
     return save_figure(fig, stem)
 
 
@@ -37,18 +39,20 @@ def _plot_r(ax, rows, params):
         v = np.array([r["R"] for r in runs if r["lr"] == lr])
         means.append(v.mean())
         errs.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
-    ax.errorbar(lrs, means, yerr=errs, fmt="o-", color="C0", capsize=3, label="SGD, mean ± SE over seeds")
+    ax.errorbar(lrs, means, yerr=errs, fmt="o-", color="C0", capsize=3)
+    ax.plot([], [], "o-", color="C0", label=f"{label('sgd')}, mean ± SE over seeds")
     pen = [r for r in rows if r["kind"] == "sgd" and r["penalty"] > 0 and r.get("R") is not None]
     if pen:
         x = pen[0]["lr"] + pen[0]["penalty"]
         v = np.array([r["R"] for r in pen])
         ax.errorbar([x * 1.04], [v.mean()], yerr=[v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0], fmt="s",
-                    color="C3", capsize=3, label=f"lr {pen[0]['lr']:g} + penalty λ={pen[0]['penalty']:.2g} (at lr+λ)")
+                    color="C3", capsize=3)
+        ax.plot([], [], "s", color="C3", label=f"lr {pen[0]['lr']:g} + penalty λ={pen[0]['penalty']:.2g} (at lr+λ)")
     _log_axes(ax, y=False)
     ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
     ax.set_xlabel("learning rate η")
-    ax.set_ylabel(f"R at loss {params['loss_goal']:g} (epoch average)")
-    ax.set_title("SGD regularizer R vs learning rate", fontsize=10)
+    ax.set_ylabel(f"R at loss {params['loss_goal']:g}")
+    ax.set_title(f"{label('sgd')} regularizer R vs learning rate", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
 
@@ -59,25 +63,33 @@ def _plot_flow(ax, rows, family, claims):
         ax.set_visible(False)
         return
     units = np.array([r["step_units"] for r in pts])
-    for i, series in enumerate(("plain flow", "modified flow")):
+    for i, (series, mark) in enumerate((("plain flow", "o"), ("modified flow", "s"))):
         steps, errors, window = flow_window(pts, series)
         name = next((n for n in claims if n.startswith(f"{family}: {series}")), None)
         order = claims[name]["measured"] if name else None
-        label = f"{series}: order {order:.3f} ({claims[name]['verdict']})" if order is not None else series
+        text = f"{series}: order {order:.3f}" if order is not None else series
         ax.plot(units, errors, "-", color=f"C{i}", lw=1)
-        ax.plot(units[window], errors[window], "o", color=f"C{i}", ms=4, label=label)
-        ax.plot(units[~window], errors[~window], "o", mfc="none", color=f"C{i}", ms=4)
+        ax.plot(units[window], errors[window], mark, color=f"C{i}", ms=4, label=text)
+        ax.plot(units[~window], errors[~window], mark, mfc="none", color=f"C{i}", ms=4)
         ax.plot(units, [r[f"{series} reference error"] for r in pts], ":", color=f"C{i}", lw=0.8)
     for order in (1, 2):
         e = [r[f"{'plain' if order == 1 else 'modified'} flow error"] for r in pts][-1]
         ax.plot(units, e / 3 * (units / units[-1]) ** order, "--", color="0.6", lw=0.8)
+    ax.plot([], [], ":", color="0.3", lw=0.8, label="RK4 error of the flow")
+    ax.plot([], [], "--", color="0.6", lw=0.8, label="slopes 1, 2")
     _log_axes(ax)
-    unit = "1/λ_max" if family == "momentum" else "√ε/λ_max"
+    unit = r"$1/\lambda_{\max}$" if family == "momentum" else r"$\sqrt{\epsilon}/\lambda_{\max}$"
     ax.set_xlabel(f"step size h (units of {unit})")
-    ax.set_ylabel("‖θ_discrete(T) − θ_flow(T)‖")
-    ax.set_title(f"{family}: error order (dotted: RK4 error)", fontsize=10)
+    ax.set_ylabel(r"$\|\theta_h(T) - \theta_{\rm flow}(T)\|$")
+    ax.set_title(f"{_family_label(family)}: error order", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="major", alpha=0.3)
+
+
+def _family_label(family: str) -> str:
+    """The family in a title, with the optimizer's display label: "adam √ε≪|g|" → "Adam, √ε≪|g|"."""
+    name, _, rest = family.partition(" ")
+    return label(name) + (f", {rest}" if rest else "")
 
 
 def _plot_sign(ax, rows):
@@ -92,14 +104,14 @@ def _plot_sign(ax, rows):
     _log_axes(ax, y=False)
     ax.set_xlabel("1/(1 − β₂)")
     ax.set_ylabel("‖∇L‖₁ at matched loss")
-    ax.set_title("Adam's ℓ1 term: sign (one line per seed)", fontsize=10)
+    ax.set_title(f"{label('adam')}'s ℓ1 term: sign (one line per seed)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
 
 
 _STYLE = {"train_error": "-", "test_error": "--", "R": "-", "project_rmsprop_term": "--",
           "grad_one_norm_eps": ":", "theta_l2": "-"}
 _LABEL = {"R": "R (SGD term)", "project_rmsprop_term": "project's RMSProp term",
-          "grad_one_norm_eps": "‖∇C‖_(1,ε) (Adam term)", "train_error": "train", "test_error": "test",
+          "grad_one_norm_eps": "‖∇C‖₁,ε (Adam term)", "train_error": "train", "test_error": "test",
           "theta_l2": ""}
 
 
@@ -118,6 +130,7 @@ def _plot_traces(ax, rows, keys, ylabel, title):
     if not reps:
         ax.set_visible(False)
         return
+    drawn = {"opt": [], "key": []}  # colour and marker: the optimizer; line style: the quantity
     for i, opt in enumerate(OPTIMIZERS):
         for key in keys:
             series = {}
@@ -127,8 +140,15 @@ def _plot_traces(ax, rows, keys, ylabel, title):
             if not series:
                 continue
             ep = sorted(series)
-            ax.plot(ep, [np.mean(series[e]) for e in ep], _STYLE[key], color=f"C{i}",
-                    label=f"{opt} {_LABEL[key]}".strip())
+            ax.plot(ep, [np.mean(series[e]) for e in ep], _STYLE[key], color=f"C{i}", marker=MARKERS[i], ms=3,
+                    markevery=max(1, len(ep) // 8))
+            drawn["opt"] += [i] if i not in drawn["opt"] else []
+            drawn["key"] += [key] if key not in drawn["key"] else []
+    for i in drawn["opt"]:
+        ax.plot([], [], MARKERS[i], color=f"C{i}", ms=4, label=label(OPTIMIZERS[i]))
+    if len(keys) > 1:
+        for key in drawn["key"]:
+            ax.plot([], [], _STYLE[key], color="0.3", label=_LABEL[key])
     if "project_rmsprop_term" in keys:
         const = [r["project_rmsprop_constant"] for r in reps if r.get("project_rmsprop_constant")]
         if const:

@@ -5,11 +5,15 @@ import numpy as np
 
 from verify.figures import new_figure, save_figure
 
+# the runs without a limit, each its own marker (drawn above the data of the sharpness panel)
 _MARK = {"2-cycle": ("s", "tab:orange"), "oscillating": ("D", "tab:purple"), "diverged": ("x", "tab:red"),
-         "unresolved": ("?", "gray")}
+         "unresolved": ("$?$", "gray")}
 
 
 def plot(record: dict, stem):
+    """Three panels against η: the sharpness of the GD limit (with 2/η, S(β^GF), S_min and the runs without a
+    limit), its norms, and its generalization error (with the two interpolators and the edge-of-stability
+    prediction). Every series has its own marker or line style; η_c and η_max are the top axis' ticks."""
     pts = record["points"]
     th = next(p for p in pts if p["sweep"] == "theory")
     grid = sorted((p for p in pts if p["sweep"] == "grid"), key=lambda p: p["eta"])
@@ -24,12 +28,12 @@ def plot(record: dict, stem):
     e_line = np.linspace(max(0.5 * ec, 1e-9), hi, 300)
     ax_s.plot(e_line, 2 / e_line, "k--", lw=1, label=r"$2/\eta$")
     ax_s.axhline(th["sharpness_gf"], color="tab:green", lw=0.8, ls=":", label=r"$S(\beta^{GF})$")
-    ax_s.axhline(th["sharpness_min"], color="tab:red", lw=0.8, ls=":", label=r"$S_{\min}$")
+    ax_s.axhline(th["sharpness_min"], color="tab:red", lw=0.8, ls="-.", label=r"$S_{\min}$")
     top = 1.25 * th["sharpness_gf"]
     for outcome, (m, c) in _MARK.items():
         sel = [p["eta"] for p in grid if p["outcome"] == outcome]
         if sel:
-            ax_s.plot(sel, np.full(len(sel), 1.12 * th["sharpness_gf"]), m, color=c, ms=4, ls="none",
+            ax_s.plot(sel, np.full(len(sel), 1.12 * th["sharpness_gf"]), marker=m, color=c, ms=4, ls="none",
                       label=f"{outcome} (no limit)")
     ax_s.set_ylim(0, top)
     ax_s.set_ylabel("sharpness $S = \\lambda_{\\max}(\\nabla^2 L)$")
@@ -42,7 +46,7 @@ def plot(record: dict, stem):
 
     err = np.array([p["gen_error"] for p in conv])
     ax_e.semilogy(eta, np.maximum(err, 1e-16), "o-", ms=3, lw=1, color="tab:blue", label=r"$E(\beta^\eta)$ (GD)")
-    ax_e.axhline(th["gen_error_min_norm"], color="tab:green", ls="--", lw=1.4, label="min-norm interpolator")
+    ax_e.axhline(th["gen_error_min_norm"], color="tab:green", ls="-", lw=1.4, label="min-norm interpolator")
     ax_e.axhline(th["gen_error_min_sharpness"], color="tab:red", ls=":", lw=1.4, label="min-sharpness interpolator")
     pred = [(p["eta"], p["beta_eos_2d"]) for p in grid if p["beta_eos_2d"] is not None
             and all(v is not None and np.isfinite(v) for v in p["beta_eos_2d"])]
@@ -57,18 +61,22 @@ def plot(record: dict, stem):
         arrow = dict(arrowstyle="->", lw=0.6)
         ax_e.annotate("min-norm end\n(smallest $\\eta$)", (eta[0], err[0]), xytext=(0.08, 0.55),
                       textcoords="axes fraction", fontsize=7, arrowprops=arrow)
-        ax_e.annotate("min-sharpness end\n(largest converged $\\eta$)", (eta[-1], err[-1]), xytext=(0.62, 0.55),
-                      textcoords="axes fraction", fontsize=7, arrowprops=arrow)
+        ax_e.annotate("min-sharpness end\n(largest converged $\\eta$)", (eta[-1], err[-1]), xytext=(0.8, 0.3),
+                      textcoords="axes fraction", ha="center", fontsize=7, arrowprops=arrow)
     ax_e.axvline(eb, color="k", lw=0.8, ls="-.", label=r"$2/S(\beta^*)$")
     ax_e.set_ylabel(r"generalization error $\|\beta-\beta^*\|^2$")
 
     for ax in (ax_s, ax_n, ax_e):
-        ax.axvline(ec, color="tab:gray", lw=0.8, label=r"$\eta_c$")
-        ax.axvline(em, color="tab:red", lw=0.6, alpha=0.6, label=r"$\eta_{\max}=2/S_{\min}$")
+        ax.axvline(ec, color="tab:gray", lw=0.8)
+        ax.axvline(em, color="tab:red", lw=0.6, alpha=0.6)
+        thresholds = ax.secondary_xaxis("top")  # named on the top axis, not in the legends
+        thresholds.set_xticks([ec, em], [r"$\eta_c$", r"$\eta_{\max}=2/S_{\min}$"])
         ax.set_xlim(lo, hi)
         ax.set_xlabel(r"learning rate $\eta$")
         ax.legend(fontsize=6.5, loc="best")
     ax_s.set_title("sharpness vs $\\eta$", fontsize=9)
     ax_n.set_title("norms vs $\\eta$", fontsize=9)
-    ax_e.set_title(f"generalization (verdict: {record['verdict']})", fontsize=9)
+    ax_e.set_title("generalization error vs $\\eta$", fontsize=9)
+    fig.suptitle(f"Sharpness, norms and generalization error of the GD limit against the learning rate "
+                 f"(verdict: {record['verdict']})", fontsize=10)
     return save_figure(fig, stem)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from theory import which_minimizer as theory
-from verify.figures import new_figure, save_figure
+from verify.figures import MARKERS, new_figure, save_figure
 from verify.which_minimizer.claims import CLOSED_FORM_RTOL, GAP_CLAIM, LR_CLAIM
 from verify.which_minimizer.summaries import a2_summary, adagrad_summary, gap_summary
+
+PROBLEM_MARKERS = [m for m in MARKERS if m != "^"]  # "^": the geometric mean over problems
 
 
 def plot(record: dict, stem):
     def by(kind):
         return [p for p in record["points"] if p["kind"] == kind]
 
-    fig, (ax_a, ax_d, ax_lr, ax_w) = new_figure(4, width_per_panel=4.4, height=3.9)
+    fig, (ax_a, ax_d, ax_lr, ax_w) = new_figure(4, width_per_panel=4.4, height=3.9, paper_cols=2)
     verdict = {c["name"]: c["verdict"] for c in record["claims"]}
     # the fits drawn at the level each claim was judged at (Holm's per-claim alpha)
     level = {c["name"]: 1 - (c.get("alpha") or record["params"].get("alpha", 0.01)) for c in record["claims"]}
@@ -34,10 +36,10 @@ def plot(record: dict, stem):
     _plot_limit_distances(ax_d, by("limit_distance"))
 
     lr_pts = by("adagrad_lr")
-    for problem in sorted({p["problem"] for p in lr_pts}):
+    for i, problem in enumerate(sorted({p["problem"] for p in lr_pts})):
         sel = [p for p in lr_pts if p["problem"] == problem]
-        ax_lr.loglog([p["lr"] for p in sel], [p["to_flow"] for p in sel], "o-", ms=4, alpha=0.6,
-                     label=f"problem {problem}")
+        ax_lr.loglog([p["lr"] for p in sel], [p["to_flow"] for p in sel], "-", ms=4, alpha=0.6,
+                     marker=PROBLEM_MARKERS[i % len(PROBLEM_MARKERS)], label=f"problem {problem}")
     summary = adagrad_summary(record["points"], level.get(LR_CLAIM, 0.99))
     lrs, geo = summary["lrs"], summary["to_flow_geomean"]
     ax_lr.loglog(lrs, geo, "k^", ms=6, label="geometric mean")
@@ -45,7 +47,7 @@ def plot(record: dict, stem):
     if lr is not None:
         ax_lr.loglog(lrs, np.exp(lr.intercept) * lrs ** lr.slope, "k--", lw=1,
                      label=f"fit: slope {lr.slope:.2f}, {100 * level.get(LR_CLAIM, 0.99):.4g}% CI "
-                           f"[{lr.ci[0]:.2f}, {lr.ci[1]:.2f}] ({verdict.get(LR_CLAIM, '?')})")
+                           f"[{lr.ci[0]:.2f}, {lr.ci[1]:.2f}]")
     ax_lr.set(xlabel=r"AdaGrad learning rate / ($\|\theta_{GD}-\theta_0\|/\sqrt{p}$)",
               ylabel=r"rel. distance to lr$\to$0 (flow) limit", title="(c) AdaGrad limit vs learning rate")
     _log_ticks(ax_lr, lrs)
@@ -53,17 +55,20 @@ def plot(record: dict, stem):
 
     gap = gap_summary(record["points"], level.get(GAP_CLAIM, 0.99))
     gfit, w = gap["fit"], gap["widths"]
-    ax_w.errorbar(w, gap["mean"], yerr=gap["se"], fmt="o", color="C1", capsize=3,
-                  label=f"trained net vs linearization (mean ± SE, {len(gap['gaps'][0])} inits)")
+    ax_w.errorbar(w, gap["mean"], yerr=gap["se"], fmt="o", color="C1", capsize=3)
+    ax_w.plot([], [], "o", color="C1", label=f"trained net vs linearization (mean ± SE, {len(gap['gaps'][0])} inits)")
     ax_w.loglog(w, np.exp(gfit.intercept) * w ** gfit.slope, "-", color="C1",
                 label=f"fit: $M^{{{gfit.slope:.2f}}}$, {100 * level.get(GAP_CLAIM, 0.99):.4g}% CI "
-                      f"[{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}] ({verdict.get(GAP_CLAIM, '?')})")
+                      f"[{gfit.ci[0]:.2f}, {gfit.ci[1]:.2f}]")
     ref = np.exp(gfit.intercept) * w[0] ** gfit.slope * (w / w[0]) ** theory.LINEARIZATION_GAP_EXPONENT
     ax_w.loglog(w, ref, ":", color="gray", label=r"$M^{-1/2}$ reference")
     ax_w.set(xscale="log", yscale="log", xlabel="width M", ylabel="RMS test-output gap",
              title="(d) linearization gap vs width")
     _log_ticks(ax_w, w)
     ax_w.legend(fontsize=7)
+    fig.suptitle(f"Which minimizer (verdict {record['verdict']}, seed {record.get('seed', '-')}): AdaGrad limit vs "
+                 f"learning rate {verdict.get(LR_CLAIM, '?')}, linearization gap vs width "
+                 f"{verdict.get(GAP_CLAIM, '?')}", fontsize=11)
     return save_figure(fig, stem)
 
 

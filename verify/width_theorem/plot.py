@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from numerics.activations import parse_activation
-from verify.figures import new_figure, save_figure
-from verify.gnc.figures import paper_figure
+from verify.figures import label, new_figure, save_figure, series_style
+from verify.gnc.figures import median_with_iqr, paper_figure
 from verify.width_theorem.claims import distance_points, relative_gaps
 from verify.width_theorem.sweep import joined
 
@@ -32,29 +32,26 @@ def plot(record: dict, stem: Path) -> list[Path]:
             return np.array([np.nanpercentile(v, [25, 50, 75]) if np.any(np.isfinite(v)) else [np.nan] * 3
                              for v in vals]).T
 
-        g = stat("G")
-        ax.errorbar(widths, g[1], yerr=[g[1] - g[0], g[2] - g[1]], fmt="o-", color="C0", capsize=3,
-                    label="G&C (median, IQR)")
+        median_with_iqr(ax, widths, stat("G"), "o-", "C0", f"{label('gnc')} (median, IQR)")
         ax.plot(widths, stat("chance_closed_form" if pts[0]["chance_closed_form"] is not None else "C")[1], "--",
                 color="gray", label="chance $C_k$")
         ax.plot(widths, stat("G_limit")[1], ":", color="C3", lw=2, label=r"$G_\infty$ (NNGP limit)")
         if "gd_gen_loss" in pts[0]:
-            gd = stat("gd_gen_loss")
-            ax.errorbar(widths, gd[1], yerr=[gd[1] - gd[0], gd[2] - gd[1]], fmt="s-", color="C2", capsize=3,
-                        label="GD")
+            median_with_iqr(ax, widths, stat("gd_gen_loss"), "s-", "C2", label("gd"))
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{sigma.label} (d = {depth0}, ε = {eps0:g})")
+        ax.set_title(f"{label(act)} (d = {depth0}, ε = {eps0:g})")
         for i, eps in enumerate(params["eps"]):
             sel = [q for q in points if q["activation"] == act and q["eps"] == eps and q["depth"] == depth0]
             ws, gaps, ses, _ = relative_gaps(sel if sigma.antisymmetric else distance_points(sel))
             name = ("gap_shrinks" if sigma.antisymmetric else "distance_to_limit_shrinks") + \
                 f"[{sigma}, d={depth0}, eps={eps:g}]"
             slope = slopes.get(name)
-            label = f"ε = {eps:g}" + (f" (fitted β = {slope:.2f})" if isinstance(slope, float) else "")
+            text = f"ε = {eps:g}" + (f" (fitted β = {slope:.2f})" if isinstance(slope, float) else "")
             ok = gaps != 0
-            ax_gap.errorbar(np.array(ws)[ok], np.abs(gaps[ok]), yerr=ses[ok], fmt="o-", color=f"C{i}", capsize=3,
-                            label=label)
+            style = series_style(i)
+            ax_gap.errorbar(np.array(ws)[ok], np.abs(gaps[ok]), yerr=ses[ok], fmt="none", ecolor=f"C{i}", capsize=3)
+            ax_gap.plot(np.array(ws)[ok], np.abs(gaps[ok]), color=f"C{i}", label=text, **style)
         ax_gap.set_xscale("log")
         ax_gap.set_yscale("log")
         ax_gap.set_xlabel("width k")
