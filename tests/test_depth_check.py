@@ -142,7 +142,7 @@ def test_perturbed_lyapunov_prediction_is_rejected():
     from theory.depth_theorem import log_ratio_slope
     depths = list(range(80, 241, 10))
     Y = chain_log_singular_values(5, depths, 20_000, np.random.default_rng(1))
-    fit = ds.lyapunov_fit(depths, Y[:, :, 1] - Y[:, :, 0], 80, 1e-3)
+    fit = ds.lyapunov_fit(depths, Y[:, :, 1] - Y[:, :, 0], 80)
     assert dc.lyapunov_claim("l", fit, log_ratio_slope(5), 1e-3).verdict == "pass"
     assert dc.lyapunov_claim("l", fit, 1.05 * log_ratio_slope(5), 1e-3).verdict == "fail"
 

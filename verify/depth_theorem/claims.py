@@ -110,7 +110,7 @@ def judge(rows: list[dict], p: dict) -> list[Claim]:
     rows = joined(rows)
     fit_row = next((q for q in rows if q["kind"] == "lyapunov_fit"), None)
     fit = None if fit_row is None else SlopeFit(slope=fit_row["slope"], intercept=fit_row["intercept"],
-                                                slope_se=fit_row["slope_se"], ci=tuple(fit_row["ci"]),
+                                                slope_se=fit_row["slope_se"], ci=(float("nan"), float("nan")),
                                                 n_points=fit_row["n_points"], dof=fit_row["dof"])
     return build_claims(rows, [parse_activation(a) for a in p["activations"]], p, fit)
 

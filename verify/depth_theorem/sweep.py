@@ -174,11 +174,11 @@ def _lyapunov_rows(t: Task) -> list[dict]:
     depths = lyapunov_depths(tp)
     Y = chain_log_singular_values(tp["width"], depths, tp["lyapunov_chains"], t.rng())
     log_ratio = Y[:, :, 1] - Y[:, :, 0]
-    fit = lyapunov_fit(depths, log_ratio, tp["lyapunov_min_depth"], tp["alpha"])
+    fit = lyapunov_fit(depths, log_ratio, tp["lyapunov_min_depth"])
     rows = [{"kind": "lyapunov", "depth": int(d), "mean_log_ratio": float(mean), "se": float(se)}
             for d, mean, se in zip(depths, log_ratio.mean(0), log_ratio.std(0, ddof=1) / np.sqrt(len(log_ratio)))]
     return rows + [{"kind": "lyapunov_fit", "width": tp["width"], "slope": fit.slope, "intercept": fit.intercept,
-                    "slope_se": fit.slope_se, "ci": list(fit.ci), "n_points": fit.n_points, "dof": fit.dof,
+                    "slope_se": fit.slope_se, "n_points": fit.n_points, "dof": fit.dof,
                     "predicted_slope": log_ratio_slope(tp["width"]), "min_depth": tp["lyapunov_min_depth"],
                     "max_depth": int(depths[-1])}]
 
@@ -264,13 +264,14 @@ def _local_law(prob):
         return LocalLaw(kappa=float("nan"), log_p_coeff=float("nan"), dim=0, scale=float("nan"))
 
 
-def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int, alpha: float) -> SlopeFit:
-    """OLS slope of the chain mean of ln(σ_2/σ_1) over depths ≥ min_depth; covariance from the chains."""
+def lyapunov_fit(depths, log_ratio: np.ndarray, min_depth: int) -> SlopeFit:
+    """OLS slope of the chain mean of ln(σ_2/σ_1) over depths ≥ min_depth; covariance from the chains. The row
+    keeps the slope and its SE, not a CI: the claim's level is set when it is judged (Holm), not here."""
     depths = np.asarray(depths)
     keep = depths >= min_depth
     Y = log_ratio[:, keep]
     cov = np.atleast_2d(np.cov(Y, rowvar=False)) / Y.shape[0]
-    return fit_linear(depths[keep], Y.mean(0), cov, level=1 - alpha, weights=np.ones(keep.sum()))
+    return fit_linear(depths[keep], Y.mean(0), cov, level=0.95, weights=np.ones(keep.sum()))
 
 
 GROWS = ("seeds", "gd_seeds")  # what a sequential run (--until-decisive) adds: seeds, doubled each round
