@@ -56,6 +56,12 @@ def test_typos_get_did_you_mean(cli):
     cli.rejects("modified_loss", "--set", "halvigs=3", message="did you mean 'halvings'")
 
 
+def test_sequential_flags_are_checked(cli):
+    cli.rejects("modified_loss", "--max-rounds", "3", message="--max-rounds goes with --until-decisive")
+    cli.rejects("modified_loss", "--until-decisive", "--max-rounds", "0", message="--max-rounds must be in 1..16")
+    cli.rejects("modified_loss", "--budget-min", "2", message="--budget-min goes with --until-decisive")
+
+
 def test_out_must_be_a_writable_directory(cli, tmp_path):
     (tmp_path / "file").write_text("x")
     cli.rejects("modified_loss", "--out", str(tmp_path / "file"), message="not a writable directory")

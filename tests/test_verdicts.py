@@ -135,6 +135,20 @@ def test_sequential_rounds_reuse_points_and_stop_when_decided(tmp_path):
     assert len(decided.rounds) == 1 and decided.claims[0].verdict == "pass"
 
 
+def test_max_rounds_caps_the_looks_and_sets_their_level():
+    """An undecided claim uses every one of ``max_rounds`` looks, each judged at alpha / max_rounds; bad values
+    are one-line errors."""
+    from verify.errors import UserInputError
+    params = {**synth.PARAMS.quick, "mus": [0.0], "kind": "positive", "seeds": 2, "alpha": 0.01}
+    for k in (1, 2, 6):
+        record = run_check(synth, params, 3, progress=False, until_decisive=True, max_rounds=k)
+        assert len(record.rounds) == k and all(r["of"] == k for r in record.rounds)
+        assert all(abs(r["alpha"] - 0.01 / k) < 1e-15 for r in record.rounds)
+        assert record.rounds[-1]["params"]["seeds"] == 2 * 2 ** (k - 1)
+    with pytest.raises(UserInputError, match="max_rounds must be an integer in 1..16"):
+        run_check(synth, params, 3, progress=False, until_decisive=True, max_rounds=0)
+
+
 def test_records_identical_on_a_callers_executor():
     params = {**synth.PARAMS.quick, "mus": [0.3, 0.0], "seeds": 6}
     serial = run_check(synth, params, 5, progress=False).to_dict()

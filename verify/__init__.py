@@ -26,12 +26,13 @@ def params(check: str) -> str:
 
 
 def run(check: str, *, seed: int = 0, quick: bool = True, until_decisive: bool = False, budget_min=None,
-        workers=None, executor=None, device=None, data=None, problem=None, **params):
+        max_rounds=None, workers=None, executor=None, device=None, data=None, problem=None, **params):
     """Run a check with the CLI's defaults and return its :class:`Record`.
 
     ``verify.run("width_theorem", seed=0, widths=[5, 50])``: ``seed`` makes the run reproducible bit for bit;
     ``quick=False`` uses the papers' settings; ``until_decisive`` adds rounds of seeds until no claim is
-    inconclusive (``budget_min`` caps the minutes); ``workers`` (default: every core, or 1 for short checks),
+    inconclusive (``budget_min`` caps the minutes, ``max_rounds`` the looks, default 4, each at alpha /
+    max_rounds); ``workers`` (default: every core, or 1 for short checks),
     ``executor`` (``"local"``, ``"dask"``, or a ``concurrent.futures.Executor`` / Dask ``Client`` of yours),
     ``device`` (``"cpu"``, ``"cuda"``); ``data``/``problem`` as ``--data``/``--problem``; other keyword
     arguments set parameters by name (:func:`params` lists them). Bad input raises :class:`UserInputError`
@@ -39,7 +40,7 @@ def run(check: str, *, seed: int = 0, quick: bool = True, until_decisive: bool =
     ``progress``)."""
     from verify.engine import run as _run
     return _run(check, seed=seed, quick=quick, until_decisive=until_decisive, budget_min=budget_min,
-                workers=workers, executor=executor, device=device, data=data, problem=problem, **params)
+                max_rounds=max_rounds, workers=workers, executor=executor, device=device, data=data, problem=problem, **params)
 
 
 def __getattr__(name):

@@ -1,6 +1,6 @@
 """Command line.
 
-``python -m verify <check> [--quick | --full | --until-decisive [--budget-min M]] [--seed N] [--out DIR]``
+``python -m verify <check> [--quick | --full | --until-decisive [--budget-min M] [--max-rounds K]] [--seed N] [--out DIR]``
 ``[--set k=v ...] [--params] [--restart] [--workers N] [--executor local|dask] [--scheduler ADDR] [--device D]``
 ``[--data F.npz] [--problem F.npz]``; ``python -m verify show FILE.json`` (the claim table of a saved record);
 ``python -m verify plot FILE.json [--out DIR] [--format png,pdf,svg] [--style paper|screen]`` (redraw its
@@ -57,6 +57,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="add rounds of new seeds until no theorem/published/extension claim is inconclusive")
     p.add_argument("--budget-min", type=float, default=None, metavar="M",
                    help="with --until-decisive: stop adding rounds after M minutes")
+    p.add_argument("--max-rounds", type=int, default=None, metavar="K",
+                   help="with --until-decisive: at most K rounds (default 4), each judged at alpha / K")
     p.add_argument("--seed", type=int, default=0, help="master seed; a run is reproducible bit for bit")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: out)")
     p.add_argument("--restart", action="store_true", help="discard a checkpoint left by an interrupted run")
@@ -115,6 +117,8 @@ def check_run_arguments(args) -> None:
     require(args.workers is None or args.workers >= 1, f"--workers must be >= 1, got {args.workers}")
     require(args.budget_min is None or args.budget_min > 0, f"--budget-min must be > 0, got {args.budget_min}")
     require(args.budget_min is None or args.until_decisive, "--budget-min goes with --until-decisive")
+    require(args.max_rounds is None or 1 <= args.max_rounds <= 16, f"--max-rounds must be in 1..16, got {args.max_rounds}")
+    require(args.max_rounds is None or args.until_decisive, "--max-rounds goes with --until-decisive")
     require(not (args.full and args.until_decisive), "--until-decisive starts from the quick settings; "
             "use it without --full, or --full alone")
     args.out = args.out or Path("out")
@@ -142,7 +146,7 @@ def run_one(args, module, out: Path):
     record = run_check(module, params, args.seed, inputs={"data": args.data, "problem": args.problem},
                        execution=execution_of(args, module), checkpoint=out / f"{module.NAME}.partial.jsonl",
                        progress=not args.no_progress, restart=args.restart, until_decisive=args.until_decisive,
-                       budget_min=args.budget_min)
+                       budget_min=args.budget_min, max_rounds=args.max_rounds)
     return record, record.save(out, style=args.style, formats=formats_of(args))
 
 

@@ -139,12 +139,13 @@ def undecided(claims: list[Claim]) -> list[Claim]:
 
 def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, execution: Execution | None = None,
               checkpoint: Path | None = None, progress: bool = True, restart: bool = False,
-              until_decisive: bool = False, budget_min: float | None = None) -> Record:
+              until_decisive: bool = False, budget_min: float | None = None, max_rounds: int | None = None) -> Record:
     """Run a check module through the engine and return its :class:`Record` (runtime included).
 
-    With ``until_decisive`` the check runs in up to :data:`MAX_ROUNDS` rounds: round r uses
-    ``module.grow(params, r)`` (more seeds or runs; points already computed are reused from the checkpoint,
-    which holds every round), every round is judged at ``alpha / MAX_ROUNDS`` (Bonferroni over the looks, so
+    With ``until_decisive`` the check runs in up to ``max_rounds`` rounds (default :data:`MAX_ROUNDS`): round r
+    uses ``module.grow(params, r)`` (more seeds or runs; points already computed are reused from the
+    checkpoint, which holds every round), every round is judged at ``alpha / max_rounds`` (Bonferroni over the
+    looks, fixed before the first look, so
     the check-level false-failure rate stays at most ``alpha`` however the run stops), and the run stops when
     no theorem, published or extension claim is inconclusive, after the last round, or once ``budget_min``
     minutes are spent."""
@@ -162,10 +163,13 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
     sequential = until_decisive and hasattr(module, "grow")
     if until_decisive and not sequential:
         log(f"{module.NAME} has no rounds to add (its claims are deterministic or fixed-size): one run", progress)
+    max_rounds = MAX_ROUNDS if max_rounds is None else max_rounds
+    require(isinstance(max_rounds, int) and not isinstance(max_rounds, bool) and 1 <= max_rounds <= 16,
+            f"max_rounds must be an integer in 1..16, got {max_rounds!r}")
     alpha = params.get("alpha", COMMON["alpha"].quick)
-    look_alpha = alpha / MAX_ROUNDS if sequential else alpha
+    look_alpha = alpha / max_rounds if sequential else alpha
     rounds, computed = [], {}
-    for r in range(1, (MAX_ROUNDS if sequential else 1) + 1):
+    for r in range(1, (max_rounds if sequential else 1) + 1):
         p = module.grow(dict(params), r) if sequential else params
         if sequential:
             checks.validate(module, p)
@@ -173,14 +177,15 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
         identity = {"check": module.NAME, "params": {k: v for k, v in params.items() if k not in grows},
                     "seed": seed, "inputs": {k: str(v) for k, v in inputs.items()}}
         announce = (f"{module.NAME}: {len(tasks)} points on {execution.describe()}"
-                    + (f" (round {r} of at most {MAX_ROUNDS})" if sequential else ""))
+                    + (f" (round {r} of at most {max_rounds})" if sequential else ""))
         rows = run_tasks(tasks, module.compute, execution=execution, checkpoint=checkpoint, identity=identity,
                          progress=progress, desc=module.NAME, restart=restart and r == 1, keep=sequential,
                          announce=announce, cache=computed if sequential else None)
         claims = judge(module, rows, p, look_alpha)
         open_claims = undecided(claims)
         minutes = (time.perf_counter() - start) / 60
-        rounds.append({"round": r, "params": {k: p[k] for k in grows}, "points": len(tasks),
+        rounds.append({"round": r, "of": max_rounds, "alpha": look_alpha, "params": {k: p[k] for k in grows},
+                       "points": len(tasks),
                        "minutes": round(minutes, 3), "undecided": [c.name for c in open_claims]})
         if not sequential or not open_claims or (budget_min is not None and minutes >= budget_min):
             break
@@ -194,15 +199,16 @@ def run_check(module, params: dict, seed: int, *, inputs: dict | None = None, ex
 
 
 def run(check: str, *, seed: int = 0, quick: bool = True, until_decisive: bool = False,
-        budget_min: float | None = None, workers: int | None = None, executor=None, scheduler: str | None = None,
+        budget_min: float | None = None, max_rounds: int | None = None, workers: int | None = None, executor=None,
+        scheduler: str | None = None,
         device: str | None = None, data=None, problem=None, progress: bool = False, checkpoint: Path | None = None,
         restart: bool = False, **params: Any) -> Record:
     """Run a check from Python, with the CLI's defaults: ``verify.run("width_theorem", widths=[5, 50])``.
 
     - ``check``: a name of :func:`verify.checks`; ``seed``: the master seed (reproducible bit for bit);
     - ``quick``: the quick settings (``False``: the papers' ``--full`` settings);
-    - ``until_decisive``/``budget_min``: add rounds of seeds until no claim is inconclusive (see
-      :func:`run_check`);
+    - ``until_decisive``/``budget_min``/``max_rounds``: add rounds of seeds until no claim is inconclusive
+      (see :func:`run_check`);
     - ``workers`` (default: as the CLI, every core or 1 for short checks), ``executor`` (``"local"``,
       ``"dask"``, or any ``concurrent.futures.Executor`` / Dask ``Client`` you own), ``scheduler`` (a Dask
       address), ``device`` (``"cpu"``, ``"cuda"``, ...);
@@ -228,7 +234,7 @@ def run(check: str, *, seed: int = 0, quick: bool = True, until_decisive: bool =
         execution = Execution(workers=workers, device=device or "cpu", pool=executor)
     return run_check(module, values, seed, inputs={"data": data, "problem": problem}, execution=execution,
                      checkpoint=checkpoint, progress=progress, restart=restart, until_decisive=until_decisive,
-                     budget_min=budget_min)
+                     budget_min=budget_min, max_rounds=max_rounds)
 
 
 __all__ = ["Task", "task", "run_tasks", "run_check", "run", "judge", "Execution", "UserInputError"]

@@ -39,7 +39,8 @@ def run_suite(figures, out: Path, args) -> list[dict]:
         params["mode"] = "full" if args.full else "quick"
         record = run_check(module, params, args.seed, inputs={"problem": args.problem}, execution=execution_of(args, module),
                            checkpoint=out / f"figure_{figure}.partial.jsonl", progress=not args.no_progress,
-                           restart=args.restart, until_decisive=args.until_decisive, budget_min=args.budget_min)
+                           restart=args.restart, until_decisive=args.until_decisive, budget_min=args.budget_min,
+                           max_rounds=args.max_rounds)
         record.write_json(out / f"figure_{figure}.json")
         d = json.loads((out / f"figure_{figure}.json").read_text())
         figure_file(d, out / f"figure_{figure}", module.joined(d["points"]))
