@@ -12,7 +12,7 @@ and near normal. Measured calibration: see ``benchmarks/results_gncnum.md`` (z-s
 """
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import gammaln
 
@@ -77,6 +77,7 @@ def test_band_mass_defect_at_k_above_m_prime():
 
 @settings(max_examples=3)
 @given(seed=seeds, m=st.integers(3, 4))
+@example(seed=117190, m=3)  # the reversed spectrum moves the S_0 integral by only 4.3 SE here (CI, 2026-12-08)
 def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
     """At ε = 0 the mean inner weight is c_{D,n} ρ^{|B|−2} ∫_{S_0} ACG dσ, estimated independently by uniform points
     of S_0 (z-test at Z). The hidden root is a fixed anisotropic one (Γ's eigenvalues 1 … 16, random eigenbasis):
@@ -95,14 +96,26 @@ def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
     rho2 = 1 - geo.a0_norm2
     W = (geo.a0 @ geo.R + np.sqrt(rho2) * eta @ geo.Q).reshape(-1, m, m)
     log_c = gammaln(D / 2) - gammaln(p / 2) - n / 2 * np.log(np.pi) + (p - 2) / 2 * np.log(rho2)
-    cases = [(lam[0], 1.0, True), (lam[0], 0.0, False)]  # the right density; without its |Σ|^{-1/2} factor
-    if m == 3:  # at m = 4 the uniform points of S_0 (p = 11) are too noisy for the reversed spectrum (measured)
-        cases.append((lam[0][::-1], 1.0, False))
-    for spectrum, det_power, should_agree in cases:
+    def uniform_estimate(spectrum, det_power):
         quad = np.einsum("zaj,jl,zal->z", W, V[0] @ np.diag(1 / spectrum) @ V[0].T, W)
-        b = np.exp(log_c - det_power * m / 2 * np.sum(np.log(spectrum)) - D / 2 * np.log(quad))
-        agree = abs(w.mean() - b.mean()) <= Z * np.hypot(w.std() / np.sqrt(w.size), b.std() / np.sqrt(b.size))
-        assert agree == should_agree, (spectrum, w.mean(), b.mean())
+        return np.exp(log_c - det_power * m / 2 * np.sum(np.log(spectrum)) - D / 2 * np.log(quad))
+
+    def se(x):
+        return x.std() / np.sqrt(x.size)
+
+    right = uniform_estimate(lam[0], 1.0)
+    cases = [(right, True), (uniform_estimate(lam[0], 0.0), False)]  # the right density; without |Σ|^{-1/2}
+    if m == 3:  # at m = 4 the uniform points of S_0 (p = 11) are too noisy for the reversed spectrum (measured)
+        # The ACG density integrates to 1 over the whole sphere for any Σ, so how far the reversed spectrum moves
+        # the integral over S_0 depends on the drawn geometry (on 6 of 60 seeds by less than Z SE; seed 117190:
+        # 4.3 SE). Its rejection is asserted where the two densities' integrals, on the same points, differ by
+        # more than 2 Z combined SE: there the test must reject (missing it has probability < 1e-6).
+        wrong = uniform_estimate(lam[0][::-1], 1.0)
+        if abs(right.mean() - wrong.mean()) > 2 * Z * np.hypot(se(w), se(wrong)):
+            cases.append((wrong, False))
+    for b, should_agree in cases:
+        agree = abs(w.mean() - b.mean()) <= Z * np.hypot(se(w), se(b))
+        assert agree == should_agree, (w.mean(), b.mean())
 
 
 def assert_agree(an, ref, ref_dof, what="G"):
