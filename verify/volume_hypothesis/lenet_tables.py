@@ -124,7 +124,8 @@ def lenet_compute(t: Task) -> list[dict]:
                                        loss_bins=[(-math.inf, math.inf), *bins] if bins else None,
                                        normalization="frobenius" if bins else None):
             rows.append(_row(tp, ds, "gnc", r.n, r.test_accs, draws=r.draws, accepted=r.accepted, p_hat=r.p_hat,
-                             bits=r.bits, bits_se=r.bits_se, **_bin_fields(r.loss_bin, r.normalized_losses)))
+                             bits=r.bits, bits_se=r.bits_se,
+                             **(_bin_fields(r.loss_bin, r.normalized_losses) if bins else {})))
         return [{**r, "seconds": time.perf_counter() - start} for r in rows]
     n = tp["n"]
     f = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=t.device)
