@@ -36,6 +36,7 @@ def serial():
     return verify.run("width_theorem", seed=0, workers=1, **SMALL)
 
 
+@pytest.mark.slow  # 29 s plus a Dask cluster's start-up; CI runs it (.ci/run: the slow tests of this file)
 def test_serial_pool_and_dask_give_identical_records(serial):
     pytest.importorskip("distributed")
     pool = verify.run("width_theorem", seed=0, workers=2, **SMALL)
