@@ -107,7 +107,7 @@ def test_limit_sphere_integral_matches_uniform_sampling_of_s0(seed, m):
     cases = [(right, True), (uniform_estimate(lam[0], 0.0), False)]  # the right density; without |Σ|^{-1/2}
     if m == 3:  # at m = 4 the uniform points of S_0 (p = 11) are too noisy for the reversed spectrum (measured)
         # The ACG density integrates to 1 over the whole sphere for any Σ, so how far the reversed spectrum moves
-        # the integral over S_0 depends on the drawn geometry (on 6 of 60 seeds by less than Z SE; seed 117190:
+        # the integral over S_0 depends on the drawn geometry (on 4 of 60 seeds by less than Z SE; seed 117190:
         # 4.3 SE). Its rejection is asserted where the two densities' integrals, on the same points, differ by
         # more than 2 Z combined SE: there the test must reject (missing it has probability < 1e-6).
         wrong = uniform_estimate(lam[0][::-1], 1.0)
