@@ -31,13 +31,28 @@ def _errorbar(ax, x, y, yerr, *, label=None, color=None, marker="o", linestyle="
 
 
 def _curve(rows, method, bias, ns):
-    m, lo, hi = [], [], []
-    for n in ns:
-        mean, se, k = _pooled_mean(_select(rows, method=method, n=n, bias=bias))
-        m.append(mean)
-        lo.append(mean - 1.96 * se)
-        hi.append(mean + 1.96 * se)
-    return np.array(m), np.array(lo), np.array(hi)
+    """(mean, SE, cells) of ``method``'s test accuracy at each n, pooled over the cells."""
+    return [_pooled_mean(_select(rows, method=method, n=n, bias=bias)) for n in ns]
+
+
+def _mean_band(ax, ns, stats, *, alpha=0.18, **line) -> None:
+    """A method's mean accuracy vs n with its 95 % normal band (``stats`` from :func:`_curve`); nothing when
+    every mean is NaN (no usable cell)."""
+    m = np.array([s[0] for s in stats])
+    se = np.array([s[1] for s in stats])
+    if np.all(np.isnan(m)):
+        return
+    ax.plot(ns, m, **line)
+    ax.fill_between(ns, m - 1.96 * se, m + 1.96 * se, color=line.get("color"), alpha=alpha)
+
+
+def _n_axis(ax, ns, xlabel, ylabel, *, log2=True) -> None:
+    """The training-set size axis (log base 2, one tick per n) and the y label."""
+    if log2:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def plot(record: dict, stem: Path) -> list[Path]:
@@ -51,16 +66,9 @@ def plot(record: dict, stem: Path) -> list[Path]:
     fig, axes = new_figure(len(biases) + 2, height=3.8, width_per_panel=4.3, paper_cols=2)
     for ax, bias in zip(axes, biases):
         for method, (color, marker, name) in STYLE.items():
-            m, lo, hi = _curve(rows, method, bias, ns)
-            if np.all(np.isnan(m)):
-                continue
-            ax.plot(ns, m, marker=marker, color=color, label=name)
-            ax.fill_between(ns, lo, hi, color=color, alpha=0.18)
+            _mean_band(ax, ns, _curve(rows, method, bias, ns), marker=marker, color=color, label=name)
         ax.axhline(0.5, **CHANCE, label="chance")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(ns, [str(n) for n in ns])
-        ax.set_xlabel("training-set size n")
-        ax.set_ylabel("test accuracy (mean, 95% CI)")
+        _n_axis(ax, ns, "training-set size n", "test accuracy (mean, 95% CI)")
         setting = {True: " (Chiang et al.'s setting)", False: " (Peleg & Hein's setting)"}[bool(bias)]
         ax.set_title(f"{'with' if bias else 'no'} biases{setting if p.get('sgd_setting') == 'paper' else ''}",
                      fontsize=8)
@@ -78,10 +86,7 @@ def plot(record: dict, stem: Path) -> list[Path]:
                 label="random labels: −log₂ mean p̂")
         ax.plot(cn, [math.log2(math.comb(n, n // 2)) for n in cn], "k_", ms=14, label="bound log₂ C(n, n/2)")
     ax.plot(ns, ns, "--", color="gray", label="n bits (1 bit/sample)")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ns, [str(n) for n in ns])
-    ax.set_xlabel("training-set size n")
-    ax.set_ylabel("bits = −log₂ P(fit)")
+    _n_axis(ax, ns, "training-set size n", "bits = −log₂ P(fit)")
     ax.set_title("G&C: bits to fit the training set", fontsize=9)
     ax.legend(fontsize=7)
     _plot_loss_bins(axes[-1], rows, p, ns, biases[0])
@@ -208,16 +213,9 @@ def plot_table4(record: dict, stem) -> list:
     ax = axes[0]
     for method, (color, marker, name) in T4_STYLE.items():
         stats = [_pooled_mean([r for r in rows if r.get("method") == method and r.get("n") == n]) for n in ns]
-        m = np.array([s[0] for s in stats])
-        se = np.array([s[1] for s in stats])
-        if np.all(np.isnan(m)):
-            continue
-        ax.plot(ns, m, marker=marker, color=color, label=name)
-        ax.fill_between(ns, m - 1.96 * se, m + 1.96 * se, color=color, alpha=0.18)
+        _mean_band(ax, ns, stats, marker=marker, color=color, label=name)
     ax.axhline(0.1, **CHANCE, label="chance")
-    ax.set_xticks(ns, [str(n) for n in ns])
-    ax.set_xlabel("training-set size n (ten classes)")
-    ax.set_ylabel("test accuracy (mean, 95% band)")
+    _n_axis(ax, ns, "training-set size n (ten classes)", "test accuracy (mean, 95% band)", log2=False)
     data = p["dataset"] if p["dataset"] != "digits" else f"8x8 digits, {p['t4_arch'].upper()} width {p['t4_width']}"
     ax.set_title("Chiang et al.'s Table 4 setting", fontsize=8)
     ax.legend(fontsize=7, loc="best")
@@ -254,17 +252,11 @@ def plot_lenet_table(record: dict, stem) -> list:
         sel = [r for r in points if r.get("width") == w]
         for mi, method in enumerate(methods):
             color, marker, name = _lenet_style(method, mi)
-            m, lo, hi = _curve(sel, method, True, ns)
-            if np.all(np.isnan(m)):
-                continue
             name += f", w = {w:g}" if len(widths) > 1 else ""
-            ax.plot(ns, m, marker=marker, color=color, ls=LINESTYLES[wi % len(LINESTYLES)], label=name)
-            ax.fill_between(ns, lo, hi, color=color, alpha=0.12)
+            _mean_band(ax, ns, _curve(sel, method, True, ns), alpha=0.12, marker=marker, color=color,
+                       ls=LINESTYLES[wi % len(LINESTYLES)], label=name)
     ax.axhline(0.5, **CHANCE, label="chance")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ns, [str(n) for n in ns])
-    ax.set_xlabel("training-set size n (two classes)")
-    ax.set_ylabel("test accuracy (mean, 95% band)")
+    _n_axis(ax, ns, "training-set size n (two classes)", "test accuracy (mean, 95% band)")
     data = p["dataset"] if p["dataset"] != "digits" else "digits upsampled to 28x28"
     nets = "LeNet-" + "/".join(f"{w:g}" for w in widths)
     ax.set_title(f"Table {p['table']} setting: {nets}", fontsize=8)
