@@ -120,6 +120,11 @@ def _n_list(data: Dataset, n_list) -> list[int]:
     return ns
 
 
+def bin_pairs(edges) -> list[tuple[float, float]]:
+    """The (lo, hi] loss bins of consecutive ``edges`` (as ``loss_bins`` takes them)."""
+    return [(float(a), float(b)) for a, b in zip(edges, edges[1:])]
+
+
 def _bins(loss_bins, normalization) -> list:
     if loss_bins is None:
         return [None]

@@ -31,6 +31,7 @@ import time
 import numpy as np
 import torch
 
+from numerics.gnc_classifier import bin_pairs
 from numerics.gnc_lenet import guess_and_check_lenet
 from numerics.lenet import lenet_for, normalized_loss
 from numerics.local_data import chiang_task, digits_splits, protocol_task
@@ -60,8 +61,7 @@ def stand_in_limit() -> int:
 
 def loss_bins(p: dict):
     """(lo, hi] bins of consecutive ``t23_loss_bins`` edges, or None."""
-    e = [float(x) for x in p.get("t23_loss_bins") or []]
-    return [(a, b) for a, b in zip(e, e[1:])] or None
+    return bin_pairs(p.get("t23_loss_bins") or []) or None
 
 
 def lenet_points(p: dict, seed: int, cells) -> list[Task]:

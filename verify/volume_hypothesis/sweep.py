@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from numerics.datasets import Dataset, digits_task, kink, random_labels, slab
-from numerics.gnc_classifier import guess_and_check, margins
+from numerics.gnc_classifier import bin_pairs, guess_and_check, margins
 from numerics.models import make_model, sample_prior
 from numerics.normalized_losses import normalized_cross_entropy
 from numerics.protocols import data_cells, poisoned_run, run_protocol
@@ -24,7 +24,7 @@ def _bins(p):
     """G&C acceptance bins: with ``loss_bins`` the unbinned acceptance (−inf, inf] first (the claims use it),
     then every (lo, hi] of consecutive edges; None without bins."""
     e = p["loss_bins"]
-    return [(-math.inf, math.inf)] + [(float(a), float(b)) for a, b in zip(e, e[1:])] if e else None
+    return [(-math.inf, math.inf)] + bin_pairs(e) if e else None
 
 
 def _unbinned(r) -> bool:
