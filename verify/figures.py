@@ -49,6 +49,15 @@ def series_style(i: int) -> dict:
     return {"marker": MARKERS[i % len(MARKERS)], "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
+def errorbar(ax, x, y, yerr, *, label=None, color=None, marker="o", linestyle="-", **kw) -> None:
+    """Error bars whose legend entry is a plain line with the series' marker and line style (and marker size and
+    face), not an error-bar glyph."""
+    ax.errorbar(x, y, yerr=yerr, color=color, marker=marker, linestyle=linestyle, **kw)
+    if label is not None:
+        ax.plot([], [], color=color, marker=marker, linestyle=linestyle, label=label,
+                **{k: v for k, v in kw.items() if k in ("ms", "markersize", "mfc", "markerfacecolor")})
+
+
 @contextlib.contextmanager
 def style(name: str = "screen", formats=("png", "pdf")):
     """Draw the figures made inside in style ``name`` and save them in ``formats``."""

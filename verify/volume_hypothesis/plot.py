@@ -4,12 +4,13 @@ tables, accuracy vs n of Table 4's optimizers (:func:`plot_table4`) and of the L
 (:func:`plot_lenet_table`, with accuracy per normalized-loss bin when the rows carry bins)."""
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
 import numpy as np
 
-from verify.figures import LINESTYLES, label, new_figure, save_figure, series_style
+from verify.figures import LINESTYLES, errorbar, label, new_figure, save_figure, series_style
 from verify.volume_hypothesis.claims import pooled_mean as _pooled_mean, _select
 from verify.volume_hypothesis.sweep import _unbinned
 
@@ -21,13 +22,7 @@ STYLE = {"gnc": ("C0", "o", label("gnc")), "sgd_chiang": ("C1", "s", f"{label('s
 CHANCE = {"color": "gray", "ls": ":", "lw": 1}  # reference lines: no marker, dotted
 
 
-def _errorbar(ax, x, y, yerr, *, label=None, color=None, marker="o", linestyle="-", capsize=3, **kw):
-    """Error bars whose legend entry is a line with the series' marker and line style (paper style redraws each
-    legend from its handles, and an error-bar container's handle would lose its marker)."""
-    ax.errorbar(x, y, yerr=yerr, color=color, marker=marker, linestyle=linestyle, capsize=capsize, **kw)
-    if label is not None:
-        ax.plot([], [], color=color, marker=marker, linestyle=linestyle, label=label,
-                **{k: v for k, v in kw.items() if k in ("ms", "markersize", "mfc", "markerfacecolor")})
+_errorbar = functools.partial(errorbar, capsize=3)
 
 
 def _curve(rows, method, bias, ns):

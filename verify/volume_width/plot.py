@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verify.figures import label, new_figure, save_figure
+from verify.figures import errorbar as _errorbar, label, new_figure, save_figure
 from verify.volume_width.pooled import clean as _clean, distance_fit, pooled_distances, select as _select
 
 # Series told apart without colour: the method by line style, the depth (or n) by marker; the limits by their
@@ -15,15 +15,6 @@ GNC_MARKERS = ("o", "^", "v", "<")
 SGD_MARKERS = ("s", "D", "P", "X")
 LIMIT_LINESTYLES = (":", "-.", (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)))
 GNC, SGD, LIMIT = f"{label('gnc')} (RB)", f"{label('sgd')} (P&H)", label("nngp")
-
-
-def _errorbar(ax, x, y, yerr, *, label=None, color=None, marker="o", linestyle="-", **kw):
-    """Error bars whose legend entry is a line with the series' marker and line style (paper style redraws each
-    legend from its handles, and an error-bar container's handle would lose its marker)."""
-    ax.errorbar(x, y, yerr=yerr, color=color, marker=marker, linestyle=linestyle, **kw)
-    if label is not None:
-        ax.plot([], [], color=color, marker=marker, linestyle=linestyle, label=label,
-                **{k: v for k, v in kw.items() if k in ("ms", "mfc")})
 
 
 def _pooled(rows, key="test_acc_mean", se_key="test_acc_se"):
